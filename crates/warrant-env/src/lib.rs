@@ -1,0 +1,1 @@
+//! Env files and references in environments (STUB).
