@@ -22,4 +22,26 @@ pub enum Error {
         /// `single` or `double`.
         quote: &'static str,
     },
+    /// A variable holds a malformed `warrant://` reference.
+    #[error("{var} (from {origin}) holds a malformed reference: {source}")]
+    BadReference {
+        /// The variable.
+        var: String,
+        /// Where it was set.
+        origin: String,
+        /// Why the reference is malformed.
+        #[source]
+        source: warrant_secret::Error,
+    },
+    /// A `--env` or `--file` flag is not `VAR=warrant://NAME`.
+    #[error("{flag} {var}=...: {reason}")]
+    BadFlag {
+        /// `--env` or `--file`.
+        flag: &'static str,
+        /// The variable part of the flag, if any; the rest is never quoted
+        /// because a mistaken flag may carry a value.
+        var: String,
+        /// What is wrong.
+        reason: String,
+    },
 }

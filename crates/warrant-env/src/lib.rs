@@ -18,6 +18,8 @@
 
 mod dotenv;
 mod error;
+mod plan;
 
 pub use dotenv::{Binding, Entry, is_valid_key, parse, rewrite};
 pub use error::Error;
+pub use plan::{Delivery, EnvPlan, Origin, Planned};
