@@ -1,1 +1,60 @@
-fn main() {}
+#![allow(clippy::print_stdout, reason = "a command-line tool prints its results on stdout")]
+
+//! The `warrant` binary: parse flags, dispatch to one command module, map the
+//! result to an exit code. The logic lives in the library crates.
+
+mod args;
+mod fsutil;
+mod commands;
+mod hint;
+mod home;
+mod prompt;
+mod unlock;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let home = match home::resolve(cli.home.as_deref()) {
+        Ok(home) => home,
+        Err(error) => return report(&error, 1),
+    };
+    let ctx = commands::Context {
+        home,
+        passphrase_file: cli.passphrase_file,
+    };
+    let result = match cli.command {
+        Command::Init(args) => commands::init::run(&ctx, args),
+        Command::Secret(command) => commands::secret::run(&ctx, command),
+        Command::Audit(args) => commands::audit::run(&ctx, args),
+        Command::Run(args) => match commands::run::run(&ctx, args) {
+            Ok(code) => Ok(code),
+            Err(error) => {
+                let code = commands::run::failure_code(&error);
+                return report(&error, code);
+            }
+        },
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => report(&error, 1),
+    }
+}
+
+/// Prints the error chain and a hint where the user can act.
+fn report(error: &anyhow::Error, code: u8) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "warrant: error: {error}");
+    for cause in error.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+    if let Some(hint) = hint::for_error(error) {
+        let _ = writeln!(stderr, "  hint: {hint}");
+    }
+    ExitCode::from(code)
+}

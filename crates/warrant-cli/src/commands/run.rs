@@ -1,0 +1,167 @@
+//! `warrant run -- CMD`: resolve references, inject the values into one
+//! child, redact everything it prints, audit the run.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use warrant_audit::Event;
+use warrant_env::{Delivery, EnvPlan};
+use warrant_exec::{ChildStatus, RunSpec, TerminalMode};
+use warrant_redact::{MIN_SECRET_LEN, RedactorBuilder};
+use warrant_secret::{SecretName, SecretValue};
+use warrant_store::SecretStore;
+use zeroize::Zeroizing;
+
+use super::Context;
+use crate::args::RunArgs;
+use crate::unlock;
+
+/// Exit status when warrant fails before the command runs (as `env` and
+/// container runtimes do), so callers can tell it from the command's own.
+const EXIT_WARRANT_FAILED: u8 = 125;
+
+/// warrant's own settings, which the child must not inherit.
+const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
+
+pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
+    let plan = build_plan(&args)?;
+    let values = resolve(ctx, &plan, args.insecure_allow_short_values)?;
+
+    let mut builder = RedactorBuilder::new();
+    for (name, value) in &values {
+        builder.add(name.as_str(), value.expose_secret());
+    }
+    let redactor = builder.build().context("cannot set up redaction")?;
+
+    let (program, rest) = args.command.split_first().ok_or_else(|| anyhow!("no command given"))?;
+    let mut spec = RunSpec {
+        program: program.clone(),
+        args: rest.to_vec(),
+        env: Vec::new(),
+        secret_env: Vec::new(),
+        secret_files: Vec::new(),
+        redactor,
+        terminal: if args.no_tty { TerminalMode::Never } else { TerminalMode::Auto },
+    };
+    let (mut env_secrets, mut file_secrets) = (Vec::new(), Vec::new());
+    for (var, planned) in plan.vars() {
+        match &planned.delivery {
+            Delivery::Plain(value) => spec.env.push((var.clone(), value.clone())),
+            Delivery::Value(reference) => {
+                spec.secret_env.push((var_name(var)?, values[reference.name()].duplicate()));
+                env_secrets.push(reference.name().to_string());
+            }
+            Delivery::File(reference) => {
+                spec.secret_files.push((var_name(var)?, values[reference.name()].duplicate()));
+                file_secrets.push(reference.name().to_string());
+            }
+        }
+    }
+    // The spec holds the only copies from here on; the runner wipes them.
+    drop(values);
+    env_secrets.sort();
+    env_secrets.dedup();
+    file_secrets.sort();
+    file_secrets.dedup();
+
+    let command = command_name(program);
+    let outcome = warrant_exec::run(spec)?;
+    let (exit_code, signal) = match outcome.status {
+        ChildStatus::Exited(code) => (Some(code), None),
+        ChildStatus::Signaled(signal) => (None, Some(signal)),
+    };
+    let audited = ctx.audit(Event::Run {
+        command,
+        child_pid: Some(outcome.pid),
+        env_secrets,
+        file_secrets,
+        exit_code,
+        signal,
+        redactions: outcome.total_redactions(),
+    });
+    if let Err(error) = audited {
+        // The run happened; say loudly that it went unrecorded, but keep the
+        // command's exit status so callers still see its result.
+        eprintln!("warrant: error: this run was not recorded: {error:#}");
+    }
+    Ok(u8::try_from(outcome.exit_code() & 0xff).unwrap_or(EXIT_WARRANT_FAILED))
+}
+
+/// The exit status for an error that stopped the command from running.
+pub fn failure_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<warrant_exec::Error>() {
+        Some(warrant_exec::Error::NotFound { .. }) => 127,
+        Some(warrant_exec::Error::Exec { .. }) => 126,
+        _ => EXIT_WARRANT_FAILED,
+    }
+}
+
+fn build_plan(args: &RunArgs) -> Result<EnvPlan> {
+    let mut plan = EnvPlan::inherit(std::env::vars_os())?;
+    for var in PRIVATE_VARS {
+        plan.remove(OsStr::new(var));
+    }
+    for file in &args.env_files {
+        let bytes = Zeroizing::new(
+            std::fs::read(file).with_context(|| format!("cannot read env file {}", file.display()))?,
+        );
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| anyhow!("env file {} is not UTF-8 text (byte {})", file.display(), e.valid_up_to()))?;
+        let entries = warrant_env::parse(text).with_context(|| format!("cannot parse env file {}", file.display()))?;
+        plan.add_env_file(&file.display().to_string(), &entries)?;
+    }
+    for spec in &args.env {
+        plan.add_flag(spec, false)?;
+    }
+    for spec in &args.files {
+        plan.add_flag(spec, true)?;
+    }
+    Ok(plan)
+}
+
+/// Reads every referenced value, or fails naming the first problem, before
+/// anything runs.
+fn resolve(ctx: &Context, plan: &EnvPlan, allow_short: bool) -> Result<BTreeMap<SecretName, SecretValue>> {
+    let names = plan.secret_names();
+    let mut values = BTreeMap::new();
+    if names.is_empty() {
+        return Ok(values);
+    }
+    let store = unlock::open(ctx)?;
+    for name in names {
+        let users: Vec<String> = plan
+            .vars()
+            .filter(|(_, p)| matches!(&p.delivery, Delivery::Value(r) | Delivery::File(r) if r.name() == &name))
+            .map(|(var, p)| format!("{} from {}", var.to_string_lossy(), p.origin))
+            .collect();
+        let value = store
+            .get(&name)
+            .with_context(|| format!("cannot resolve warrant://{name} (used by {})", users.join(", ")))?;
+        if value.len() < MIN_SECRET_LEN && !allow_short {
+            bail!(
+                "warrant://{name} is shorter than {MIN_SECRET_LEN} bytes, too short to redact reliably; \
+                 store a longer value, or pass --insecure-allow-short-values to inject it anyway \
+                 (it may then appear in the output)"
+            );
+        }
+        values.insert(name, value);
+    }
+    Ok(values)
+}
+
+/// The program's file name: what the audit records of the command (its
+/// arguments are not recorded, since they are not ours to keep).
+fn command_name(program: &OsStr) -> String {
+    std::path::Path::new(program)
+        .file_name()
+        .unwrap_or(program)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn var_name(var: &OsString) -> Result<String> {
+    var.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("variable {} is not UTF-8 and cannot hold a reference", var.to_string_lossy()))
+}

@@ -1,0 +1,118 @@
+//! Reading secrets from a person or a pipe: never from argv, never echoed,
+//! wiped when dropped.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use secrecy::SecretString;
+use warrant_secret::SecretValue;
+use zeroize::Zeroizing;
+
+/// Largest value accepted on stdin; larger input is more likely a mistake
+/// (a whole file piped by accident) than a credential.
+const MAX_VALUE_LEN: usize = 1 << 20;
+
+/// A value from a no-echo prompt when stdin is a terminal, else all of stdin.
+pub fn read_value(label: &str, keep_newline: bool) -> Result<SecretValue> {
+    let mut bytes = if std::io::stdin().is_terminal() {
+        let typed = rpassword::prompt_password(format!("Value for {label} (not echoed): "))
+            .context("cannot read the value from the terminal")?;
+        Zeroizing::new(typed.into_bytes())
+    } else {
+        read_all(&mut std::io::stdin().lock())?
+    };
+    if !keep_newline {
+        strip_newline(&mut bytes);
+    }
+    if bytes.is_empty() {
+        bail!("the value for {label} is empty; pipe it on stdin or type it at the prompt");
+    }
+    Ok(SecretValue::from(std::mem::take(&mut *bytes)))
+}
+
+/// A new passphrase: asked twice on a terminal, or the first line of stdin.
+pub fn read_new_passphrase() -> Result<SecretString> {
+    let passphrase = if std::io::stdin().is_terminal() {
+        let first = Zeroizing::new(
+            rpassword::prompt_password("New passphrase for the store: ")
+                .context("cannot read the passphrase from the terminal")?,
+        );
+        let second = Zeroizing::new(
+            rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase")?,
+        );
+        if *first != *second {
+            bail!("the two passphrases differ; nothing was created");
+        }
+        first
+    } else {
+        let mut bytes = read_all(&mut std::io::stdin().lock())?;
+        first_line(&mut bytes)?
+    };
+    if passphrase.chars().count() < 8 {
+        bail!("the passphrase is shorter than 8 characters; choose a longer one");
+    }
+    Ok(SecretString::from(passphrase.to_string()))
+}
+
+/// The store's passphrase: from `file` when given, else asked on the terminal.
+pub fn read_passphrase(file: Option<&Path>) -> Result<SecretString> {
+    if let Some(file) = file {
+        let mut raw = std::fs::File::open(file)
+            .with_context(|| format!("cannot open passphrase file {}", file.display()))?;
+        let mut bytes = read_all(&mut raw)?;
+        let line = first_line(&mut bytes)
+            .with_context(|| format!("passphrase file {}", file.display()))?;
+        return Ok(SecretString::from(line.to_string()));
+    }
+    match rpassword::prompt_password("Passphrase for the warrant store: ") {
+        Ok(typed) => Ok(SecretString::from(typed)),
+        Err(_) => Err(warrant_store::Error::PassphraseRequired.into()),
+    }
+}
+
+/// Reads everything, growing the buffer by hand so that no stale copy of a
+/// partly read value is left behind in freed memory.
+fn read_all(reader: &mut impl Read) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buffer = Zeroizing::new(vec![0u8; 8192]);
+    let mut len = 0;
+    loop {
+        if len == buffer.len() {
+            if buffer.len() >= MAX_VALUE_LEN {
+                bail!("input is larger than {MAX_VALUE_LEN} bytes; is this really a secret?");
+            }
+            let mut bigger = Zeroizing::new(vec![0u8; buffer.len() * 2]);
+            bigger[..len].copy_from_slice(&buffer[..len]);
+            buffer = bigger;
+        }
+        match reader.read(&mut buffer[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error).context("cannot read stdin"),
+        }
+    }
+    let mut value = Zeroizing::new(Vec::with_capacity(len));
+    value.extend_from_slice(&buffer[..len]);
+    Ok(value)
+}
+
+fn strip_newline(bytes: &mut Zeroizing<Vec<u8>>) {
+    let len = bytes.len();
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(len - 2);
+    } else if bytes.ends_with(b"\n") {
+        bytes.truncate(len - 1);
+    }
+}
+
+fn first_line(bytes: &mut Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
+    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    bytes.truncate(end);
+    if bytes.ends_with(b"\r") {
+        let len = bytes.len();
+        bytes.truncate(len - 1);
+    }
+    let text = std::str::from_utf8(bytes).context("the passphrase is not valid UTF-8")?;
+    Ok(Zeroizing::new(text.to_owned()))
+}
