@@ -11,8 +11,10 @@ use clap::{Args, Parser, Subcommand};
 /// redacted.
 #[derive(Debug, Parser)]
 #[command(name = "warrant", version, max_term_width = 100)]
-#[command(after_help = "Start with `warrant init`, then `warrant secret set NAME` and \
-`warrant run --env VAR=warrant://NAME -- COMMAND`.")]
+#[command(
+    after_help = "Start with `warrant init`, then `warrant secret set NAME` and \
+`warrant run --env VAR=warrant://NAME -- COMMAND`."
+)]
 pub struct Cli {
     /// Where warrant keeps its store, key and audit log
     /// [default: $XDG_DATA_HOME/warrant or ~/.local/share/warrant]
@@ -21,7 +23,12 @@ pub struct Cli {
 
     /// Read the store's passphrase from this file instead of asking on the
     /// terminal (for scripts; keep the file 0600)
-    #[arg(long, global = true, env = "WARRANT_PASSPHRASE_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "WARRANT_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
     pub passphrase_file: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -120,10 +127,12 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "References (warrant://NAME) are resolved from warrant's own \
+#[command(
+    after_help = "References (warrant://NAME) are resolved from warrant's own \
 environment, then --env-file files in order, then --env and --file flags; later wins.\n\n\
 Exit status: the command's own, or 128+N when it died of signal N; 125 when warrant \
-itself failed before running it, 126 when it is not executable, 127 when it was not found.")]
+itself failed before running it, 126 when it is not executable, 127 when it was not found."
+)]
 pub struct RunArgs {
     /// Read variables from a dotenv file; values may be references (repeatable)
     #[arg(long = "env-file", value_name = "FILE")]

@@ -1,11 +1,14 @@
-#![allow(clippy::print_stdout, reason = "a command-line tool prints its results on stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results on stdout"
+)]
 
 //! The `warrant` binary: parse flags, dispatch to one command module, map the
 //! result to an exit code. The logic lives in the library crates.
 
 mod args;
-mod fsutil;
 mod commands;
+mod fsutil;
 mod hint;
 mod home;
 mod prompt;

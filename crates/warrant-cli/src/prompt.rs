@@ -107,7 +107,10 @@ fn strip_newline(bytes: &mut Zeroizing<Vec<u8>>) {
 }
 
 fn first_line(bytes: &mut Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
-    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
     bytes.truncate(end);
     if bytes.ends_with(b"\r") {
         let len = bytes.len();

@@ -19,7 +19,9 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<u8> {
 }
 
 fn list(log: &AuditLog, json: bool) -> Result<u8> {
-    let records = log.records().with_context(|| format!("cannot read {}", log.path().display()))?;
+    let records = log
+        .records()
+        .with_context(|| format!("cannot read {}", log.path().display()))?;
     if json {
         print_json(&records)?;
         return Ok(0);
@@ -61,7 +63,9 @@ fn verify(log: &AuditLog, json: bool) -> Result<u8> {
     match log.verify() {
         Ok(verification) => {
             if json {
-                print_json(&json!({ "ok": true, "records": verification.records, "head": verification.head }))?;
+                print_json(
+                    &json!({ "ok": true, "records": verification.records, "head": verification.head }),
+                )?;
             } else {
                 println!(
                     "The audit log is intact: {} record(s), chain head {}.",
@@ -75,7 +79,10 @@ fn verify(log: &AuditLog, json: bool) -> Result<u8> {
             if json {
                 print_json(&json!({ "ok": false, "path": path, "line": line, "reason": reason }))?;
             } else {
-                eprintln!("warrant: the audit log {} is broken at line {line}: {reason}", path.display());
+                eprintln!(
+                    "warrant: the audit log {} is broken at line {line}: {reason}",
+                    path.display()
+                );
             }
             Ok(1)
         }

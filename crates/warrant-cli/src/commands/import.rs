@@ -23,7 +23,8 @@ const MAX_FILE_LEN: u64 = 4 << 20;
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let file = &args.file;
     let text = read_env_file(file)?;
-    let entries = warrant_env::parse(&text).with_context(|| format!("cannot parse {}", file.display()))?;
+    let entries =
+        warrant_env::parse(&text).with_context(|| format!("cannot parse {}", file.display()))?;
     let prefix = match &args.prefix {
         Some(prefix) => prefix.trim_matches('/').to_owned(),
         None => default_prefix(file)?,
@@ -40,7 +41,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         }
     }
     if chosen.is_empty() {
-        eprintln!("{} holds no values to import (only references, empty values or comments).", file.display());
+        eprintln!(
+            "{} holds no values to import (only references, empty values or comments).",
+            file.display()
+        );
         return Ok(0);
     }
 
@@ -50,7 +54,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         PathBuf::from(name)
     });
     if output.exists() && !args.overwrite {
-        bail!("{} already exists; remove it, pass --output PATH, or --overwrite", output.display());
+        bail!(
+            "{} already exists; remove it, pass --output PATH, or --overwrite",
+            output.display()
+        );
     }
 
     let mut batch: Vec<(SecretName, SecretValue)> = Vec::with_capacity(chosen.len());
@@ -70,15 +77,27 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     drop(batch);
 
     let rewritten = warrant_env::rewrite(&text, &entries, &replacements);
-    let mode = std::fs::metadata(file).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o600);
-    fsutil::write_atomic(&output, rewritten.as_bytes(), mode)
-        .with_context(|| format!("the values are in the store, but the reference file {} could not be written", output.display()))?;
+    let mode = std::fs::metadata(file)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o600);
+    fsutil::write_atomic(&output, rewritten.as_bytes(), mode).with_context(|| {
+        format!(
+            "the values are in the store, but the reference file {} could not be written",
+            output.display()
+        )
+    })?;
     if !args.keep {
         std::fs::remove_file(file).with_context(|| {
-            format!("the values are in the store, but {} could not be removed; remove it yourself", file.display())
+            format!(
+                "the values are in the store, but {} could not be removed; remove it yourself",
+                file.display()
+            )
         })?;
     }
-    ctx.audit(Event::SecretsImported { file: file.display().to_string(), names: names.clone() })?;
+    ctx.audit(Event::SecretsImported {
+        file: file.display().to_string(),
+        names: names.clone(),
+    })?;
 
     if args.json {
         print_json(&json!({
@@ -88,33 +107,56 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             "secrets": names,
         }))?;
     } else {
-        println!("Imported {} secret(s) from {}: {}", names.len(), file.display(), names.join(", "));
+        println!(
+            "Imported {} secret(s) from {}: {}",
+            names.len(),
+            file.display(),
+            names.join(", ")
+        );
         println!("References written to {}.", output.display());
         if args.keep {
-            println!("{} was kept and still holds the values (--keep).", file.display());
+            println!(
+                "{} was kept and still holds the values (--keep).",
+                file.display()
+            );
         } else {
             println!("{} was removed.", file.display());
         }
-        println!("Use them with: warrant run --env-file {} -- COMMAND", output.display());
+        println!(
+            "Use them with: warrant run --env-file {} -- COMMAND",
+            output.display()
+        );
     }
     Ok(0)
 }
 
 fn read_env_file(file: &Path) -> Result<Zeroizing<String>> {
-    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if meta.len() > MAX_FILE_LEN {
-        bail!("{} is larger than {} bytes; is it really an env file?", file.display(), MAX_FILE_LEN);
+        bail!(
+            "{} is larger than {} bytes; is it really an env file?",
+            file.display(),
+            MAX_FILE_LEN
+        );
     }
-    let bytes = Zeroizing::new(std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?);
+    let bytes = Zeroizing::new(
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
     match std::str::from_utf8(&bytes) {
         Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-        Err(error) => bail!("{} is not UTF-8 text (byte {}); env files are text", file.display(), error.valid_up_to()),
+        Err(error) => bail!(
+            "{} is not UTF-8 text (byte {}); env files are text",
+            file.display(),
+            error.valid_up_to()
+        ),
     }
 }
 
 /// The name of the file's directory, turned into a valid name segment.
 fn default_prefix(file: &Path) -> Result<String> {
-    let absolute = std::fs::canonicalize(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+    let absolute = std::fs::canonicalize(file)
+        .with_context(|| format!("cannot resolve {}", file.display()))?;
     let dir = absolute
         .parent()
         .and_then(|p| p.file_name())
@@ -122,11 +164,20 @@ fn default_prefix(file: &Path) -> Result<String> {
         .unwrap_or_default();
     let cleaned: String = dir
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let cleaned = cleaned.trim_matches('.').to_owned();
     if cleaned.is_empty() {
-        bail!("cannot derive a name prefix from {}; pass --prefix", file.display());
+        bail!(
+            "cannot derive a name prefix from {}; pass --prefix",
+            file.display()
+        );
     }
     Ok(cleaned)
 }

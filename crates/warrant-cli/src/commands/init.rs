@@ -11,22 +11,33 @@ use crate::prompt;
 
 pub fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     let (protection, key) = if args.passphrase {
-        (KeyProtection::Passphrase(prompt::read_new_passphrase()?), "passphrase")
+        (
+            KeyProtection::Passphrase(prompt::read_new_passphrase()?),
+            "passphrase",
+        )
     } else {
         (KeyProtection::KeyFile, "key_file")
     };
     LocalStore::init(&ctx.home, protection)
         .with_context(|| format!("cannot create a store in {}", ctx.home.display()))?;
-    ctx.audit(Event::Init { key: key.to_owned() })?;
+    ctx.audit(Event::Init {
+        key: key.to_owned(),
+    })?;
     if args.json {
         print_json(&json!({ "home": ctx.home, "key": key }))?;
     } else {
         let protected = if args.passphrase {
             "its key is wrapped under your passphrase (Argon2id)".to_owned()
         } else {
-            format!("its key is in {} (mode 0600)", ctx.home.join("key").display())
+            format!(
+                "its key is in {} (mode 0600)",
+                ctx.home.join("key").display()
+            )
         };
-        println!("Created the warrant store in {}; {protected}.", ctx.home.display());
+        println!(
+            "Created the warrant store in {}; {protected}.",
+            ctx.home.display()
+        );
         println!("Next: printf %s \"$TOKEN\" | warrant secret set github/token");
     }
     Ok(0)

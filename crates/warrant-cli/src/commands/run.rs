@@ -34,7 +34,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     }
     let redactor = builder.build().context("cannot set up redaction")?;
 
-    let (program, rest) = args.command.split_first().ok_or_else(|| anyhow!("no command given"))?;
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow!("no command given"))?;
     let mut spec = RunSpec {
         program: program.clone(),
         args: rest.to_vec(),
@@ -42,18 +45,24 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
         secret_env: Vec::new(),
         secret_files: Vec::new(),
         redactor,
-        terminal: if args.no_tty { TerminalMode::Never } else { TerminalMode::Auto },
+        terminal: if args.no_tty {
+            TerminalMode::Never
+        } else {
+            TerminalMode::Auto
+        },
     };
     let (mut env_secrets, mut file_secrets) = (Vec::new(), Vec::new());
     for (var, planned) in plan.vars() {
         match &planned.delivery {
             Delivery::Plain(value) => spec.env.push((var.clone(), value.clone())),
             Delivery::Value(reference) => {
-                spec.secret_env.push((var_name(var)?, values[reference.name()].duplicate()));
+                spec.secret_env
+                    .push((var_name(var)?, values[reference.name()].duplicate()));
                 env_secrets.push(reference.name().to_string());
             }
             Delivery::File(reference) => {
-                spec.secret_files.push((var_name(var)?, values[reference.name()].duplicate()));
+                spec.secret_files
+                    .push((var_name(var)?, values[reference.name()].duplicate()));
                 file_secrets.push(reference.name().to_string());
             }
         }
@@ -104,11 +113,18 @@ fn build_plan(args: &RunArgs) -> Result<EnvPlan> {
     }
     for file in &args.env_files {
         let bytes = Zeroizing::new(
-            std::fs::read(file).with_context(|| format!("cannot read env file {}", file.display()))?,
+            std::fs::read(file)
+                .with_context(|| format!("cannot read env file {}", file.display()))?,
         );
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| anyhow!("env file {} is not UTF-8 text (byte {})", file.display(), e.valid_up_to()))?;
-        let entries = warrant_env::parse(text).with_context(|| format!("cannot parse env file {}", file.display()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            anyhow!(
+                "env file {} is not UTF-8 text (byte {})",
+                file.display(),
+                e.valid_up_to()
+            )
+        })?;
+        let entries = warrant_env::parse(text)
+            .with_context(|| format!("cannot parse env file {}", file.display()))?;
         plan.add_env_file(&file.display().to_string(), &entries)?;
     }
     for spec in &args.env {
@@ -122,7 +138,11 @@ fn build_plan(args: &RunArgs) -> Result<EnvPlan> {
 
 /// Reads every referenced value, or fails naming the first problem, before
 /// anything runs.
-fn resolve(ctx: &Context, plan: &EnvPlan, allow_short: bool) -> Result<BTreeMap<SecretName, SecretValue>> {
+fn resolve(
+    ctx: &Context,
+    plan: &EnvPlan,
+    allow_short: bool,
+) -> Result<BTreeMap<SecretName, SecretValue>> {
     let names = plan.secret_names();
     let mut values = BTreeMap::new();
     if names.is_empty() {
@@ -135,9 +155,12 @@ fn resolve(ctx: &Context, plan: &EnvPlan, allow_short: bool) -> Result<BTreeMap<
             .filter(|(_, p)| matches!(&p.delivery, Delivery::Value(r) | Delivery::File(r) if r.name() == &name))
             .map(|(var, p)| format!("{} from {}", var.to_string_lossy(), p.origin))
             .collect();
-        let value = store
-            .get(&name)
-            .with_context(|| format!("cannot resolve warrant://{name} (used by {})", users.join(", ")))?;
+        let value = store.get(&name).with_context(|| {
+            format!(
+                "cannot resolve warrant://{name} (used by {})",
+                users.join(", ")
+            )
+        })?;
         if value.len() < MIN_SECRET_LEN && !allow_short {
             bail!(
                 "warrant://{name} is shorter than {MIN_SECRET_LEN} bytes, too short to redact reliably; \
@@ -161,7 +184,10 @@ fn command_name(program: &OsStr) -> String {
 }
 
 fn var_name(var: &OsString) -> Result<String> {
-    var.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("variable {} is not UTF-8 and cannot hold a reference", var.to_string_lossy()))
+    var.to_str().map(str::to_owned).ok_or_else(|| {
+        anyhow!(
+            "variable {} is not UTF-8 and cannot hold a reference",
+            var.to_string_lossy()
+        )
+    })
 }

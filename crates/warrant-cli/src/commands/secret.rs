@@ -39,7 +39,9 @@ fn set(ctx: &Context, args: SetArgs) -> Result<u8> {
         .set(&name, &value, args.description.as_deref())
         .with_context(|| format!("cannot store {name}"))?;
     drop(value);
-    ctx.audit(Event::SecretSet { name: name.to_string() })?;
+    ctx.audit(Event::SecretSet {
+        name: name.to_string(),
+    })?;
     eprintln!("Stored {name}. Use it as warrant://{name}");
     Ok(0)
 }
@@ -54,7 +56,12 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
         eprintln!("No secrets yet. Add one with: printf %s \"$VALUE\" | warrant secret set NAME");
         return Ok(0);
     }
-    let width = secrets.iter().map(|s| s.name.as_str().len()).max().unwrap_or(4).max(4);
+    let width = secrets
+        .iter()
+        .map(|s| s.name.as_str().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!("{:width$}  {:20}  DESCRIPTION", "NAME", "UPDATED");
     for secret in &secrets {
         let updated: String = secret.updated.chars().take(19).collect();
@@ -71,8 +78,12 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
 fn remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
     let name = parse_name(&args.name)?;
     let store = unlock::open(ctx)?;
-    store.remove(&name).with_context(|| format!("cannot remove {name}"))?;
-    ctx.audit(Event::SecretRemoved { name: name.to_string() })?;
+    store
+        .remove(&name)
+        .with_context(|| format!("cannot remove {name}"))?;
+    ctx.audit(Event::SecretRemoved {
+        name: name.to_string(),
+    })?;
     eprintln!("Removed {name}.");
     Ok(0)
 }

@@ -1,0 +1,82 @@
+//! A writer killed with SIGKILL at any instant never corrupts the store, and
+//! every value whose write was acknowledged is there afterwards.
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::{Home, fake_value};
+
+fn random_below(bound: u64) -> u64 {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
+    u64::from_le_bytes(bytes) % bound
+}
+
+#[test]
+fn kill_9_during_writes_loses_no_acknowledged_value() {
+    let home = Home::new();
+    let mut acknowledged = Vec::new();
+    for i in 0..40 {
+        let name = format!("crash/k{i}");
+        let value = fake_value(&format!("v{i}"));
+        let mut child = home
+            .std_cmd()
+            .args(["secret", "set", &name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(random_below(30_000)));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.success() {
+            acknowledged.push((name, value));
+        }
+    }
+    assert!(
+        !acknowledged.is_empty(),
+        "no write finished; the test proves nothing"
+    );
+    assert!(
+        acknowledged.len() < 40,
+        "no write was interrupted; the test proves nothing"
+    );
+
+    // The store opens and holds every acknowledged value, intact.
+    let mut args = Vec::new();
+    let mut script = String::from("ok=0\n");
+    for (i, (name, value)) in acknowledged.iter().enumerate() {
+        args.push("-e".to_owned());
+        args.push(format!("V{i}=warrant://{name}"));
+        script.push_str(&format!(
+            "[ \"$V{i}\" = \"{value}\" ] || {{ echo \"bad {name}\"; ok=1; }}\n"
+        ));
+    }
+    script.push_str("exit $ok\n");
+    let out = home
+        .cmd()
+        .arg("run")
+        .args(&args)
+        .args(["--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And it still takes writes.
+    home.set("crash/after", "value-after-the-crashes");
+}
