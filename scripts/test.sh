@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs (.ci/run) and what a contributor runs.
+# Works on a fresh Debian machine with the Rust toolchain; installs what the
+# tests need, idempotently, and leaves no service running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# Tools the integration tests drive: coreutils, util-linux (setsid), procps.
+missing=()
+for tool in sh base64 od tr readlink setsid; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    log "installing Debian packages for: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq coreutils util-linux procps >/dev/null
+fi
+
+log "format"
+cargo fmt --all --check
+
+log "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "tests"
+cargo test --workspace --locked
+
+log "fuzz (short runs)"
+scripts/fuzz.sh redact 20
+scripts/fuzz.sh env_file 20
