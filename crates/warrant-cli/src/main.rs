@@ -21,6 +21,14 @@ use clap::Parser;
 
 use args::{Cli, Command};
 
+/// Every heap block is wiped when freed, so that copies a dependency makes
+/// of a value (the redactor's automaton, serde buffers, std's own) do not
+/// outlive their use in freed memory. `zeroize` covers what we own; this
+/// covers what we do not.
+#[global_allocator]
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
+    zeroizing_alloc::ZeroAlloc(std::alloc::System);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let home = match home::resolve(cli.home.as_deref()) {
