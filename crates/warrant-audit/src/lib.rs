@@ -1,99 +1,71 @@
-//! Hash-chained audit log (STUB: API fixed, implementation pending).
+//! Append-only, hash-chained audit log that never holds a value.
+//!
+//! [`AuditLog`] writes `$WARRANT_HOME/audit.jsonl`, one JSON [`Record`] per
+//! line (so `jq` reads it): `seq` (1-based), `time` (RFC 3339 UTC), `user`,
+//! `pid`, the [`Event`]'s fields flattened (`"event": "run", ...`), `prev`
+//! and `hash`. `hash` is the hex SHA-256 of the record's canonical JSON
+//! (every field but `hash`, keys sorted, no spaces), and `prev` is the hash
+//! of the record before (64 zeros for the first). Events hold names, counts
+//! and codes only; never a value.
+//!
+//! [`AuditLog::verify`] recomputes the chain and names the first bad line:
+//! a changed field breaks that record's hash, a removed or moved record
+//! breaks the `seq`/`prev` links. Removing records from the *end* leaves a
+//! valid chain, so every append also rewrites `audit.head` (seq and hash of
+//! the last record, replaced atomically), and verify compares the two.
+//!
+//! Limits: the hashes are keyless. Whoever can write the files can rewrite
+//! the log and `audit.head` together into a new valid chain; only an
+//! anchor kept elsewhere (a head hash copied off the machine, a remote log)
+//! detects that. The log is tamper-evident against partial edits, not
+//! tamper-proof.
+//!
+//! Appends from several threads or processes are serialised by an
+//! exclusive `flock` on `$WARRANT_HOME/.audit.lock`; each reads only the
+//! log's last line, writes one line with `O_APPEND` and fsyncs it.
+//!
+//! ```
+//! use warrant_audit::{AuditLog, Event};
+//!
+//! let home = tempfile::tempdir()?;
+//! let log = AuditLog::new(home.path());
+//! log.append(Event::SecretSet { name: "db/dev/url".into() })?;
+//! let record = log.append(Event::SecretRemoved { name: "db/dev/url".into() })?;
+//! assert_eq!(record.seq, 2);
+//!
+//! let verified = log.verify()?;
+//! assert_eq!(verified.records, 2);
+//! assert_eq!(verified.head.as_deref(), Some(record.hash.as_str()));
+//! assert_eq!(log.records()?[0].event.kind(), "secret_set");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod chain;
+mod error;
+mod event;
+mod files;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-/// Audit errors.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The chain is broken at this record (1-based line number).
-    #[error("audit log {path} is broken at line {line}: {reason}")]
-    Broken {
-        /// The log file.
-        path: PathBuf,
-        /// 1-based line of the first bad record.
-        line: u64,
-        /// What is wrong (altered, removed, reordered, unparsable).
-        reason: String,
-    },
-    /// The log could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-}
+use chain::{GENESIS, Head, Link};
+pub use error::Error;
+pub use event::{AnyEvent, Event, Record};
+use files::Tail;
 
-/// What happened. Holds names, counts and codes; never a value.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "event", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Event {
-    /// A store was created.
-    Init {
-        /// `key_file` or `passphrase`.
-        key: String,
-    },
-    /// A secret was created or replaced.
-    SecretSet {
-        /// Its name.
-        name: String,
-    },
-    /// A secret was removed.
-    SecretRemoved {
-        /// Its name.
-        name: String,
-    },
-    /// Secrets were imported from an env file.
-    SecretsImported {
-        /// The file they came from.
-        file: String,
-        /// The names they were stored under.
-        names: Vec<String>,
-    },
-    /// `warrant run` ran a command with injected secrets.
-    Run {
-        /// The command (argv[0] only; arguments are not recorded).
-        command: String,
-        /// The child's pid.
-        child_pid: Option<u32>,
-        /// Secrets injected into the environment.
-        env_secrets: Vec<String>,
-        /// Secrets handed over as in-memory files.
-        file_secrets: Vec<String>,
-        /// Exit code, when the child exited.
-        exit_code: Option<i32>,
-        /// Signal number, when the child was killed by a signal.
-        signal: Option<i32>,
-        /// How many values were redacted from its output.
-        redactions: u64,
-    },
-}
-
-/// One line of the log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Record {
-    /// 1-based position in the chain.
-    pub seq: u64,
-    /// RFC 3339 time.
-    pub time: String,
-    /// OS user name.
-    pub user: String,
-    /// pid of the warrant process that wrote it.
-    pub pid: u32,
-    /// What happened.
-    #[serde(flatten)]
-    pub event: Event,
-    /// Hash of the previous record (hex SHA-256; zeros for the first).
-    pub prev: String,
-    /// Hash of this record.
-    pub hash: String,
-}
+/// The log file's name under the home.
+const LOG_FILE: &str = "audit.jsonl";
+/// The head file's name under the home.
+const HEAD_FILE: &str = "audit.head";
+/// The lock file serialising appends.
+const LOCK_FILE: &str = ".audit.lock";
 
 /// Result of a successful verification.
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +77,9 @@ pub struct Verification {
 }
 
 /// The log at `$WARRANT_HOME/audit.jsonl`.
+#[derive(Debug, Clone)]
 pub struct AuditLog {
+    home: PathBuf,
     path: PathBuf,
 }
 
@@ -113,7 +87,8 @@ impl AuditLog {
     /// The log of the warrant home `home` (created on first append).
     pub fn new(home: &Path) -> Self {
         Self {
-            path: home.join("audit.jsonl"),
+            home: home.to_owned(),
+            path: home.join(LOG_FILE),
         }
     }
 
@@ -122,22 +97,189 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one record, chained to the last.
+    /// The path of `audit.head`, the seq and hash of the last record.
+    pub fn head_path(&self) -> PathBuf {
+        self.home.join(HEAD_FILE)
+    }
+
+    /// Appends one record, chained to the last. Refuses ([`Error::Broken`])
+    /// when the log's last record is damaged or does not match
+    /// `audit.head`: chaining onto it would hide the damage.
     pub fn append(&self, event: Event) -> Result<Record, Error> {
-        let _ = event;
-        todo!()
+        files::create_private_dir(&self.home)?;
+        let _lock = files::lock_exclusive(&self.home.join(LOCK_FILE))?;
+        let last = self.last_link()?;
+        let head = self.read_head()?;
+        chain::check_head(last.as_ref(), head.as_ref())
+            .map_err(|reason| self.broken(self.line_count(), reason))?;
+
+        let mut record = Record {
+            seq: last.as_ref().map_or(1, |l| l.seq + 1),
+            time: now(),
+            user: files::user_name().to_owned(),
+            pid: std::process::id(),
+            event: AnyEvent::Known(event),
+            prev: last.map_or_else(|| GENESIS.to_owned(), |l| l.hash),
+            hash: String::new(),
+        };
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(&record) else {
+            unreachable!("a record serializes to a JSON object");
+        };
+        fields.remove("hash");
+        record.hash = chain::hash_fields(&fields);
+        let mut line = serde_json::to_vec(&record).expect("a record serializes to JSON");
+        line.push(b'\n');
+
+        let created = !self.path.exists();
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(files::FILE_MODE)
+            .open(&self.path)
+            .map_err(Error::io(&self.path))?;
+        // One write of the whole line: with O_APPEND it lands after every
+        // earlier line even if something bypasses the lock.
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(Error::io(&self.path))?;
+        if created {
+            files::sync_dir(&self.home)?;
+        }
+        let head = Head {
+            seq: record.seq,
+            hash: record.hash.clone(),
+        };
+        let mut head_bytes = serde_json::to_vec(&head).expect("a head serializes to JSON");
+        head_bytes.push(b'\n');
+        files::write_atomic(&self.home, HEAD_FILE, &head_bytes)?;
+        Ok(record)
     }
 
-    /// Every record, parsed (not verified).
+    /// Every record, parsed (not verified). Kinds this version does not
+    /// know come back as [`AnyEvent::Unknown`].
     pub fn records(&self) -> Result<Vec<Record>, Error> {
-        Ok(Vec::new())
+        let _lock = files::lock_shared_if_exists(&self.home.join(LOCK_FILE))?;
+        let mut records = Vec::new();
+        self.each_line(|number, line| {
+            let record = serde_json::from_slice(line)
+                .map_err(|e| self.broken(number, format!("unparsable record ({e})")))?;
+            records.push(record);
+            Ok(())
+        })?;
+        Ok(records)
     }
 
-    /// Checks the whole chain.
+    /// Checks the whole chain, then its end against `audit.head`, and
+    /// reports the first bad line.
     pub fn verify(&self) -> Result<Verification, Error> {
+        // Shared: an append in flight finishes first, so a half-written
+        // line is never mistaken for damage.
+        let _lock = files::lock_shared_if_exists(&self.home.join(LOCK_FILE))?;
+        let mut last: Option<Link> = None;
+        let lines = self.each_line(|number, line| {
+            let link = chain::parse_link(line).map_err(|reason| self.broken(number, reason))?;
+            chain::check_follows(&link, last.as_ref())
+                .map_err(|reason| self.broken(number, reason))?;
+            last = Some(link);
+            Ok(())
+        })?;
+        let head = self.read_head()?;
+        chain::check_head(last.as_ref(), head.as_ref())
+            .map_err(|reason| self.broken(lines.max(1), reason))?;
         Ok(Verification {
-            records: 0,
-            head: None,
+            records: last.as_ref().map_or(0, |l| l.seq),
+            head: last.map(|l| l.hash),
         })
     }
+
+    fn broken(&self, line: u64, reason: impl Into<String>) -> Error {
+        Error::Broken {
+            path: self.path.clone(),
+            line,
+            reason: reason.into(),
+        }
+    }
+
+    /// Calls `visit` with each line (1-based number, bytes without the
+    /// newline); returns the number of lines. A last line without its
+    /// newline is a write cut short, and reported as such.
+    fn each_line(
+        &self,
+        mut visit: impl FnMut(u64, &[u8]) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(&self.path)(e)),
+        };
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        let mut number = 0;
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(Error::io(&self.path))?;
+            if read == 0 {
+                return Ok(number);
+            }
+            number += 1;
+            if line.pop() != Some(b'\n') {
+                return Err(self.broken(number, "last line is incomplete (a write was cut short)"));
+            }
+            visit(number, &line)?;
+        }
+    }
+
+    /// The number of lines, counted only to report where the end is broken.
+    fn line_count(&self) -> u64 {
+        let Ok(file) = File::open(&self.path) else {
+            return 1;
+        };
+        let count = BufReader::new(file).split(b'\n').count();
+        u64::try_from(count).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// The last record's link, read from the end of the log.
+    fn last_link(&self) -> Result<Option<Link>, Error> {
+        match files::read_tail(&self.path).map_err(Error::io(&self.path))? {
+            Tail::Empty => Ok(None),
+            Tail::Line(line) => chain::parse_link(&line)
+                .map(Some)
+                .map_err(|reason| self.broken(self.line_count(), reason)),
+            Tail::Incomplete => Err(self.broken(
+                self.line_count(),
+                "last line is incomplete (a write was cut short)",
+            )),
+            Tail::TooLong => Err(self.broken(
+                self.line_count(),
+                format!("last line is longer than {} bytes", files::MAX_LINE),
+            )),
+        }
+    }
+
+    fn read_head(&self) -> Result<Option<Head>, Error> {
+        let path = self.head_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path)(e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Broken {
+                path,
+                line: 1,
+                reason: format!("unparsable audit.head ({e})"),
+            })
+    }
+}
+
+/// Now, RFC 3339 UTC to the millisecond.
+fn now() -> String {
+    let now = OffsetDateTime::now_utc();
+    now.replace_millisecond(now.millisecond())
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .expect("a UTC time between years 0 and 9999 always formats as RFC 3339")
 }

@@ -16,6 +16,13 @@ pub fn for_error(error: &anyhow::Error) -> Option<String> {
                 _ => None,
             };
         }
+        if let Some(warrant_audit::Error::Broken { path, .. }) = cause.downcast_ref() {
+            return Some(format!(
+                "the log was changed outside warrant; keep it as evidence (move it aside) and a new \
+                 log starts at {}",
+                path.display()
+            ));
+        }
         if cause.downcast_ref::<warrant_secret::Error>().is_some() {
             return Some(
                 "names are '/'-separated segments of letters, digits, '.', '_' and '-', e.g. db/dev/url"
@@ -45,6 +52,13 @@ fn store_hint(error: &StoreError) -> Option<String> {
         StoreError::Exists { .. } => "pass --overwrite to replace it".into(),
         StoreError::Corrupt { .. } => {
             "the file was changed outside warrant; restore it from a backup (nothing was changed)"
+                .into()
+        }
+        StoreError::InsecurePermissions { path, .. } => {
+            format!("run `chmod 600 {}`: other users must not read the key", path.display())
+        }
+        StoreError::KeyMissing { .. } => {
+            "the store's key file is gone; restore it from a backup (without it the values cannot be decrypted)"
                 .into()
         }
         _ => return None,

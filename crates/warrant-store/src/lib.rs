@@ -1,69 +1,61 @@
-//! Secret stores (STUB: API fixed, implementation pending).
+//! Secret stores: where values live, behind the [`SecretStore`] trait.
+//!
+//! - [`SecretStore`]: get, list, set, set many at once, remove. Every
+//!   backend passes the same suite, `conformance::run` (feature `testing`).
+//! - [`LocalStore`]: the embedded default, an encrypted file under the
+//!   warrant home. Values are sealed with XChaCha20-Poly1305 under a random
+//!   256-bit data key, each bound to its name; the data key sits in a 0600
+//!   key file, raw ([`KeyProtection::KeyFile`]) or wrapped under a key
+//!   derived from a passphrase with Argon2id ([`KeyProtection::Passphrase`]).
+//!   Names, descriptions and times are in clear: names are not secret, and
+//!   [`Unlock::MetadataOnly`] lists them without the key.
+//! - [`SecretMeta`]: what is known about a secret without revealing it.
+//! - [`Error`]: names files by path and secrets by name, never a value.
+//!
+//! Every write is atomic (temp file, fsync, rename, fsync of the directory)
+//! and writers are serialised by an exclusive lock, so a crash at any
+//! instant leaves the old or the new store, and concurrent writers never
+//! lose each other's changes. A wrong key or a corrupt file changes nothing
+//! on disk.
+//!
+//! What the key file does not protect against: anyone who can read it as
+//! the same OS user (an agent running as you) can open the store. Use a
+//! passphrase, or keep the key with a daemon the agent cannot read.
+//!
+//! ```
+//! use warrant_secret::{SecretName, SecretValue};
+//! use warrant_store::{KeyProtection, LocalStore, SecretStore, Unlock};
+//!
+//! let home = tempfile::tempdir()?;
+//! let store = LocalStore::init(home.path(), KeyProtection::KeyFile)?;
+//! let name = SecretName::new("db/dev/url")?;
+//! store.set(&name, &SecretValue::from(b"postgres://fake".to_vec()), Some("dev db"))?;
+//!
+//! let store = LocalStore::open(home.path(), Unlock::KeyFile)?;
+//! assert_eq!(store.get(&name)?.expose_secret(), b"postgres://fake");
+//!
+//! let metadata = LocalStore::open(home.path(), Unlock::MetadataOnly)?;
+//! assert_eq!(metadata.list()?[0].description.as_deref(), Some("dev db"));
+//! assert!(metadata.get(&name).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::path::{Path, PathBuf};
+mod b64;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+mod crypto;
+mod error;
+mod fsio;
+mod local;
 
 use secrecy::SecretString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use warrant_secret::{SecretName, SecretValue};
 
-/// Store errors. Messages name secrets by name and files by path, never values.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// No store at this home.
-    #[error("no store at {home}")]
-    NotInitialized {
-        /// The warrant home.
-        home: PathBuf,
-    },
-    /// `init` on a home that already has a store.
-    #[error("a store already exists at {home}")]
-    AlreadyInitialized {
-        /// The warrant home.
-        home: PathBuf,
-    },
-    /// The key (file or passphrase) does not open this store.
-    #[error("the key does not open the store at {path}")]
-    WrongKey {
-        /// The store file.
-        path: PathBuf,
-    },
-    /// The store is protected by a passphrase and none was given.
-    #[error("the store is protected by a passphrase")]
-    PassphraseRequired,
-    /// Opened for metadata only; values need the key.
-    #[error("the store was opened without its key")]
-    Locked,
-    /// A file is not what it should be.
-    #[error("{path} is corrupt: {reason}")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No secret with this name.
-    #[error("no secret named {name}")]
-    NotFound {
-        /// The missing name.
-        name: SecretName,
-    },
-    /// A secret with this name exists and overwriting was not asked for.
-    #[error("a secret named {name} already exists")]
-    Exists {
-        /// The existing name.
-        name: SecretName,
-    },
-    /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use error::Error;
+#[doc(hidden)]
+pub use local::INSECURE_FAST_KDF_ENV;
+pub use local::LocalStore;
 
 /// What is known about a secret without revealing it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -107,7 +99,7 @@ pub enum KeyProtection {
 }
 
 /// How an existing local store's key is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
     /// A 0600 key file.
@@ -124,65 +116,4 @@ pub enum Unlock {
     KeyFile,
     /// With the passphrase.
     Passphrase(SecretString),
-}
-
-/// The encrypted local store, the embedded default.
-pub struct LocalStore {
-    _home: PathBuf,
-}
-
-impl LocalStore {
-    /// Creates a store under `home` (creating `home`, mode 0700).
-    pub fn init(home: &Path, protection: KeyProtection) -> Result<Self, Error> {
-        let _ = protection;
-        Ok(Self {
-            _home: home.to_owned(),
-        })
-    }
-
-    /// Whether `home` holds a store.
-    pub fn exists(home: &Path) -> bool {
-        home.join("store.json").exists()
-    }
-
-    /// How the store's key is protected.
-    pub fn key_kind(home: &Path) -> Result<KeyKind, Error> {
-        let _ = home;
-        Ok(KeyKind::KeyFile)
-    }
-
-    /// Opens the store under `home`.
-    pub fn open(home: &Path, unlock: Unlock) -> Result<Self, Error> {
-        let _ = unlock;
-        Ok(Self {
-            _home: home.to_owned(),
-        })
-    }
-}
-
-impl SecretStore for LocalStore {
-    fn get(&self, name: &SecretName) -> Result<SecretValue, Error> {
-        Err(Error::NotFound { name: name.clone() })
-    }
-    fn list(&self) -> Result<Vec<SecretMeta>, Error> {
-        Ok(Vec::new())
-    }
-    fn set(
-        &self,
-        _name: &SecretName,
-        _value: &SecretValue,
-        _description: Option<&str>,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-    fn set_many(
-        &self,
-        _entries: &[(SecretName, SecretValue)],
-        _overwrite: bool,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-    fn remove(&self, name: &SecretName) -> Result<(), Error> {
-        Err(Error::NotFound { name: name.clone() })
-    }
 }

@@ -83,7 +83,7 @@ fn import_keeps_the_original_only_when_asked_and_refuses_clobbering() {
 fn import_of_a_broken_file_changes_nothing() {
     let home = Home::new();
     let env = home.scratch().join("broken.env");
-    std::fs::write(&env, "A=fine-value-here\nB='never closed\n").unwrap();
+    std::fs::write(&env, "A=fine-value-here\nB='unclosed-value-xyz\n").unwrap();
     let out = home
         .cmd()
         .args(["secret", "import"])
@@ -93,7 +93,7 @@ fn import_of_a_broken_file_changes_nothing() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("line 2") && !err.contains("never closed") && !err.contains("fine-value"),
+        err.contains("line 2") && !err.contains("unclosed-value") && !err.contains("fine-value"),
         "{err}"
     );
     assert!(env.exists());

@@ -1,0 +1,3 @@
+//! Integration tests of the audit log: one binary, one module per concern.
+
+mod chain;

@@ -1,0 +1,5 @@
+//! Integration tests of the local store: one binary, one module per concern.
+
+mod local;
+mod processes;
+mod support;
