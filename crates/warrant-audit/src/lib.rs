@@ -155,6 +155,21 @@ impl AuditLog {
         Ok(record)
     }
 
+    /// Checks, without writing, that [`AuditLog::append`] would accept a
+    /// record now: the log's end is intact and matches `audit.head`. Costs
+    /// a read of the tail, not of the whole log, so callers can refuse to
+    /// act unaudited before they act.
+    pub fn check_appendable(&self) -> Result<(), Error> {
+        if !self.path.exists() && !self.head_path().exists() {
+            return Ok(());
+        }
+        let _lock = files::lock_shared_if_exists(&self.home.join(LOCK_FILE))?;
+        let last = self.last_link()?;
+        let head = self.read_head()?;
+        chain::check_head(last.as_ref(), head.as_ref())
+            .map_err(|reason| self.broken(self.line_count(), reason))
+    }
+
     /// Every record, parsed (not verified). Kinds this version does not
     /// know come back as [`AnyEvent::Unknown`].
     pub fn records(&self) -> Result<Vec<Record>, Error> {

@@ -18,8 +18,8 @@ pub fn for_error(error: &anyhow::Error) -> Option<String> {
         }
         if let Some(warrant_audit::Error::Broken { path, .. }) = cause.downcast_ref() {
             return Some(format!(
-                "the log was changed outside warrant; keep it as evidence (move it aside) and a new \
-                 log starts at {}",
+                "the log was changed outside warrant: run `warrant audit verify`; to start a new log, \
+                 move {} and audit.head beside it aside (keep them as evidence)",
                 path.display()
             ));
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use warrant_audit::Event;
+use warrant_audit::{AuditLog, Event};
 use warrant_env::{Delivery, EnvPlan};
 use warrant_exec::{ChildStatus, RunSpec, TerminalMode};
 use warrant_redact::{MIN_SECRET_LEN, RedactorBuilder};
@@ -26,6 +26,14 @@ const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     let plan = build_plan(&args)?;
+    // Fail closed: a run that could not be recorded does not start.
+    let log = AuditLog::new(&ctx.home);
+    log.check_appendable().with_context(|| {
+        format!(
+            "the audit log {} cannot take a record",
+            log.path().display()
+        )
+    })?;
     let values = resolve(ctx, &plan, args.insecure_allow_short_values)?;
 
     let mut builder = RedactorBuilder::new();

@@ -126,3 +126,16 @@ fn a_removed_last_record_is_detected() {
     });
     broken_line(&home);
 }
+
+#[test]
+fn a_run_that_cannot_be_recorded_does_not_start() {
+    let (home, _) = home_with_history();
+    tamper(&home, |lines| {
+        lines.pop();
+    });
+    let marker = home.scratch().join("ran");
+    let (code, _, err) = run_sh(&home, &[], &format!("touch {}", marker.display()));
+    assert_eq!(code, 125);
+    assert!(err.contains("audit") && err.contains("hint:"), "{err}");
+    assert!(!marker.exists());
+}
