@@ -1,69 +1,31 @@
 //! File handling: the append lock, reading the log's last line from the
 //! end, atomic replacement of `audit.head`, and the OS user's name.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::OnceLock;
-
-use rustix::fs::{FlockOperation, flock};
 
 use crate::Error;
 
 /// Mode of every file the log writes.
-pub(crate) const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = warrant_fs::FILE_MODE;
 
 /// Creates `dir` (and missing parents) with mode 0700.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(Error::io(dir))
-}
-
-/// Holds an exclusive `flock` until dropped. `flock` locks belong to the
-/// open file description, so threads of one process exclude each other too.
-#[must_use = "the lock is released when the guard is dropped"]
-pub(crate) struct LockGuard {
-    _file: File,
+    warrant_fs::create_private_dir(dir).map_err(Error::io(dir))
 }
 
 /// Blocks until this process holds the exclusive lock on `path`.
-pub(crate) fn lock_exclusive(path: &Path) -> Result<LockGuard, Error> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(path)
-        .map_err(Error::io(path))?;
-    loop {
-        match flock(&file, FlockOperation::LockExclusive) {
-            Ok(()) => return Ok(LockGuard { _file: file }),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(Error::io(path)(e.into())),
-        }
-    }
+pub(crate) fn lock_exclusive(path: &Path) -> Result<warrant_fs::LockGuard, Error> {
+    warrant_fs::lock_exclusive(path).map_err(Error::io(path))
 }
 
-/// A shared `flock` on `path` when it exists (`None` otherwise): readers
-/// wait for an append in flight without ever creating the lock file.
-pub(crate) fn lock_shared_if_exists(path: &Path) -> Result<Option<LockGuard>, Error> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path)(e)),
-    };
-    loop {
-        match flock(&file, FlockOperation::LockShared) {
-            Ok(()) => return Ok(Some(LockGuard { _file: file })),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(Error::io(path)(e.into())),
-        }
-    }
+/// A shared lock on `path` when it exists: readers wait for an append in
+/// flight without ever creating the lock file.
+pub(crate) fn lock_shared_if_exists(path: &Path) -> Result<Option<warrant_fs::LockGuard>, Error> {
+    warrant_fs::lock_shared_if_exists(path).map_err(Error::io(path))
 }
 
 /// The end of a log file.
@@ -123,32 +85,15 @@ pub(crate) fn read_tail(path: &Path) -> io::Result<Tail> {
     Ok(Tail::Line(line))
 }
 
-/// Replaces `dir/name` with `bytes` atomically: temp file, fsync, rename,
-/// fsync of the directory. Call under the lock: the temp name is fixed, so
-/// one a killed writer left behind is simply overwritten.
+/// Replaces `dir/name` with `bytes` atomically.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
-    let temp = dir.join(format!(".{name}.tmp"));
     let target = dir.join(name);
-    let write = || -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(FILE_MODE)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    write().map_err(Error::io(&temp))?;
-    fs::rename(&temp, &target).map_err(Error::io(&target))?;
-    sync_dir(dir)
+    warrant_fs::write_atomic(&target, bytes, FILE_MODE).map_err(Error::io(&target))
 }
 
-/// Makes a new name or a rename in `dir` durable.
+/// Makes a new name in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(dir))
+    warrant_fs::sync_dir(dir).map_err(Error::io(dir))
 }
 
 /// The OS user's name: from `/etc/passwd` by uid, else `$USER`, else the uid.

@@ -8,7 +8,6 @@
 
 mod args;
 mod commands;
-mod fsutil;
 mod hint;
 mod home;
 mod prompt;

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::{Context, print_json};
 use crate::args::ImportArgs;
-use crate::{fsutil, unlock};
+use crate::unlock;
 
 /// Env files larger than this are not credentials files.
 const MAX_FILE_LEN: u64 = 4 << 20;
@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let mode = std::fs::metadata(file)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0o600);
-    fsutil::write_atomic(&output, rewritten.as_bytes(), mode).with_context(|| {
+    warrant_fs::write_atomic(&output, rewritten.as_bytes(), mode).with_context(|| {
         format!(
             "the values are in the store, but the reference file {} could not be written",
             output.display()
