@@ -112,6 +112,16 @@ impl AuditLog {
         let head = self.read_head()?;
         chain::check_head(last.as_ref(), head.as_ref())
             .map_err(|reason| self.broken(self.line_count(), reason))?;
+        // A head one record behind is the trace of a crash between the line
+        // and the head; bring it up to date first, so that a second crash in
+        // the same place still leaves the head at most one record behind.
+        if let Some(last) = &last
+            && head
+                .as_ref()
+                .is_none_or(|h| h.seq != last.seq || h.hash != last.hash)
+        {
+            self.write_head(last.seq, &last.hash)?;
+        }
 
         let mut record = Record {
             seq: last.as_ref().map_or(1, |l| l.seq + 1),
@@ -145,14 +155,18 @@ impl AuditLog {
         if created {
             files::sync_dir(&self.home)?;
         }
+        self.write_head(record.seq, &record.hash)?;
+        Ok(record)
+    }
+
+    fn write_head(&self, seq: u64, hash: &str) -> Result<(), Error> {
         let head = Head {
-            seq: record.seq,
-            hash: record.hash.clone(),
+            seq,
+            hash: hash.to_owned(),
         };
         let mut head_bytes = serde_json::to_vec(&head).expect("a head serializes to JSON");
         head_bytes.push(b'\n');
-        files::write_atomic(&self.home, HEAD_FILE, &head_bytes)?;
-        Ok(record)
+        files::write_atomic(&self.home, HEAD_FILE, &head_bytes)
     }
 
     /// Checks, without writing, that [`AuditLog::append`] would accept a

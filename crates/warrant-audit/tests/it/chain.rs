@@ -216,6 +216,26 @@ fn a_crash_before_the_head_is_written_is_accepted_and_repaired() {
 }
 
 #[test]
+fn two_crashes_before_the_head_in_a_row_still_chain_on() {
+    let (_home, log) = log_of(2);
+    let stale = fs::read(log.head_path()).unwrap();
+    log.append(set("third")).unwrap();
+    fs::write(log.head_path(), &stale).unwrap();
+    // The next writer repairs the head before its own line, so dying again
+    // right after that line leaves the head one behind, not two.
+    log.append(set("fourth")).unwrap();
+    let head_after_three = serde_json::to_vec(&serde_json::json!({
+        "seq": 3,
+        "hash": log.records().unwrap()[2].hash,
+    }))
+    .unwrap();
+    fs::write(log.head_path(), head_after_three).unwrap();
+    assert_eq!(log.verify().unwrap().records, 4);
+    assert_eq!(log.append(set("fifth")).unwrap().seq, 5);
+    assert_eq!(log.verify().unwrap().records, 5);
+}
+
+#[test]
 fn unparsable_and_cut_lines_are_caught() {
     let (_home, log) = log_of(3);
     let mut all = lines(&log);

@@ -120,9 +120,10 @@ fn short_values_need_an_explicit_insecure_flag() {
     let (code, out, _) = run_sh(
         &home,
         &["--insecure-allow-short-values", "-e", "P=warrant://pin"],
-        "echo got $P",
+        r#"[ "$P" = 12345 ] && echo "match $P""#,
     );
-    assert_eq!((code, out.as_str()), (0, "got 12345\n"));
+    // Injected on request, and still redacted where it appears whole.
+    assert_eq!((code, out.as_str()), (0, "match <redacted:pin>\n"));
 }
 
 #[test]
