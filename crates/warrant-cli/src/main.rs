@@ -30,6 +30,10 @@ static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any value is read: no core dump, no same-user ptrace.
+    if let Err(error) = warrant_exec::make_non_dumpable() {
+        return report(&error.into(), 1);
+    }
     let home = match home::resolve(cli.home.as_deref()) {
         Ok(home) => home,
         Err(error) => return report(&error, 1),
