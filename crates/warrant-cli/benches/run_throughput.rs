@@ -4,6 +4,8 @@
 //! `cargo bench -p warrant-cli --bench run_throughput` (size with
 //! `WARRANT_BENCH_MIB`, default 1024). Prints rates and ratios; asserts nothing.
 
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
