@@ -1,0 +1,181 @@
+//! A sampling prefilter that lets the scan skip most bytes.
+//!
+//! Every pattern is at least `m` bytes long. Look at the `q`-byte window
+//! starting at every `k`-th position of the haystack, with `k = m - q + 1`:
+//! any occurrence of a pattern (start `s`, length at least `m`) fully contains
+//! the first sampled window at or after `s`, and that window starts at offset
+//! `0..k` of the pattern. So the filter indexes, for every pattern, the `k`
+//! windows at offsets `0..k` in a Bloom filter (no false negatives). A sample
+//! whose window is not in the set proves that no occurrence has its first
+//! sample there; only samples that hit need the automaton, on a short region
+//! around them (see `Matcher::find`).
+//!
+//! The Bloom filter is blocked: a window sets 3 bits of one 64-bit word, so a
+//! test is one memory access. With at least 32 bits per entry, about one
+//! absent window in a thousand hits.
+
+/// Samples are taken only if windows are at least this long: shorter windows
+/// hit too often in ordinary text to gain anything.
+const MIN_WINDOW: usize = 3;
+/// The longest window: one `u64` load.
+const MAX_WINDOW: usize = 8;
+/// Bits of the index per indexed window.
+const BITS_PER_ENTRY: usize = 32;
+/// Index size bounds, in 64-bit words. 2^17 words is 1 MiB: it stays in L2.
+const MIN_WORDS_LOG2: u32 = 6;
+const MAX_WORDS_LOG2: u32 = 17;
+
+pub(crate) struct Filter {
+    /// Window length.
+    q: usize,
+    /// Sampling step.
+    k: usize,
+    /// Keeps the low `q` bytes of a little-endian load.
+    mask: u64,
+    /// `64 - log2(number of words)`.
+    shift: u32,
+    words: Box<[u64]>,
+}
+
+impl Filter {
+    /// A filter for `patterns`, or `None` when the shortest pattern is too
+    /// short for sampling to pay.
+    pub(crate) fn new<'p>(patterns: impl Iterator<Item = &'p [u8]> + Clone) -> Option<Filter> {
+        let min_len = patterns.clone().map(<[u8]>::len).min()?;
+        let q = (min_len / 2).min(MAX_WINDOW);
+        if q < MIN_WINDOW {
+            return None;
+        }
+        let k = min_len - q + 1;
+        let entries = patterns.clone().count().saturating_mul(k);
+        let wanted = (entries.saturating_mul(BITS_PER_ENTRY) / 64)
+            .max(1)
+            .next_power_of_two();
+        let log2 = wanted
+            .trailing_zeros()
+            .clamp(MIN_WORDS_LOG2, MAX_WORDS_LOG2);
+        let mask = if q == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * q)) - 1
+        };
+        let mut filter = Filter {
+            q,
+            k,
+            mask,
+            shift: 64 - log2,
+            words: vec![0u64; 1usize << log2].into_boxed_slice(),
+        };
+        for p in patterns {
+            for offset in 0..k {
+                let (word, bits) = filter.probe(load(&p[offset..], q) & mask);
+                filter.words[word] |= bits;
+            }
+        }
+        Some(filter)
+    }
+
+    /// The sampling step.
+    pub(crate) fn step(&self) -> usize {
+        self.k
+    }
+
+    /// The window length.
+    pub(crate) fn window(&self) -> usize {
+        self.q
+    }
+
+    /// The word a key lives in and the 3 bits it sets there. Both come from
+    /// the high bits of multiplicative hashes, which depend on every key bit.
+    #[inline]
+    fn probe(&self, key: u64) -> (usize, u64) {
+        let word = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        let h = key.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 46;
+        let bits = (1 << (h & 63)) | (1 << ((h >> 6) & 63)) | (1 << (h >> 12));
+        (word, bits)
+    }
+
+    /// Whether the window at `at` may start inside an occurrence.
+    /// The caller guarantees `at + window() <= haystack.len()`.
+    #[inline]
+    pub(crate) fn hit(&self, haystack: &[u8], at: usize) -> bool {
+        let key = match haystack.get(at..at + MAX_WINDOW) {
+            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+            None => load(&haystack[at..], self.q),
+        } & self.mask;
+        let (word, bits) = self.probe(key);
+        self.words[word] & bits == bits
+    }
+}
+
+/// The first `min(n, 8, bytes.len())` bytes as a little-endian integer.
+fn load(bytes: &[u8], n: usize) -> u64 {
+    let mut word = [0u8; 8];
+    let n = n.min(MAX_WINDOW).min(bytes.len());
+    word[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_filter_for_short_patterns() {
+        let pats: [&[u8]; 2] = [b"abcdefgh", b"abcde"];
+        assert!(Filter::new(pats.iter().copied()).is_none());
+        assert!(Filter::new(std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn window_and_step() {
+        let pats: [&[u8]; 1] = [b"0123456789abcdef0123456789abcdef0123456789"];
+        let f = Filter::new(pats.iter().copied()).unwrap();
+        assert_eq!((f.window(), f.step()), (8, 42 - 8 + 1));
+        let pats: [&[u8]; 1] = [b"0123456789"];
+        let f = Filter::new(pats.iter().copied()).unwrap();
+        assert_eq!((f.window(), f.step()), (5, 6));
+    }
+
+    #[test]
+    fn every_indexed_window_hits() {
+        let pats: [&[u8]; 2] = [b"correct horse battery staple", b"Tr0ub4dor&3-Tr0ub4dor&3"];
+        let f = Filter::new(pats.iter().copied()).unwrap();
+        for p in pats {
+            for offset in 0..f.step() {
+                assert!(f.hit(p, offset), "offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn false_positive_rate_is_low() {
+        // 1,000 patterns of 40 pseudo-random bytes; probe random windows.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pats: Vec<Vec<u8>> = (0..1000)
+            .map(|_| (0..40).map(|_| next() as u8).collect())
+            .collect();
+        let f = Filter::new(pats.iter().map(Vec::as_slice)).unwrap();
+        let probes = 200_000;
+        let hits = (0..probes)
+            .filter(|_| f.hit(&next().to_le_bytes(), 0))
+            .count();
+        assert!(hits * 1000 < probes * 2, "{hits} of {probes} hit");
+    }
+
+    #[test]
+    fn unrelated_text_mostly_misses() {
+        let pats: [&[u8]; 1] = [b"ghp_16C7e42F292c6912E7710c838347Ae178B4a"];
+        let f = Filter::new(pats.iter().copied()).unwrap();
+        let text =
+            b"INFO request served path=/api/v1/users status=200 in 12ms, all good here".repeat(4);
+        let hits = (0..text.len() - 8).filter(|&i| f.hit(&text, i)).count();
+        assert!(hits < 4, "{hits} hits");
+    }
+}
