@@ -309,7 +309,9 @@ fn unreadable_store_files_are_corrupt_and_unchanged() {
 fn stale_temp_files_are_ignored_then_removed() {
     let home = tempfile::tempdir().unwrap();
     let store = two_secrets(home.path());
-    let stale = home.path().join(format!("{}store.json.999.0", warrant_fs::TEMP_PREFIX));
+    let stale = home
+        .path()
+        .join(format!("{}store.json.999.0", warrant_fs::TEMP_PREFIX));
     fs::write(&stale, b"{\"half\": ").unwrap();
     let reopened = LocalStore::open(home.path(), Unlock::KeyFile).unwrap();
     assert_eq!(reopened.list().unwrap().len(), 2);
