@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn unrelated_text_mostly_misses() {
-        let pats: [&[u8]; 1] = [b"ghp_16C7e42F292c6912E7710c838347Ae178B4a"];
+        let pats: [&[u8]; 1] = [b"fake_token_FAKE0fake1FAKE2fake3FAKE4fake"];
         let f = Filter::new(pats.iter().copied()).unwrap();
         let text =
             b"INFO request served path=/api/v1/users status=200 in 12ms, all good here".repeat(4);
