@@ -198,7 +198,8 @@ impl Parser<'_> {
         let key = key.to_owned();
         self.skip_blanks();
         if self.peek() != Some('=') {
-            return Err(self.error(format!("expected '=' after {key}")));
+            // The "name" may be a value pasted on a line of its own: never quote it.
+            return Err(self.error("expected '=' after the variable name; every line is KEY=VALUE"));
         }
         self.bump();
         self.skip_blanks();
@@ -344,7 +345,7 @@ mod tests {
             Error::Syntax {
                 line: 2,
                 column: 5,
-                message: "expected '=' after not".into()
+                message: "expected '=' after the variable name; every line is KEY=VALUE".into()
             }
         );
         assert_eq!(
@@ -376,6 +377,11 @@ mod tests {
     #[test]
     fn errors_never_quote_values() {
         let message = parse("TOKEN='s3cr3t-value").unwrap_err().to_string();
+        assert!(!message.contains("s3cr3t"), "{message}");
+        // A value pasted on a line of its own looks like a name without '='.
+        let message = parse("A=1\nfake-s3cr3t-token-on-its-own-line\n")
+            .unwrap_err()
+            .to_string();
         assert!(!message.contains("s3cr3t"), "{message}");
         let message = parse("TOKEN=\"s3cr3t-value\" junk")
             .unwrap_err()

@@ -190,8 +190,18 @@ pub(crate) fn load(path: &Path) -> Result<KeyFile, Error> {
         path: path.to_owned(),
     })?;
     check_header(path, &bytes)?;
-    let doc: KeyFileDoc = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::corrupt(path, format!("not a valid key file ({e})")))?;
+    let doc: KeyFileDoc = serde_json::from_slice(&bytes).map_err(|e| {
+        // Only the position: serde's own message can quote a field's
+        // text, and in this file that text may be key material.
+        Error::corrupt(
+            path,
+            format!(
+                "not a valid key file (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     let protection = match (doc.kind, doc.key, doc.kdf, doc.wrapped) {
         (KeyKind::KeyFile, Some(RawKey(key)), None, None) => Protection::Raw(key),
         (KeyKind::Passphrase, None, Some(kdf), Some(wrapped)) => {
