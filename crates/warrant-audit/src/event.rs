@@ -1,6 +1,8 @@
 //! What the log records: [`Event`] for writers, [`Record`] and [`AnyEvent`]
 //! for readers, who may meet kinds a later version wrote.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -47,6 +49,188 @@ pub enum Event {
         signal: Option<i32>,
         /// How many values were redacted from its output.
         redactions: u64,
+        /// Redactions per secret name (absent in records of older versions).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        redactions_by: BTreeMap<String, u64>,
+        /// The grant the run used, when it ran under one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<String>,
+        /// The actor the grant belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
+    },
+    /// Someone asked for a grant and the policy allowed it; it is pending
+    /// (waiting for approval) or active (the policy approves it itself).
+    GrantRequested {
+        /// The grant's id.
+        grant: String,
+        /// Who it is for.
+        actor: String,
+        /// The task it belongs to, when asked from inside `warrant task`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
+        /// Secret names it covers.
+        secrets: Vec<String>,
+        /// Command patterns it is limited to (empty: any the rules allow).
+        commands: Vec<String>,
+        /// Hosts its secrets may be sent to.
+        hosts: Vec<String>,
+        /// Lifetime asked for, after the rule's cap, in seconds.
+        ttl_secs: u64,
+        /// Use limit, when one applies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u64>,
+        /// Why the actor asked.
+        reason: String,
+        /// `pending` or `active`.
+        status: String,
+        /// Lines of the policy rules that allowed it.
+        rules: Vec<u64>,
+        /// SHA-256 of the policy file it was granted under.
+        policy: String,
+    },
+    /// A request the policy refused; no grant was made.
+    RequestDenied {
+        /// Who asked.
+        actor: String,
+        /// The task it came from, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
+        /// Secret names asked for.
+        secrets: Vec<String>,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A pending grant was approved (by a person, or by the policy).
+    GrantApproved {
+        /// The grant's id.
+        grant: String,
+        /// Who approved it: an OS user, or `policy` for automatic approval.
+        by: String,
+        /// Lifetime from now, in seconds.
+        ttl_secs: u64,
+    },
+    /// A pending grant was refused by an approver.
+    GrantDenied {
+        /// The grant's id.
+        grant: String,
+        /// Who refused it.
+        by: String,
+        /// The reason given, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// An attempt to approve failed (wrong passphrase, throttled, asked from
+    /// inside a task).
+    ApprovalRefused {
+        /// The grant's id.
+        grant: String,
+        /// The OS user who tried.
+        by: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A grant's values were handed to a process about to run.
+    GrantUsed {
+        /// The grant's id.
+        grant: String,
+        /// Its actor.
+        actor: String,
+        /// The command (`argv[0]`'s file name).
+        command: String,
+        /// Which use this is (1-based).
+        use_number: u64,
+        /// Secrets delivered as environment variables.
+        env_secrets: Vec<String>,
+        /// Secrets delivered as in-memory files.
+        file_secrets: Vec<String>,
+    },
+    /// A use of a grant was refused (not active, out of scope, used up).
+    UseRefused {
+        /// The grant's id.
+        grant: String,
+        /// Who tried.
+        actor: String,
+        /// The command.
+        command: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A grant reached its expiry.
+    GrantExpired {
+        /// The grant's id.
+        grant: String,
+        /// Processes ended because of it.
+        processes_ended: u64,
+    },
+    /// A grant was revoked.
+    GrantRevoked {
+        /// The grant's id.
+        grant: String,
+        /// Who revoked it, or `task` when its task ended.
+        by: String,
+        /// Why.
+        reason: String,
+        /// Processes ended because of it.
+        processes_ended: u64,
+    },
+    /// The daemon loaded a policy that differs from the one before.
+    PolicyChanged {
+        /// The policy file.
+        path: String,
+        /// SHA-256 of the previous version, if there was one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+        /// SHA-256 of the new version.
+        current: String,
+    },
+    /// The daemon refused a connection.
+    PeerRefused {
+        /// The peer's uid.
+        uid: u32,
+        /// The peer's pid.
+        pid: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The daemon started.
+    DaemonStarted {
+        /// Grants it found past their expiry and expired.
+        expired: u64,
+    },
+    /// The daemon stopped cleanly.
+    DaemonStopped {},
+    /// `warrant task` started an agent.
+    TaskStarted {
+        /// The task's id.
+        task: String,
+        /// The actor its processes act as.
+        actor: String,
+        /// The agent command (`argv[0]`'s file name).
+        command: String,
+        /// Why it runs.
+        reason: String,
+        /// pid of the task's root process.
+        root_pid: u32,
+        /// `landlock`, or why there is no sandbox.
+        sandbox: String,
+    },
+    /// A task's agent exited and its grants were revoked.
+    TaskEnded {
+        /// The task's id.
+        task: String,
+        /// The agent's exit code, if it exited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// Grants revoked at the end.
+        grants_revoked: u64,
+        /// Processes still running that were ended.
+        processes_ended: u64,
+    },
+    /// The approver passphrase was set or changed.
+    ApproverSet {
+        /// Whether one existed before.
+        replaced: bool,
     },
 }
 
@@ -59,6 +243,22 @@ impl Event {
             Self::SecretRemoved { .. } => "secret_removed",
             Self::SecretsImported { .. } => "secrets_imported",
             Self::Run { .. } => "run",
+            Self::GrantRequested { .. } => "grant_requested",
+            Self::RequestDenied { .. } => "request_denied",
+            Self::GrantApproved { .. } => "grant_approved",
+            Self::GrantDenied { .. } => "grant_denied",
+            Self::ApprovalRefused { .. } => "approval_refused",
+            Self::GrantUsed { .. } => "grant_used",
+            Self::UseRefused { .. } => "use_refused",
+            Self::GrantExpired { .. } => "grant_expired",
+            Self::GrantRevoked { .. } => "grant_revoked",
+            Self::PolicyChanged { .. } => "policy_changed",
+            Self::PeerRefused { .. } => "peer_refused",
+            Self::DaemonStarted { .. } => "daemon_started",
+            Self::DaemonStopped { .. } => "daemon_stopped",
+            Self::TaskStarted { .. } => "task_started",
+            Self::TaskEnded { .. } => "task_ended",
+            Self::ApproverSet { .. } => "approver_set",
         }
     }
 }
@@ -137,9 +337,9 @@ mod tests {
         );
         assert_eq!(record.event.kind(), "secret_set");
 
-        let future = r#"{"seq":2,"time":"t","user":"u","pid":1,"event":"grant_approved","grant":"g1","ttl":900,"prev":"p","hash":"h"}"#;
+        let future = r#"{"seq":2,"time":"t","user":"u","pid":1,"event":"grant_escalated","grant":"g1","ttl":900,"prev":"p","hash":"h"}"#;
         let record: Record = serde_json::from_str(future).unwrap();
-        assert_eq!(record.event.kind(), "grant_approved");
+        assert_eq!(record.event.kind(), "grant_escalated");
         assert!(record.event.known().is_none());
         let AnyEvent::Unknown(fields) = &record.event else {
             panic!("expected an unknown kind");
@@ -167,6 +367,14 @@ mod tests {
                 exit_code: Some(0),
                 signal: None,
                 redactions: 2,
+                redactions_by: BTreeMap::new(),
+                grant: None,
+                actor: None,
+            },
+            Event::DaemonStopped {},
+            Event::GrantExpired {
+                grant: "g".into(),
+                processes_ended: 1,
             },
         ];
         for event in events {

@@ -22,6 +22,9 @@ fn run_event() -> Event {
         exit_code: Some(0),
         signal: None,
         redactions: 3,
+        redactions_by: Default::default(),
+        grant: None,
+        actor: None,
     }
 }
 

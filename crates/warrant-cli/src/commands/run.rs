@@ -96,6 +96,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
         exit_code,
         signal,
         redactions: outcome.total_redactions(),
+        redactions_by: outcome.redactions.clone(),
+        grant: None,
+        actor: None,
     });
     if let Err(error) = audited {
         // The run happened; say loudly that it went unrecorded, but keep the

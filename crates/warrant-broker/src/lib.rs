@@ -1,0 +1,1 @@
+//! The grant broker (being written).

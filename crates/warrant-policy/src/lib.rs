@@ -1,0 +1,1 @@
+//! warrant.toml policy (being written).

@@ -1,0 +1,1 @@
+//! Process ancestry, termination and Landlock (being written).
