@@ -184,6 +184,16 @@ pub enum Event {
         /// SHA-256 of the new version.
         current: String,
     },
+    /// An approver accepted the policy as it is now, which lets its
+    /// automatic approvals take effect again.
+    PolicyAccepted {
+        /// The policy file.
+        path: String,
+        /// SHA-256 of the version accepted.
+        policy: String,
+        /// Who accepted it.
+        by: String,
+    },
     /// The daemon refused a connection.
     PeerRefused {
         /// The peer's uid.
@@ -253,6 +263,7 @@ impl Event {
             Self::GrantExpired { .. } => "grant_expired",
             Self::GrantRevoked { .. } => "grant_revoked",
             Self::PolicyChanged { .. } => "policy_changed",
+            Self::PolicyAccepted { .. } => "policy_accepted",
             Self::PeerRefused { .. } => "peer_refused",
             Self::DaemonStarted { .. } => "daemon_started",
             Self::DaemonStopped { .. } => "daemon_stopped",
@@ -267,6 +278,10 @@ impl Event {
 /// its kind, raw JSON fields otherwise (a later version wrote it).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "records are read once per command; boxing the common case buys nothing"
+)]
 pub enum AnyEvent {
     /// A kind this version knows.
     Known(Event),

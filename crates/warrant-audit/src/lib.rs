@@ -44,6 +44,7 @@ mod chain;
 mod error;
 mod event;
 mod files;
+pub mod report;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -59,6 +60,7 @@ use chain::{GENESIS, Head, Link};
 pub use error::Error;
 pub use event::{AnyEvent, Event, Record};
 use files::Tail;
+pub use report::{ActorExposure, Report, SecretExposure, parse_since};
 
 /// The log file's name under the home.
 const LOG_FILE: &str = "audit.jsonl";

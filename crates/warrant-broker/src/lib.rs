@@ -1,1 +1,34 @@
-//! The grant broker (being written).
+//! The grant broker: task-scoped, approval-bound, expiring access to
+//! secrets, served by a daemon that holds the store key.
+//!
+//! - [`Broker`]: the decisions and their record (policy, grants, uses,
+//!   approvals, tasks, expiry), without sockets.
+//! - [`server::serve`]: the daemon, a Unix socket (0600) in the warrant home
+//!   that checks each peer's uid and tells callers apart by process
+//!   ancestry.
+//! - [`Client`]: what every `warrant` command uses to talk to it.
+//! - [`StateDb`]: grant state in an embedded, crash-safe database.
+//! - [`protocol`]: the wire format; values travel only as raw frames, never
+//!   inside JSON.
+//!
+//! A grant moves pending → active → expired | revoked (or pending →
+//! denied | expired). A use is refused unless the grant is active, unexpired,
+//! has uses left, covers every secret asked for, matches the command, and
+//! belongs to the caller's task. Every step is in the audit log.
+
+mod approver;
+mod broker;
+mod client;
+mod error;
+mod grant;
+mod policy_slot;
+pub mod protocol;
+pub mod server;
+mod state;
+
+pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
+pub use broker::{Broker, Caller, Ending, Outcome, program_name};
+pub use client::{Client, TaskSession, UseSession};
+pub use error::Error;
+pub use grant::{Grant, GrantProcess, GrantStatus, PENDING_LIFETIME_MS, new_id, now_ms};
+pub use state::{Change, StateDb, Task};

@@ -46,10 +46,231 @@ pub enum Command {
     Run(RunArgs),
     /// Show or verify the hash-chained audit log
     Audit(AuditArgs),
+    /// Run the broker daemon: it holds the store key and serves grants
+    Serve(ServeArgs),
+    /// Say whether the daemon is up and what it holds (counts, never values)
+    Status(JsonArgs),
+    /// Ask for a grant: secrets for one task, for a while, for some commands
+    Request(RequestArgs),
+    /// List grants with their status and time left
+    Grants(GrantsArgs),
+    /// Approve a pending grant (needs the approver passphrase)
+    Approve(ApproveArgs),
+    /// Refuse a pending grant
+    Deny(DenyArgs),
+    /// End a grant now; processes running under it are ended
+    Revoke(RevokeArgs),
+    /// Run a coding agent as a task: its grants end, and its leftover
+    /// processes are ended, when it exits
+    Task(TaskArgs),
+    /// Check or explain the policy (warrant.toml), or accept a changed one
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Set the approver passphrase
+    #[command(subcommand)]
+    Approver(ApproverCommand),
+    /// Summarise exposure from the audit log, per secret and per actor
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The daemon listens on WARRANT_HOME/warrant.sock (mode 0600), refuses \
+other users, keeps grant state in WARRANT_HOME/state.redb, and stops cleanly on SIGTERM."
+)]
+pub struct ServeArgs {
+    /// The policy to apply [default: warrant.toml in this directory or a parent]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Inside `warrant task` the actor is the task's; elsewhere name it \
+with --actor. Exits 0 when the grant is active or pending, 3 when the policy denies it."
+)]
+pub struct RequestArgs {
+    /// A secret the task needs (repeatable)
+    #[arg(long = "secret", short = 's', value_name = "NAME", required = true)]
+    pub secrets: Vec<String>,
+    /// Why: shown to the approver and kept in the audit log
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// How long the grant lasts once approved, e.g. 15m, 1h
+    #[arg(long, value_name = "DURATION", required = true)]
+    pub ttl: String,
+    /// A command the values may be given to (repeatable; names or absolute
+    /// paths) [default: whatever the policy's rules allow]
+    #[arg(long = "command", value_name = "CMD")]
+    pub commands: Vec<String>,
+    /// A host the values may be sent to over HTTP (repeatable)
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Who asks, outside a task (an actor of the policy)
+    #[arg(long, env = "WARRANT_ACTOR")]
+    pub actor: Option<String>,
+    /// Wait until the grant is approved, denied or expired
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the grant as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantsArgs {
+    /// Include ended grants (denied, revoked, expired)
+    #[arg(long)]
+    pub all: bool,
+    /// Print a JSON array
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The approver passphrase is asked on the terminal without echo, or \
+read from the first line of stdin when stdin is not a terminal. It never comes from the \
+command line or the environment."
+)]
+pub struct ApproveArgs {
+    /// The grant's id
+    pub id: String,
+    /// Approve for less time than asked, e.g. 10m
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Print the grant as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    /// The grant's id
+    pub id: String,
+    /// Why (kept in the audit log)
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Print the grant as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The grant's id
+    pub id: String,
+    /// Why (kept in the audit log)
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Print the grant as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every process under the agent belongs to the task: its requests are \
+the task's actor's, whatever they claim. On Linux the agent runs under Landlock and cannot \
+read WARRANT_HOME. When the agent exits, the task's grants are revoked and its leftover \
+processes ended. Exit status: the agent's."
+)]
+pub struct TaskArgs {
+    /// The actor the agent acts as (an actor of the policy)
+    #[arg(long, env = "WARRANT_ACTOR")]
+    pub actor: String,
+    /// Why the task runs (kept in the audit log)
+    #[arg(long, default_value = "agent task")]
+    pub reason: String,
+    /// SIGTERM → SIGKILL grace for leftover processes at the end
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub grace: String,
+    /// Run without the Landlock sandbox (the agent can then read the store's files)
+    #[arg(long)]
+    pub insecure_no_sandbox: bool,
+    /// The agent command and its arguments
+    #[arg(last = true, required = true, value_name = "AGENT_COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Lint the policy: unknown secrets, unused actors, rules that grant too much
+    Check(PolicyCheckArgs),
+    /// Say which rule allows or denies an actor a secret, and why
+    Explain(PolicyExplainArgs),
+    /// Accept the policy as it is now, so its automatic approvals apply
+    /// (needs the approver passphrase)
+    Accept(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// The policy [default: warrant.toml in this directory or a parent]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Print findings as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyExplainArgs {
+    /// The policy [default: warrant.toml in this directory or a parent]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The actor asking
+    #[arg(long)]
+    pub actor: String,
+    /// The secret asked for
+    #[arg(long)]
+    pub secret: String,
+    /// The command it would be given to
+    #[arg(long)]
+    pub command: Option<String>,
+    /// The host it would be sent to
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Print the explanation as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApproverCommand {
+    /// Set or change the approver passphrase (the current one is asked first)
+    ///
+    /// On a terminal both are asked without echo; otherwise stdin holds the
+    /// current passphrase on its first line (when one is set) and the new one
+    /// on the next.
+    Set,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Only records since: an RFC 3339 time, a date (YYYY-MM-DD), or an age
+    /// (30m, 12h, 7d, 2w)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    /// Also set the approver passphrase, which approving grants needs (on
+    /// stdin: the line after the store passphrase, if that is read too)
+    #[arg(long)]
+    pub approver: bool,
+
     /// Protect the store's key with a passphrase (Argon2id) instead of a
     /// 0600 key file. Asked on the terminal, or read from stdin when stdin is
     /// not a terminal.
@@ -147,6 +368,10 @@ pub struct RunArgs {
     /// Never give the command a pseudo-terminal, even when stdout is one
     #[arg(long)]
     pub no_tty: bool,
+    /// Take the values from this grant through the daemon instead of the
+    /// store (the references must name the grant's secrets)
+    #[arg(long, env = "WARRANT_GRANT", value_name = "ID")]
+    pub grant: Option<String>,
     /// Inject values shorter than 8 bytes. They cannot be redacted reliably,
     /// so they may appear in the output.
     #[arg(long)]

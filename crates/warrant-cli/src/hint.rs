@@ -8,6 +8,14 @@ pub fn for_error(error: &anyhow::Error) -> Option<String> {
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             return store_hint(store);
         }
+        if let Some(broker) = cause.downcast_ref::<warrant_broker::Error>() {
+            return broker.hint().map(str::to_owned);
+        }
+        if let Some(policy) = cause.downcast_ref::<warrant_policy::Error>() {
+            return policy
+                .position()
+                .map(|_| "fix the file at that line and column; `warrant policy check` lints it".to_owned());
+        }
         if let Some(exec) = cause.downcast_ref::<warrant_exec::Error>() {
             return match exec {
                 warrant_exec::Error::NotFound { .. } => {

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, PolicyCommand};
 
 /// Every heap block is wiped when freed, so that copies a dependency makes
 /// of a value (the redactor's automaton, serde buffers, std's own) do not
@@ -46,6 +46,19 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(&ctx, args),
         Command::Secret(command) => commands::secret::run(&ctx, command),
         Command::Audit(args) => commands::audit::run(&ctx, args),
+        Command::Serve(args) => commands::serve::run(&ctx, args),
+        Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Request(args) => commands::grant::request(&ctx, args),
+        Command::Grants(args) => commands::grant::list(&ctx, args),
+        Command::Approve(args) => commands::grant::approve(&ctx, args),
+        Command::Deny(args) => commands::grant::deny(&ctx, args),
+        Command::Revoke(args) => commands::grant::revoke(&ctx, args),
+        Command::Task(args) => commands::task::run(&ctx, args),
+        Command::Policy(PolicyCommand::Check(args)) => commands::policy::check(&ctx, args),
+        Command::Policy(PolicyCommand::Explain(args)) => commands::policy::explain(args),
+        Command::Policy(PolicyCommand::Accept(args)) => commands::policy::accept(&ctx, args),
+        Command::Approver(command) => commands::approver::run(&ctx, command),
+        Command::Report(args) => commands::report::run(&ctx, args),
         Command::Run(args) => match commands::run::run(&ctx, args) {
             Ok(code) => Ok(code),
             Err(error) => {
@@ -56,7 +69,31 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(error) => report(&error, 1),
+        Err(error) => {
+            let code = exit_code(&error);
+            report(&error, code)
+        }
+    }
+}
+
+/// 3 when the policy or the daemon refused (scripts tell a refusal from a
+/// failure), 1 otherwise.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<warrant_broker::Error>() {
+        Some(warrant_broker::Error::Daemon(body))
+            if matches!(
+                body.code.as_str(),
+                "denied"
+                    | "forbidden"
+                    | "not_active"
+                    | "out_of_scope"
+                    | "wrong_passphrase"
+                    | "throttled"
+            ) =>
+        {
+            3
+        }
+        _ => 1,
     }
 }
 

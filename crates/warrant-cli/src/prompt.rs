@@ -31,30 +31,6 @@ pub fn read_value(label: &str, keep_newline: bool) -> Result<SecretValue> {
     Ok(SecretValue::from(std::mem::take(&mut *bytes)))
 }
 
-/// A new passphrase: asked twice on a terminal, or the first line of stdin.
-pub fn read_new_passphrase() -> Result<SecretString> {
-    let passphrase = if std::io::stdin().is_terminal() {
-        let first = Zeroizing::new(
-            rpassword::prompt_password("New passphrase for the store: ")
-                .context("cannot read the passphrase from the terminal")?,
-        );
-        let second = Zeroizing::new(
-            rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase")?,
-        );
-        if *first != *second {
-            bail!("the two passphrases differ; nothing was created");
-        }
-        first
-    } else {
-        let mut bytes = read_all(&mut std::io::stdin().lock())?;
-        first_line(&mut bytes)?
-    };
-    if passphrase.chars().count() < 8 {
-        bail!("the passphrase is shorter than 8 characters; choose a longer one");
-    }
-    Ok(SecretString::from(passphrase.to_string()))
-}
-
 /// The store's passphrase: from `file` when given, else asked on the terminal.
 pub fn read_passphrase(file: Option<&Path>) -> Result<SecretString> {
     if let Some(file) = file {
@@ -118,4 +94,76 @@ fn first_line(bytes: &mut Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
     }
     let text = std::str::from_utf8(bytes).context("the passphrase is not valid UTF-8")?;
     Ok(Zeroizing::new(text.to_owned()))
+}
+
+/// Answers to several secret questions: asked one by one without echo on a
+/// terminal, or taken line by line from stdin when it is not one (stdin is
+/// read once, into a wiped buffer).
+pub struct Answers {
+    lines: Option<Vec<Zeroizing<Vec<u8>>>>,
+    next: usize,
+}
+
+impl Answers {
+    /// Reads stdin now unless it is a terminal.
+    pub fn new() -> Result<Self> {
+        if std::io::stdin().is_terminal() {
+            return Ok(Self {
+                lines: None,
+                next: 0,
+            });
+        }
+        let bytes = read_all(&mut std::io::stdin().lock())?;
+        let lines = bytes
+            .split(|&b| b == b'\n')
+            .map(|line| Zeroizing::new(line.strip_suffix(b"\r").unwrap_or(line).to_vec()))
+            .collect();
+        Ok(Self {
+            lines: Some(lines),
+            next: 0,
+        })
+    }
+
+    /// Whether answers come from a terminal.
+    pub fn interactive(&self) -> bool {
+        self.lines.is_none()
+    }
+
+    /// One answer; `what` names it in the prompt and in errors.
+    pub fn secret(&mut self, what: &str) -> Result<SecretValue> {
+        let bytes = match &mut self.lines {
+            None => Zeroizing::new(
+                rpassword::prompt_password(format!("{what}: "))
+                    .with_context(|| format!("cannot read the {what} from the terminal"))?
+                    .into_bytes(),
+            ),
+            Some(lines) => {
+                let line = lines.get_mut(self.next).map(std::mem::take);
+                self.next += 1;
+                match line {
+                    Some(line) if !line.is_empty() => line,
+                    _ => bail!(
+                        "stdin has no line {} for the {what}; pipe one line per answer",
+                        self.next
+                    ),
+                }
+            }
+        };
+        if bytes.is_empty() {
+            bail!("the {what} is empty");
+        }
+        Ok(SecretValue::from(bytes.to_vec()))
+    }
+
+    /// A new secret: asked twice on a terminal, once from stdin.
+    pub fn new_secret(&mut self, what: &str) -> Result<SecretValue> {
+        let first = self.secret(what)?;
+        if self.interactive() {
+            let second = self.secret("Repeat it")?;
+            if !first.ct_eq(&second) {
+                bail!("the two entries differ; nothing was changed");
+            }
+        }
+        Ok(first)
+    }
 }

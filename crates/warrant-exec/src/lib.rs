@@ -312,7 +312,33 @@ impl RunOutcome {
 /// Blocks until the child has exited and its output is drained (see
 /// [`DRAIN_GRACE`]). Several runs may go on at once in different threads.
 pub fn run(spec: RunSpec) -> Result<RunOutcome, Error> {
-    session::run(spec)
+    session::run(spec, &mut |_| {})
+}
+
+/// [`run`], calling `on_spawn` with the child's pid as soon as it exists
+/// (the broker registers it, to end it when its grant ends).
+pub fn run_with(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOutcome, Error> {
+    session::run(spec, on_spawn)
+}
+
+/// Finds `program` as the child would (`execvp` rules over `path_var`),
+/// returning its path: what a grant's command scope is checked against.
+pub fn resolve_program(
+    program: &std::ffi::OsStr,
+    path_var: Option<&std::ffi::OsStr>,
+) -> Result<std::path::PathBuf, Error> {
+    let path = path::resolve(program, path_var)?;
+    let bytes = path.into_bytes();
+    Ok(std::path::PathBuf::from(
+        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(bytes),
+    ))
+}
+
+/// Makes the process `command` starts receive SIGKILL when the thread that
+/// started it dies (`PR_SET_PDEATHSIG`), so an agent cannot outlive a
+/// `warrant task` killed without warning.
+pub fn die_with_parent(command: &mut std::process::Command) {
+    spawn::die_with_parent(command);
 }
 
 /// Makes this process non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`): processes of

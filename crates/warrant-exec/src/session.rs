@@ -34,7 +34,7 @@ use crate::{
 /// How often to check on the child when pidfds are not available.
 const WAIT_TICK: Duration = Duration::from_millis(50);
 
-pub(crate) fn run(spec: RunSpec) -> Result<RunOutcome, Error> {
+pub(crate) fn run(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOutcome, Error> {
     make_non_dumpable()?;
     let RunSpec {
         program,
@@ -119,6 +119,7 @@ pub(crate) fn run(spec: RunSpec) -> Result<RunOutcome, Error> {
     drop(inherit);
     drop(files);
 
+    on_spawn(pid.as_raw_nonzero().get().unsigned_abs());
     let child = ChildHandle::new(pid);
     let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok();
     let mut session = Session {

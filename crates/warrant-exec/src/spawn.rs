@@ -328,3 +328,16 @@ impl ChildPlan<'_> {
         }
     }
 }
+
+/// See [`crate::die_with_parent`].
+pub(crate) fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and makes one
+    // async-signal-safe system call (prctl); it allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+}

@@ -1,10 +1,17 @@
 //! One module per subcommand.
 
+pub mod approver;
 pub mod audit;
+pub mod grant;
 pub mod import;
 pub mod init;
+pub mod policy;
+pub mod report;
 pub mod run;
 pub mod secret;
+pub mod serve;
+pub mod status;
+pub mod task;
 
 use std::path::PathBuf;
 

@@ -14,18 +14,23 @@ use warrant_store::SecretStore;
 use zeroize::Zeroizing;
 
 use super::Context;
+
+mod granted;
 use crate::args::RunArgs;
 use crate::unlock;
 
 /// Exit status when warrant fails before the command runs (as `env` and
 /// container runtimes do), so callers can tell it from the command's own.
-const EXIT_WARRANT_FAILED: u8 = 125;
+pub(super) const EXIT_WARRANT_FAILED: u8 = 125;
 
 /// warrant's own settings, which the child must not inherit.
 const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     let plan = build_plan(&args)?;
+    if let Some(grant) = &args.grant {
+        return granted::run(ctx, &args, plan, grant);
+    }
     // Fail closed: a run that could not be recorded does not start.
     let log = AuditLog::new(&ctx.home);
     log.check_appendable().with_context(|| {
@@ -36,19 +41,64 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     })?;
     let values = resolve(ctx, &plan, args.insecure_allow_short_values)?;
 
+    let (program, _) = args
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow!("no command given"))?;
+    let command = command_name(program);
+    let Prepared {
+        spec,
+        env_secrets,
+        file_secrets,
+    } = prepare(&args, &plan, values, program.clone())?;
+    let outcome = warrant_exec::run(spec)?;
+    let (exit_code, signal) = match outcome.status {
+        ChildStatus::Exited(code) => (Some(code), None),
+        ChildStatus::Signaled(signal) => (None, Some(signal)),
+    };
+    let audited = ctx.audit(Event::Run {
+        command,
+        child_pid: Some(outcome.pid),
+        env_secrets,
+        file_secrets,
+        exit_code,
+        signal,
+        redactions: outcome.total_redactions(),
+        redactions_by: outcome.redactions.clone(),
+        grant: None,
+        actor: None,
+    });
+    if let Err(error) = audited {
+        // The run happened; say loudly that it went unrecorded, but keep the
+        // command's exit status so callers still see its result.
+        eprintln!("warrant: error: this run was not recorded: {error:#}");
+    }
+    Ok(u8::try_from(outcome.exit_code() & 0xff).unwrap_or(EXIT_WARRANT_FAILED))
+}
+
+/// A run ready to start, and what the audit log says of it.
+pub(super) struct Prepared {
+    pub spec: RunSpec,
+    pub env_secrets: Vec<String>,
+    pub file_secrets: Vec<String>,
+}
+
+/// Builds the child's spec from the plan and the resolved values (which
+/// the spec then holds the only copies of). `program` is what to execute.
+pub(super) fn prepare(
+    args: &RunArgs,
+    plan: &EnvPlan,
+    values: BTreeMap<SecretName, SecretValue>,
+    program: OsString,
+) -> Result<Prepared> {
     let mut builder = RedactorBuilder::new();
     for (name, value) in &values {
         builder.add(name.as_str(), value.expose_secret());
     }
     let redactor = builder.build().context("cannot set up redaction")?;
-
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| anyhow!("no command given"))?;
     let mut spec = RunSpec {
-        program: program.clone(),
-        args: rest.to_vec(),
+        program,
+        args: args.command[1..].to_vec(),
         env: Vec::new(),
         secret_env: Vec::new(),
         secret_files: Vec::new(),
@@ -81,31 +131,27 @@ pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     env_secrets.dedup();
     file_secrets.sort();
     file_secrets.dedup();
-
-    let command = command_name(program);
-    let outcome = warrant_exec::run(spec)?;
-    let (exit_code, signal) = match outcome.status {
-        ChildStatus::Exited(code) => (Some(code), None),
-        ChildStatus::Signaled(signal) => (None, Some(signal)),
-    };
-    let audited = ctx.audit(Event::Run {
-        command,
-        child_pid: Some(outcome.pid),
+    Ok(Prepared {
+        spec,
         env_secrets,
         file_secrets,
-        exit_code,
-        signal,
-        redactions: outcome.total_redactions(),
-        redactions_by: outcome.redactions.clone(),
-        grant: None,
-        actor: None,
-    });
-    if let Err(error) = audited {
-        // The run happened; say loudly that it went unrecorded, but keep the
-        // command's exit status so callers still see its result.
-        eprintln!("warrant: error: this run was not recorded: {error:#}");
+    })
+}
+
+/// Refuses values too short to redact, unless the user accepted that.
+pub(super) fn check_length(
+    name: &SecretName,
+    value: &SecretValue,
+    allow_short: bool,
+) -> Result<()> {
+    if value.len() < MIN_SECRET_LEN && !allow_short {
+        bail!(
+            "warrant://{name} is shorter than {MIN_SECRET_LEN} bytes, too short to redact reliably; \
+             store a longer value, or pass --insecure-allow-short-values to inject it anyway \
+             (it may then appear in the output)"
+        );
     }
-    Ok(u8::try_from(outcome.exit_code() & 0xff).unwrap_or(EXIT_WARRANT_FAILED))
+    Ok(())
 }
 
 /// The exit status for an error that stopped the command from running.
@@ -172,13 +218,7 @@ fn resolve(
                 users.join(", ")
             )
         })?;
-        if value.len() < MIN_SECRET_LEN && !allow_short {
-            bail!(
-                "warrant://{name} is shorter than {MIN_SECRET_LEN} bytes, too short to redact reliably; \
-                 store a longer value, or pass --insecure-allow-short-values to inject it anyway \
-                 (it may then appear in the output)"
-            );
-        }
+        check_length(&name, &value, allow_short)?;
         values.insert(name, value);
     }
     Ok(values)
@@ -186,7 +226,7 @@ fn resolve(
 
 /// The program's file name: what the audit records of the command (its
 /// arguments are not recorded, since they are not ours to keep).
-fn command_name(program: &OsStr) -> String {
+pub(super) fn command_name(program: &OsStr) -> String {
     std::path::Path::new(program)
         .file_name()
         .unwrap_or(program)
@@ -194,7 +234,7 @@ fn command_name(program: &OsStr) -> String {
         .into_owned()
 }
 
-fn var_name(var: &OsString) -> Result<String> {
+pub(super) fn var_name(var: &OsString) -> Result<String> {
     var.to_str().map(str::to_owned).ok_or_else(|| {
         anyhow!(
             "variable {} is not UTF-8 and cannot hold a reference",

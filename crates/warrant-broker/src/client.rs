@@ -1,0 +1,289 @@
+//! A blocking client for the daemon, used by every `warrant` command that
+//! talks to it.
+
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use warrant_secret::SecretValue;
+
+use crate::error::Error;
+use crate::protocol::{
+    GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, StatusView,
+    TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
+};
+
+/// A connection to the daemon serving one warrant home.
+pub struct Client {
+    stream: UnixStream,
+    home: PathBuf,
+}
+
+impl Client {
+    /// Connects to the daemon for `home`.
+    pub fn connect(home: &Path) -> Result<Self, Error> {
+        let socket = home.join(SOCKET_FILE);
+        match UnixStream::connect(&socket) {
+            Ok(stream) => Ok(Self {
+                stream,
+                home: home.to_owned(),
+            }),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                Err(Error::NotRunning {
+                    home: home.to_owned(),
+                    socket,
+                })
+            }
+            Err(e) => Err(Error::io(
+                format!("cannot connect to {}", socket.display()),
+                e,
+            )),
+        }
+    }
+
+    /// The home this client talks for.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    fn send(&mut self, request: &Request, frames: &[&[u8]]) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(request).map_err(Error::encode)?;
+        write_frame(&mut self.stream, &bytes).map_err(|e| self.broken(e))?;
+        for frame in frames {
+            write_frame(&mut self.stream, frame).map_err(|e| self.broken(e))?;
+        }
+        Ok(())
+    }
+
+    fn receive<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
+        let frame = read_frame(&mut self.stream)
+            .map_err(|e| self.broken(e))?
+            .ok_or_else(|| Error::Protocol("the daemon closed the connection".into()))?;
+        let reply: Reply = serde_json::from_slice(&frame)
+            .map_err(|e| Error::Protocol(format!("unreadable reply: {e}")))?;
+        match reply {
+            Reply::Ok(value) => serde_json::from_value(value)
+                .map_err(|e| Error::Protocol(format!("unexpected reply: {e}"))),
+            Reply::Err(body) => Err(Error::Daemon(body)),
+        }
+    }
+
+    fn call<T: DeserializeOwned>(
+        &mut self,
+        request: &Request,
+        frames: &[&[u8]],
+    ) -> Result<T, Error> {
+        self.send(request, frames)?;
+        self.receive()
+    }
+
+    fn broken(&self, e: io::Error) -> Error {
+        Error::io("lost the connection to the warrant daemon", e)
+    }
+
+    /// Whether the daemon is up, and what it holds.
+    pub fn status(&mut self) -> Result<StatusView, Error> {
+        self.call(&Request::Status, &[])
+    }
+
+    /// Asks for a grant.
+    pub fn request(&mut self, request: GrantRequest) -> Result<GrantView, Error> {
+        self.call(&Request::Request(request), &[])
+    }
+
+    /// Lists grants.
+    pub fn grants(&mut self, all: bool) -> Result<Vec<GrantView>, Error> {
+        self.call(&Request::Grants { all }, &[])
+    }
+
+    /// One grant.
+    pub fn show(&mut self, id: &str) -> Result<GrantView, Error> {
+        self.call(&Request::Show { id: id.to_owned() }, &[])
+    }
+
+    /// Approves a pending grant with the approver passphrase.
+    pub fn approve(
+        &mut self,
+        id: &str,
+        ttl_ms: Option<u64>,
+        passphrase: &SecretValue,
+    ) -> Result<GrantView, Error> {
+        let request = Request::Approve {
+            id: id.to_owned(),
+            ttl_ms,
+        };
+        self.call(&request, &[passphrase.expose_secret()])
+    }
+
+    /// Refuses a pending grant.
+    pub fn deny(&mut self, id: &str, reason: Option<String>) -> Result<GrantView, Error> {
+        self.call(
+            &Request::Deny {
+                id: id.to_owned(),
+                reason,
+            },
+            &[],
+        )
+    }
+
+    /// Ends a grant now.
+    pub fn revoke(&mut self, id: &str, reason: Option<String>) -> Result<GrantView, Error> {
+        self.call(
+            &Request::Revoke {
+                id: id.to_owned(),
+                reason,
+            },
+            &[],
+        )
+    }
+
+    /// Sets the approver passphrase (`current` is empty when none is set).
+    pub fn approver_set(&mut self, current: &SecretValue, new: &SecretValue) -> Result<(), Error> {
+        self.call(
+            &Request::ApproverSet,
+            &[current.expose_secret(), new.expose_secret()],
+        )
+    }
+
+    /// Accepts the policy as it is now.
+    pub fn policy_accept(&mut self, passphrase: &SecretValue) -> Result<PolicyView, Error> {
+        self.call(&Request::PolicyAccept, &[passphrase.expose_secret()])
+    }
+
+    /// Uses a grant: returns the values, in the order asked, and a session
+    /// on which to report the child's pid and its end.
+    pub fn use_grant(
+        mut self,
+        request: UseRequest,
+    ) -> Result<(UseSession, UseReply, Vec<SecretValue>), Error> {
+        let reply: UseReply = self.call(&Request::Use(request), &[])?;
+        let mut values = Vec::with_capacity(reply.names.len());
+        for name in &reply.names {
+            let frame = read_frame(&mut self.stream)
+                .map_err(|e| self.broken(e))?
+                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
+            values.push(SecretValue::from(frame.to_vec()));
+        }
+        Ok((UseSession { client: self }, reply, values))
+    }
+
+    /// Starts a task rooted at this process.
+    pub fn task_start(
+        mut self,
+        actor: &str,
+        reason: &str,
+        command: &str,
+        sandbox: &str,
+    ) -> Result<(TaskSession, TaskView), Error> {
+        let view: TaskView = self.call(
+            &Request::TaskStart {
+                actor: actor.to_owned(),
+                reason: reason.to_owned(),
+                command: command.to_owned(),
+                sandbox: sandbox.to_owned(),
+            },
+            &[],
+        )?;
+        Ok((
+            TaskSession {
+                client: Some(self),
+                task: view.task.clone(),
+            },
+            view,
+        ))
+    }
+}
+
+/// An open use.
+pub struct UseSession {
+    client: Client,
+}
+
+impl UseSession {
+    /// Reports the child's pid, so the daemon can end it with the grant.
+    pub fn spawned(&mut self, pid: u32) -> Result<(), Error> {
+        self.client.call(&Request::Spawned { pid }, &[])
+    }
+
+    /// Reports how the child ended (the daemon audits the run).
+    pub fn finished(mut self, result: RunResult) -> Result<(), Error> {
+        self.client.call(&Request::Finished(result), &[])
+    }
+}
+
+/// A running task's line to the daemon. While it is open the daemon knows
+/// the task's root is alive; if the daemon restarts, [`TaskSession::reattach`]
+/// opens a new one.
+pub struct TaskSession {
+    client: Option<Client>,
+    task: String,
+}
+
+impl TaskSession {
+    /// A session for `task` with no connection (yet).
+    pub fn detached(task: &str) -> Self {
+        Self {
+            client: None,
+            task: task.to_owned(),
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> &str {
+        &self.task
+    }
+
+    /// Whether the daemon still holds this session (false once it went away).
+    pub fn is_connected(&mut self) -> bool {
+        let Some(client) = &self.client else {
+            return false;
+        };
+        // A closed peer shows as readable with zero bytes.
+        let mut probe = [0u8; 1];
+        let _ = client.stream.set_nonblocking(true);
+        let alive = match io::Read::read(&mut &client.stream, &mut probe) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        };
+        let _ = client.stream.set_nonblocking(false);
+        if !alive {
+            self.client = None;
+        }
+        alive
+    }
+
+    /// Reconnects after the daemon restarted.
+    pub fn reattach(&mut self, home: &Path) -> Result<(), Error> {
+        let mut client = Client::connect(home)?;
+        let _: TaskView = client.call(
+            &Request::TaskAttach {
+                task: self.task.clone(),
+            },
+            &[],
+        )?;
+        self.client = Some(client);
+        Ok(())
+    }
+
+    /// Ends the task: its grants are revoked and their processes ended.
+    pub fn end(mut self, home: &Path, exit_code: Option<i32>) -> Result<TaskEnded, Error> {
+        if !self.is_connected() {
+            self.reattach(home)?;
+        }
+        let client = self.client.as_mut().expect("connected above");
+        client.call(
+            &Request::TaskEnd {
+                task: self.task.clone(),
+                exit_code,
+            },
+            &[],
+        )
+    }
+}

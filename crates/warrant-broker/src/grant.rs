@@ -1,0 +1,187 @@
+//! A grant: one task's access to named secrets, and its lifecycle
+//! pending → active → expired | revoked (or pending → denied | expired).
+
+use serde::{Deserialize, Serialize};
+use warrant_sandbox::proc::ProcessId;
+
+/// How long a grant may wait for approval before it expires unapproved.
+pub const PENDING_LIFETIME_MS: u64 = 60 * 60 * 1000;
+
+/// Where a grant is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    /// Waiting for an approver.
+    Pending,
+    /// Usable until it expires, is revoked, or is used up.
+    Active,
+    /// Refused by an approver.
+    Denied,
+    /// Ended by someone, or by the end of its task.
+    Revoked,
+    /// Reached its expiry (approved or not).
+    Expired,
+}
+
+impl GrantStatus {
+    /// Pending or active: the grant may still be used some day.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Pending | Self::Active)
+    }
+
+    /// The lowercase name used in output and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Denied => "denied",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for GrantStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A process started under a grant, named so a recycled pid is never ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantProcess {
+    /// Its pid.
+    pub pid: u32,
+    /// Its start time in clock ticks since boot.
+    pub start_time: u64,
+}
+
+impl From<ProcessId> for GrantProcess {
+    fn from(id: ProcessId) -> Self {
+        Self {
+            pid: id.pid,
+            start_time: id.start_time,
+        }
+    }
+}
+
+impl From<GrantProcess> for ProcessId {
+    fn from(p: GrantProcess) -> Self {
+        ProcessId {
+            pid: p.pid,
+            start_time: p.start_time,
+        }
+    }
+}
+
+/// A grant as the broker keeps it. Holds names and scope, never a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// `g_` and ten random base32 characters.
+    pub id: String,
+    /// The actor it is for.
+    pub actor: String,
+    /// The task it belongs to, when it was asked for inside `warrant task`.
+    pub task: Option<String>,
+    /// Secret names it covers.
+    pub secrets: Vec<String>,
+    /// Why it was asked for.
+    pub reason: String,
+    /// Each use's command must match one pattern of every scope; empty
+    /// means any command.
+    pub command_scopes: Vec<Vec<String>>,
+    /// Hosts its secrets may be sent to.
+    pub hosts: Vec<String>,
+    /// Lifetime once active, in milliseconds.
+    pub ttl_ms: u64,
+    /// Use limit.
+    pub max_uses: Option<u64>,
+    /// Uses so far.
+    pub uses: u64,
+    /// Where it is in its life.
+    pub status: GrantStatus,
+    /// When it was asked for (Unix ms).
+    pub created_ms: u64,
+    /// When it was approved (Unix ms).
+    pub approved_ms: Option<u64>,
+    /// Who approved it (`policy` for automatic approval).
+    pub approved_by: Option<String>,
+    /// When it stops: the approval deadline while pending, the end of its
+    /// lifetime once active (Unix ms).
+    pub expires_ms: u64,
+    /// When it ended (Unix ms).
+    pub ended_ms: Option<u64>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+    /// Lines of the policy rules it was granted under.
+    pub rules: Vec<u64>,
+    /// SHA-256 of the policy it was granted under.
+    pub policy_hash: String,
+    /// End its processes at expiry (true) or let them finish.
+    pub terminate_on_expiry: bool,
+    /// SIGTERM → SIGKILL grace, in milliseconds.
+    pub grace_ms: u64,
+    /// Processes running under it now.
+    pub processes: Vec<GrantProcess>,
+}
+
+impl Grant {
+    /// Milliseconds left, 0 once past expiry.
+    pub fn remaining_ms(&self, now_ms: u64) -> u64 {
+        self.expires_ms.saturating_sub(now_ms)
+    }
+
+    /// Whether `now_ms` is at or past its expiry.
+    pub fn is_due(&self, now_ms: u64) -> bool {
+        self.status.is_live() && now_ms >= self.expires_ms
+    }
+
+    /// Whether it has uses left.
+    pub fn has_uses_left(&self) -> bool {
+        self.max_uses.is_none_or(|max| self.uses < max)
+    }
+}
+
+/// A new grant id: `g_` and ten characters of Crockford base32 (50 random
+/// bits; ids are not secrets, only names).
+pub fn new_id(prefix: &str) -> Result<String, getrandom::Error> {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes)?;
+    let mut id = String::with_capacity(prefix.len() + 11);
+    id.push_str(prefix);
+    id.push('_');
+    for b in bytes {
+        id.push(ALPHABET[usize::from(b & 31)] as char);
+    }
+    Ok(id)
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_and_distinct() {
+        let a = new_id("g").unwrap();
+        let b = new_id("g").unwrap();
+        assert!(a.starts_with("g_") && a.len() == 12, "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn liveness() {
+        assert!(GrantStatus::Pending.is_live());
+        assert!(GrantStatus::Active.is_live());
+        assert!(!GrantStatus::Revoked.is_live());
+        assert_eq!(GrantStatus::Expired.to_string(), "expired");
+    }
+}

@@ -1,0 +1,565 @@
+//! The daemon: a Unix socket in front of the [`Broker`].
+//!
+//! Every connection's peer is checked with `SO_PEERCRED`: another uid is
+//! refused and audited. Callers are told apart by their process ancestry
+//! (read from `/proc`), never by what they say. Broker operations run on
+//! the blocking pool under one lock; processes are ended off that lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use warrant_sandbox::proc::{self, ProcessId};
+use warrant_store::SecretStore;
+
+use crate::approver::Verifier;
+use crate::broker::{Broker, Caller, Ending};
+use crate::error::Error;
+use crate::grant::now_ms;
+use crate::protocol::nonblocking::{read_frame, write_frame};
+use crate::protocol::{ErrorBody, Reply, Request, RunResult, SOCKET_FILE, UseRequest};
+
+/// How often the daemon looks for expired grants and ended tasks when
+/// nothing expires sooner.
+const TICK: Duration = Duration::from_millis(250);
+
+/// What the daemon needs.
+pub struct ServeOptions {
+    /// The warrant home (state, audit log, socket).
+    pub home: PathBuf,
+    /// The policy file, if any.
+    pub policy: Option<PathBuf>,
+    /// The unlocked store.
+    pub store: Box<dyn SecretStore + Send>,
+    /// Hash new approver passphrases with the smallest Argon2 costs (tests).
+    pub insecure_fast_kdf: bool,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. `ready` is called once the
+/// socket accepts connections.
+pub fn serve(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the daemon's runtime", e))?;
+    runtime.block_on(run(options, ready))
+}
+
+struct Shared {
+    broker: Mutex<Broker>,
+    uid: u32,
+    pid: u32,
+    insecure_fast_kdf: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Broker> {
+        // A panic under the lock leaves state that was committed or not as a
+        // whole; carrying on is safe.
+        self.broker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs `f` on the broker on the blocking pool.
+async fn with_broker<R: Send + 'static>(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut Broker) -> R + Send + 'static,
+) -> R {
+    let shared = Arc::clone(shared);
+    tokio::task::spawn_blocking(move || f(&mut shared.lock()))
+        .await
+        .expect("broker operation panicked")
+}
+
+async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Error> {
+    let home = options.home.clone();
+    let socket = home.join(SOCKET_FILE);
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return Err(Error::AlreadyRunning { home, socket });
+    }
+    // The state database is locked by one process at a time: a second
+    // daemon racing this one stops here.
+    let (broker, endings) = Broker::start(&home, options.store, options.policy)?;
+    let shared = Arc::new(Shared {
+        broker: Mutex::new(broker),
+        uid: rustix::process::getuid().as_raw(),
+        pid: std::process::id(),
+        insecure_fast_kdf: options.insecure_fast_kdf,
+    });
+    end_all(endings);
+    let listener = bind(&socket)?;
+    ready(&socket);
+
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| Error::io("cannot catch SIGTERM", e))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| Error::io("cannot catch SIGINT", e))?;
+    let ticker = tokio::spawn(tick_loop(Arc::clone(&shared)));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let shared = Arc::clone(&shared);
+                    tokio::spawn(async move {
+                        let _ = connection(shared, stream).await;
+                    });
+                }
+                Err(e) => eprintln!("warrant serve: accept failed: {e}"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    ticker.abort();
+    drop(listener);
+    let _ = std::fs::remove_file(&socket);
+    with_broker(&shared, |b| b.stop()).await
+}
+
+/// Binds the socket with mode 0600 from the start (umask), replacing a
+/// stale one that nothing answers at.
+fn bind(socket: &Path) -> Result<UnixListener, Error> {
+    if socket.exists() {
+        std::fs::remove_file(socket).map_err(|e| {
+            Error::io(
+                format!("cannot remove the stale socket {}", socket.display()),
+                e,
+            )
+        })?;
+    }
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = UnixListener::bind(socket);
+    rustix::process::umask(old);
+    bound.map_err(|e| Error::io(format!("cannot listen at {}", socket.display()), e))
+}
+
+async fn tick_loop(shared: Arc<Shared>) {
+    loop {
+        let next = with_broker(&shared, |b| b.next_expiry()).await;
+        let wait = next.map_or(TICK, |at| {
+            Duration::from_millis(at.saturating_sub(now_ms())).min(TICK)
+        });
+        tokio::time::sleep(wait).await;
+        match with_broker(&shared, |b| b.tick(now_ms())).await {
+            Ok(endings) => end_all(endings),
+            Err(e) => eprintln!("warrant serve: cannot expire grants: {e}"),
+        }
+    }
+}
+
+/// Ends processes off the broker's lock.
+fn end_all(endings: Vec<Ending>) {
+    for ending in endings {
+        if ending.processes.is_empty() {
+            continue;
+        }
+        tokio::task::spawn_blocking(move || {
+            for process in &ending.processes {
+                warrant_sandbox::terminate::terminate_tree(process, ending.grace);
+            }
+        });
+    }
+}
+
+async fn send<T: Serialize>(
+    stream: &mut UnixStream,
+    reply: Result<T, ErrorBody>,
+) -> std::io::Result<()> {
+    let reply = match reply {
+        Ok(value) => Reply::Ok(serde_json::to_value(value).unwrap_or_default()),
+        Err(body) => Reply::Err(body),
+    };
+    let bytes = serde_json::to_vec(&reply).unwrap_or_default();
+    write_frame(stream, &bytes).await
+}
+
+fn internal(e: &Error) -> ErrorBody {
+    ErrorBody::new("internal", e.to_string(), e.hint().map(str::to_owned))
+}
+
+/// Flattens broker results: refusals and failures both go back as errors.
+fn flat<T>(result: Result<Result<T, ErrorBody>, Error>) -> Result<T, ErrorBody> {
+    result.map_err(|e| internal(&e)).and_then(|r| r)
+}
+
+async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
+    let cred = stream.peer_cred()?;
+    let pid = cred.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+    if cred.uid() != shared.uid {
+        let uid = cred.uid();
+        let reason = format!("uid {uid} is not the daemon's uid {}", shared.uid);
+        let audited = reason.clone();
+        let _ = with_broker(&shared, move |b| b.peer_refused(uid, pid, &audited)).await;
+        return send::<()>(&mut stream, Err(ErrorBody::new("forbidden", reason, None))).await;
+    }
+    let caller = match identify(pid) {
+        Some(caller) => caller,
+        None => {
+            return send::<()>(
+                &mut stream,
+                Err(ErrorBody::new(
+                    "forbidden",
+                    "cannot identify the calling process",
+                    None,
+                )),
+            )
+            .await;
+        }
+    };
+    while let Some(frame) = read_frame(&mut stream).await? {
+        let request: Request = match serde_json::from_slice(&frame) {
+            Ok(r) => r,
+            Err(e) => {
+                let body = ErrorBody::new("bad_request", format!("unreadable request: {e}"), None);
+                return send::<()>(&mut stream, Err(body)).await;
+            }
+        };
+        match request {
+            Request::Status => {
+                let r = with_broker(&shared, |b| b.status()).await;
+                send(&mut stream, r.map_err(|e| internal(&e))).await?;
+            }
+            Request::Request(req) => {
+                let c = caller.clone();
+                let r = with_broker(&shared, move |b| b.request(&c, req)).await;
+                send(&mut stream, flat(r)).await?;
+            }
+            Request::Grants { all } => {
+                let c = caller.clone();
+                let r = with_broker(&shared, move |b| b.grants(&c, all)).await;
+                send(&mut stream, r.map_err(|e| internal(&e))).await?;
+            }
+            Request::Show { id } => {
+                let r = with_broker(&shared, move |b| b.show(&id)).await;
+                send(&mut stream, flat(r)).await?;
+            }
+            Request::Approve { id, ttl_ms } => {
+                let r = approve(&shared, &mut stream, &caller, id, ttl_ms).await?;
+                send(&mut stream, r).await?;
+            }
+            Request::Deny { id, reason } => {
+                let c = caller.clone();
+                let r = with_broker(&shared, move |b| b.deny(&c, &id, reason)).await;
+                send(&mut stream, flat(r)).await?;
+            }
+            Request::Revoke { id, reason } => {
+                let c = caller.clone();
+                let r = flat(with_broker(&shared, move |b| b.revoke(&c, &id, reason)).await);
+                let r = r.map(|(view, ending)| {
+                    end_all(vec![ending]);
+                    view
+                });
+                send(&mut stream, r).await?;
+            }
+            Request::Use(req) => return use_grant(&shared, stream, caller, req).await,
+            Request::TaskStart {
+                actor,
+                reason,
+                command,
+                sandbox,
+            } => {
+                let c = caller.clone();
+                let r = flat(
+                    with_broker(&shared, move |b| {
+                        b.task_start(&c, actor, reason, command, sandbox)
+                    })
+                    .await,
+                );
+                let task = r.as_ref().ok().map(|v| v.task.clone());
+                send(&mut stream, r).await?;
+                if let Some(task) = task {
+                    return task_session(&shared, stream, task).await;
+                }
+            }
+            Request::TaskAttach { task } => {
+                let c = caller.clone();
+                let t = task.clone();
+                let r = with_broker(&shared, move |b| b.task_attach(&c, &t)).await;
+                let ok = r.is_ok();
+                send(&mut stream, r).await?;
+                if ok {
+                    return task_session(&shared, stream, task).await;
+                }
+            }
+            Request::ApproverSet => {
+                let r = approver_set(&shared, &mut stream, &caller).await?;
+                send(&mut stream, r).await?;
+            }
+            Request::PolicyAccept => {
+                let r = policy_accept(&shared, &mut stream, &caller).await?;
+                send(&mut stream, r).await?;
+            }
+            Request::Spawned { .. } | Request::Finished(_) | Request::TaskEnd { .. } => {
+                let body = ErrorBody::new(
+                    "bad_request",
+                    "no use or task is open on this connection",
+                    None,
+                );
+                send::<()>(&mut stream, Err(body)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The caller as `/proc` shows it.
+fn identify(pid: u32) -> Option<Caller> {
+    if pid == 0 {
+        return None;
+    }
+    let ancestry = proc::ancestors(pid).ok()?;
+    if ancestry.is_empty() {
+        return None;
+    }
+    Some(Caller {
+        uid: rustix::process::getuid().as_raw(),
+        pid,
+        ancestry,
+        user: user_name(),
+    })
+}
+
+/// The daemon's user name (callers share its uid).
+fn user_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
+}
+
+async fn read_secret_frame(
+    stream: &mut UnixStream,
+) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    read_frame(stream).await?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "passphrase frame missing",
+        )
+    })
+}
+
+/// Checks a passphrase against the verifier on the blocking pool.
+async fn check(verifier: Verifier, passphrase: zeroize::Zeroizing<Vec<u8>>) -> Result<bool, Error> {
+    tokio::task::spawn_blocking(move || verifier.verify(&passphrase))
+        .await
+        .expect("passphrase check panicked")
+}
+
+async fn approve(
+    shared: &Arc<Shared>,
+    stream: &mut UnixStream,
+    caller: &Caller,
+    id: String,
+    ttl_ms: Option<u64>,
+) -> std::io::Result<Result<crate::protocol::GrantView, ErrorBody>> {
+    let passphrase = read_secret_frame(stream).await?;
+    let (c, i) = (caller.clone(), id.clone());
+    let verifier = match flat(with_broker(shared, move |b| b.approve_check(&c, &i)).await) {
+        Ok(v) => v,
+        Err(body) => return Ok(Err(body)),
+    };
+    let ok = match check(verifier, passphrase).await {
+        Ok(ok) => ok,
+        Err(e) => return Ok(Err(internal(&e))),
+    };
+    let c = caller.clone();
+    Ok(flat(
+        with_broker(shared, move |b| b.approve_finish(&c, &id, ttl_ms, ok)).await,
+    ))
+}
+
+/// Checks the approver passphrase for something other than an approval.
+async fn check_approver(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    what: &'static str,
+    passphrase: zeroize::Zeroizing<Vec<u8>>,
+) -> Result<(), ErrorBody> {
+    let c = caller.clone();
+    let verifier = with_broker(shared, move |b| {
+        b.check_outside_task(&c, what)?;
+        if let Some(wait) = b.throttle_wait() {
+            return Err(ErrorBody::new(
+                "throttled",
+                format!(
+                    "locked for {} s after wrong passphrases",
+                    wait.as_secs().max(1)
+                ),
+                None,
+            ));
+        }
+        Ok(b.approver())
+    })
+    .await?;
+    let Some(verifier) = verifier else {
+        return Ok(());
+    };
+    let ok = check(verifier, passphrase)
+        .await
+        .map_err(|e| internal(&e))?;
+    let c = caller.clone();
+    flat(with_broker(shared, move |b| b.passphrase_checked(&c, what, ok)).await)
+}
+
+async fn approver_set(
+    shared: &Arc<Shared>,
+    stream: &mut UnixStream,
+    caller: &Caller,
+) -> std::io::Result<Result<(), ErrorBody>> {
+    let old = read_secret_frame(stream).await?;
+    let new = read_secret_frame(stream).await?;
+    if let Err(body) = check_approver(shared, caller, "set the approver", old).await {
+        return Ok(Err(body));
+    }
+    let fast = shared.insecure_fast_kdf;
+    let verifier = tokio::task::spawn_blocking(move || Verifier::create(&new, fast))
+        .await
+        .expect("hashing panicked");
+    let verifier = match verifier {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(ErrorBody::new("bad_request", e.to_string(), None))),
+    };
+    let c = caller.clone();
+    Ok(flat(
+        with_broker(shared, move |b| b.set_approver(&c, verifier)).await,
+    ))
+}
+
+async fn policy_accept(
+    shared: &Arc<Shared>,
+    stream: &mut UnixStream,
+    caller: &Caller,
+) -> std::io::Result<Result<crate::protocol::PolicyView, ErrorBody>> {
+    let passphrase = read_secret_frame(stream).await?;
+    let has_approver = with_broker(shared, |b| b.approver().is_some()).await;
+    if !has_approver {
+        return Ok(Err(ErrorBody::new(
+            "forbidden",
+            "no approver passphrase is set, so nobody can accept a policy",
+            Some("set one with `warrant approver set`".into()),
+        )));
+    }
+    if let Err(body) = check_approver(shared, caller, "accept the policy", passphrase).await {
+        return Ok(Err(body));
+    }
+    let c = caller.clone();
+    Ok(flat(
+        with_broker(shared, move |b| b.policy_accept(&c)).await,
+    ))
+}
+
+/// A use: values out, then the spawned pid and the result back.
+async fn use_grant(
+    shared: &Arc<Shared>,
+    mut stream: UnixStream,
+    caller: Caller,
+    req: UseRequest,
+) -> std::io::Result<()> {
+    // Values go only to the warrant binary itself, which injects them into
+    // one child and redacts its output; a hand-written client is refused.
+    let genuine = proc::same_executable(caller.pid, shared.pid).unwrap_or(false);
+    if !genuine {
+        let body = ErrorBody::new(
+            "forbidden",
+            "only the warrant binary the daemon runs may receive values",
+            Some("use `warrant run --grant ID -- COMMAND` (restart `warrant serve` after upgrading warrant)".into()),
+        );
+        return send::<()>(&mut stream, Err(body)).await;
+    }
+    let (c, r) = (caller.clone(), req.clone());
+    let (reply, values) = match flat(with_broker(shared, move |b| b.use_begin(&c, &r)).await) {
+        Ok(ok) => ok,
+        Err(body) => return send::<()>(&mut stream, Err(body)).await,
+    };
+    send(&mut stream, Ok(&reply)).await?;
+    for value in &values {
+        write_frame(&mut stream, value.expose_secret()).await?;
+    }
+    drop(values);
+
+    let mut process: Option<ProcessId> = None;
+    let mut result: Option<RunResult> = None;
+    while let Some(frame) = read_frame(&mut stream).await? {
+        match serde_json::from_slice::<Request>(&frame) {
+            Ok(Request::Spawned { pid }) => {
+                // Only the caller's own child may be registered (and so,
+                // later, ended by the daemon).
+                let child = proc::identify(pid)
+                    .ok()
+                    .filter(|_| proc::parent(pid).ok() == Some(caller.pid));
+                let Some(child) = child else {
+                    let body = ErrorBody::new(
+                        "bad_request",
+                        format!("pid {pid} is not the caller's child"),
+                        None,
+                    );
+                    send::<()>(&mut stream, Err(body)).await?;
+                    continue;
+                };
+                process = Some(child);
+                let g = reply.grant.clone();
+                match with_broker(shared, move |b| b.use_spawned(&g, child)).await {
+                    Ok(Some(ending)) => end_all(vec![ending]),
+                    Ok(None) => {}
+                    Err(e) => eprintln!("warrant serve: cannot register pid {pid}: {e}"),
+                }
+                send(&mut stream, Ok(())).await?;
+            }
+            Ok(Request::Finished(r)) => {
+                result = Some(r);
+                break;
+            }
+            _ => {
+                let body = ErrorBody::new("bad_request", "expected spawned or finished", None);
+                send::<()>(&mut stream, Err(body)).await?;
+            }
+        }
+    }
+    let finished = result.is_some();
+    let audited = with_broker(shared, move |b| {
+        b.use_finished(&reply, &req, process, result)
+    })
+    .await;
+    if finished {
+        send(&mut stream, audited.map_err(|e| internal(&e))).await?;
+    }
+    Ok(())
+}
+
+/// A running task: waits for its end (or for its `warrant task` to vanish).
+async fn task_session(
+    shared: &Arc<Shared>,
+    mut stream: UnixStream,
+    task: String,
+) -> std::io::Result<()> {
+    let mut exit_code = None;
+    let mut ended_cleanly = false;
+    while let Ok(Some(frame)) = read_frame(&mut stream).await {
+        if let Ok(Request::TaskEnd {
+            task: t,
+            exit_code: code,
+        }) = serde_json::from_slice::<Request>(&frame)
+        {
+            if t == task {
+                exit_code = code;
+                ended_cleanly = true;
+                break;
+            }
+        }
+        let body = ErrorBody::new("bad_request", "expected task_end", None);
+        send::<()>(&mut stream, Err(body)).await?;
+    }
+    let r = with_broker(shared, move |b| b.task_end(&task, exit_code)).await;
+    let r = r.map(|(summary, endings)| {
+        end_all(endings);
+        summary
+    });
+    if ended_cleanly {
+        send(&mut stream, r.map_err(|e| internal(&e))).await?;
+    }
+    Ok(())
+}

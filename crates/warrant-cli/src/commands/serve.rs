@@ -1,0 +1,56 @@
+//! `warrant serve`: the broker daemon.
+
+use anyhow::{Context as _, Result};
+use warrant_broker::server::{self, ServeOptions};
+use warrant_policy::Policy;
+
+use super::Context;
+use crate::args::ServeArgs;
+use crate::unlock;
+
+pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
+    let policy = match args.policy {
+        Some(path) => Some(std::path::absolute(&path).unwrap_or(path)),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|dir| Policy::find(&dir)),
+    };
+    match &policy {
+        // Fail fast on a policy that does not parse; later edits are
+        // picked up (and audited) while the daemon runs.
+        Some(path) => {
+            Policy::load(path).context("cannot start with this policy")?;
+        }
+        None => eprintln!(
+            "warrant: warning: no warrant.toml here or in a parent directory, and no --policy: \
+             every request will be denied"
+        ),
+    }
+    let store = unlock::open(ctx)?;
+    // Keep the key's pages out of swap where the limits allow it.
+    let locked = match rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
+        Ok(()) => "memory locked".to_owned(),
+        Err(e) => format!("memory not locked ({e})"),
+    };
+    let insecure_fast_kdf =
+        std::env::var_os(warrant_store::INSECURE_FAST_KDF_ENV).is_some_and(|v| v == "1");
+    let options = ServeOptions {
+        home: ctx.home.clone(),
+        policy: policy.clone(),
+        store: Box::new(store),
+        insecure_fast_kdf,
+    };
+    server::serve(options, |socket| {
+        let policy = policy
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+        eprintln!(
+            "warrant: serving {} at {} (pid {}; policy {policy}; {locked})",
+            ctx.home.display(),
+            socket.display(),
+            std::process::id()
+        );
+    })?;
+    eprintln!("warrant: daemon stopped");
+    Ok(0)
+}
