@@ -9,18 +9,19 @@
 //!
 //! ```no_run
 //! use std::path::Path;
+//! use std::process::Command;
 //! use warrant_sandbox::sandbox;
 //!
-//! println!("{}", sandbox::probe());
-//! let hidden = Path::new("/home/me/.local/share/warrant");
-//! let agent = std::thread::spawn(move || {
-//!     // Landlock restricts this thread; the agent inherits it.
-//!     let status = sandbox::restrict_self_hiding(&[hidden])?;
+//! eprintln!("{}", sandbox::probe());
+//! // Landlock restricts the calling thread and what it starts from then
+//! // on; this thread is left as it is.
+//! let agent = std::thread::spawn(|| {
+//!     let hidden = Path::new("/home/me/.local/share/warrant");
+//!     let status = sandbox::restrict_self_hiding(&[hidden]).unwrap();
 //!     eprintln!("{status}");
-//!     std::process::Command::new("claude").status().map_err(|e| e.to_string()).ok();
-//!     Ok::<_, warrant_sandbox::Error>(())
+//!     Command::new("my-agent").status().unwrap()
 //! });
-//! agent.join().unwrap().unwrap();
+//! let status = agent.join().unwrap();
 //! ```
 //!
 //! # How

@@ -31,8 +31,11 @@
 //!     .spawn()
 //!     .unwrap();
 //! let root = proc::identify(child.id()).unwrap();
+//! while proc::descendants(&root).len() < 2 {
+//!     std::thread::sleep(Duration::from_millis(10));
+//! }
 //! let ended = terminate::terminate_tree(&root, Duration::from_secs(2));
-//! assert_eq!(ended.killed, 0);
+//! assert_eq!(ended, terminate::Ended { terminated: 3, killed: 0 });
 //! child.wait().unwrap();
 //! ```
 

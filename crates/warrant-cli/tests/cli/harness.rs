@@ -141,3 +141,161 @@ pub fn wait_for(path: &Path) -> bool {
     }
     false
 }
+
+/// The approver passphrase of homes made by [`Home::with_approver`].
+pub const APPROVER: &str = "approver-passphrase-for-tests";
+
+/// A policy most grant tests share: `codex` needs approval, `bot` does
+/// not, `ana` is a human with broad access.
+pub const POLICY: &str = r#"
+[actors.codex]
+kind = "agent"
+
+[actors.bot]
+kind = "agent"
+
+[actors.ana]
+kind = "human"
+
+[[rules]]
+actors   = ["codex"]
+secrets  = ["db/dev/*"]
+commands = ["sh", "cat", "env"]
+max_ttl  = "30m"
+approval = "required"
+max_uses = 3
+grace    = "1s"
+
+[[rules]]
+actors   = ["bot"]
+secrets  = ["db/dev/*", "api/token"]
+commands = ["sh"]
+max_ttl  = "10m"
+approval = "auto"
+grace    = "1s"
+
+[[rules]]
+actors   = ["ana"]
+secrets  = ["db/**", "api/token"]
+max_ttl  = "1h"
+approval = "auto"
+"#;
+
+impl Home {
+    /// A key-file store with the approver passphrase [`APPROVER`] set.
+    pub fn with_approver() -> Self {
+        let home = Self::empty();
+        home.cmd()
+            .args(["init", "--approver"])
+            .write_stdin(format!("{APPROVER}\n"))
+            .assert()
+            .success();
+        home
+    }
+
+    /// Writes `text` as `warrant.toml` in the scratch directory.
+    pub fn write_policy(&self, text: &str) -> PathBuf {
+        let path = self.scratch().join("warrant.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Starts `warrant serve` on this home with the scratch directory's
+    /// `warrant.toml`; returns once it answers `warrant status`.
+    pub fn serve(&self) -> Daemon {
+        let mut cmd = self.std_cmd();
+        cmd.arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().expect("start warrant serve");
+        let daemon = Daemon { child: Some(child) };
+        for _ in 0..500 {
+            if self.cmd().arg("status").output().unwrap().status.success() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the daemon did not answer within 5 s");
+    }
+
+    /// `warrant <args> --json`, parsed; panics unless it succeeds.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let output = self.cmd().args(args).arg("--json").output().unwrap();
+        assert!(
+            output.status.success(),
+            "warrant {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("JSON output")
+    }
+
+    /// Asks for a grant for `actor`; returns its id and status.
+    pub fn request(&self, actor: &str, secrets: &[&str], extra: &[&str]) -> (String, String) {
+        let mut args = vec!["request", "--actor", actor, "--reason", "tests", "--ttl", "5m"];
+        for s in secrets {
+            args.extend(["--secret", s]);
+        }
+        args.extend(extra);
+        let grant = self.json(&args);
+        (
+            grant["id"].as_str().unwrap().to_owned(),
+            grant["status"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Approves `id` with the right passphrase.
+    pub fn approve(&self, id: &str) {
+        self.cmd()
+            .args(["approve", id])
+            .write_stdin(format!("{APPROVER}\n"))
+            .assert()
+            .success();
+    }
+
+    /// `warrant run --grant ID --no-tty <args> -- sh -c script`.
+    pub fn run_granted(&self, grant: &str, args: &[&str], script: &str) -> (i32, String, String) {
+        let mut all = vec!["--grant", grant, "--no-tty"];
+        all.extend(args);
+        run_sh(self, &all, script)
+    }
+}
+
+/// A running `warrant serve`, stopped with SIGTERM when dropped.
+pub struct Daemon {
+    pub child: Option<std::process::Child>,
+}
+
+impl Daemon {
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Stops it with SIGTERM and returns its stderr.
+    pub fn stop(&mut self) -> String {
+        let Some(mut child) = self.child.take() else {
+            return String::new();
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// Kills it with SIGKILL (no clean shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,6 +1,7 @@
 //! The `warrant` binary, driven as a user and an attacker would drive it.
 
 mod audit;
+mod grants;
 mod crash;
 mod harness;
 mod import;
