@@ -7,14 +7,16 @@
 //! approval in the log. Values are read from the store only for a use that
 //! passed every check.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use warrant_audit::{AuditLog, Event};
 use warrant_policy::{Approval, Decision, Policy};
 use warrant_sandbox::proc::{self, ProcessId};
-use warrant_secret::{SecretName, SecretValue};
+use warrant_secret::SecretName;
 use warrant_store::SecretStore;
 
 use crate::approver::{Throttle, Verifier};
@@ -53,28 +55,83 @@ pub struct Ending {
 /// that go back to the client as they are.
 pub type Outcome<T> = Result<T, ErrorBody>;
 
+/// Audit records and state changes made in memory and not yet written.
+#[derive(Default)]
+struct Pending {
+    events: Vec<Event>,
+    changes: Vec<Change>,
+    /// Sequence number of the last staged item.
+    staged: u64,
+}
+
+/// A batch to write: audit records first, then state changes; everything
+/// staged up to `upto` is durable once both are written.
+pub struct Batch {
+    /// Audit records, in order.
+    pub events: Vec<Event>,
+    /// State changes, in order.
+    pub changes: Vec<Change>,
+    /// The last sequence number it covers.
+    pub upto: u64,
+}
+
+/// Where batches are written: shared between the broker (which reads the
+/// state database) and the one writer that commits batches.
+pub struct Journal {
+    /// The audit log.
+    pub audit: AuditLog,
+    /// The state database.
+    pub state: StateDb,
+}
+
+impl Journal {
+    /// Writes a batch: the audit records, then the state changes, each with
+    /// one sync. A grant the state shows changed always has its record in
+    /// the log.
+    pub fn write(&self, batch: &mut Batch) -> Result<(), Error> {
+        self.audit.append_all(std::mem::take(&mut batch.events))?;
+        if !batch.changes.is_empty() {
+            self.state.commit(&batch.changes)?;
+        }
+        Ok(())
+    }
+}
+
 /// The broker's state in memory: live grants and tasks (ended grants stay
 /// only in the database, so memory follows what is live, not history).
+///
+/// Operations change memory and stage their audit records and state
+/// changes; one writer commits staged items in batches (group commit), and
+/// the daemon answers an operation, or hands out values, only once
+/// everything it staged is durable ([`Broker::ticket`]).
 pub struct Broker {
     home: PathBuf,
-    state: StateDb,
-    audit: AuditLog,
-    store: Box<dyn SecretStore + Send>,
+    journal: Arc<Journal>,
+    store: Arc<dyn SecretStore + Send + Sync>,
     policy: PolicySlot,
     live: HashMap<String, Grant>,
     tasks: HashMap<String, Task>,
     approver: Option<Verifier>,
     throttle: Throttle,
     started_ms: u64,
+    accepted_policy: Option<String>,
+    last_policy: Option<String>,
+    pending: RefCell<Pending>,
+    /// Set when a batch could not be written: from then on every operation
+    /// fails (memory may be ahead of the disk; only a restart is safe).
+    failed: Option<String>,
+    /// Whether some operation is writing batches now (the leader).
+    writing: bool,
 }
 
 impl Broker {
     /// Opens the state under `home`, expires every grant whose time passed
-    /// while no daemon ran, and records the start. Returns the broker and
-    /// the processes of expired grants that must be ended.
+    /// while no daemon ran, and records the start (written before this
+    /// returns). Returns the broker and the processes of expired grants that
+    /// must be ended.
     pub fn start(
         home: &Path,
-        store: Box<dyn SecretStore + Send>,
+        store: Arc<dyn SecretStore + Send + Sync>,
         policy: Option<PathBuf>,
     ) -> Result<(Self, Vec<Ending>), Error> {
         let state = StateDb::open(home)?;
@@ -91,10 +148,11 @@ impl Broker {
             .into_iter()
             .map(|t| (t.id.clone(), t))
             .collect();
+        let accepted_policy = state.meta(ACCEPTED_POLICY)?;
+        let last_policy = state.meta(LAST_POLICY)?;
         let mut broker = Self {
             home: home.to_owned(),
-            state,
-            audit,
+            journal: Arc::new(Journal { audit, state }),
             store,
             policy: PolicySlot::new(policy),
             live,
@@ -102,6 +160,11 @@ impl Broker {
             approver,
             throttle: Throttle::default(),
             started_ms: now_ms(),
+            accepted_policy,
+            last_policy,
+            pending: RefCell::new(Pending::default()),
+            failed: None,
+            writing: false,
         };
         let due = broker
             .live
@@ -109,10 +172,13 @@ impl Broker {
             .filter(|g| g.is_due(broker.started_ms))
             .count();
         let endings = broker.tick(broker.started_ms)?;
-        broker.audit.append(Event::DaemonStarted {
+        broker.record(Event::DaemonStarted {
             expired: due as u64,
         })?;
         broker.refresh_policy()?;
+        if let Some(mut batch) = broker.take_batch() {
+            broker.journal.write(&mut batch)?;
+        }
         Ok((broker, endings))
     }
 
@@ -121,15 +187,123 @@ impl Broker {
         &self.home
     }
 
-    /// Records a clean stop.
+    /// Where batches go (for the writer).
+    pub fn journal(&self) -> Arc<Journal> {
+        Arc::clone(&self.journal)
+    }
+
+    /// The store (values are read outside the broker's lock).
+    pub fn store(&self) -> Arc<dyn SecretStore + Send + Sync> {
+        Arc::clone(&self.store)
+    }
+
+    /// Stages an audit record.
+    fn record(&self, event: Event) -> Result<(), Error> {
+        let mut pending = self.pending.borrow_mut();
+        pending.events.push(event);
+        pending.staged += 1;
+        Ok(())
+    }
+
+    /// Stages a state change.
+    fn stage(&self, change: Change) {
+        let mut pending = self.pending.borrow_mut();
+        pending.changes.push(change);
+        pending.staged += 1;
+    }
+
+    /// The sequence number an operation must see durable before its answer
+    /// goes out: everything staged so far.
+    pub fn ticket(&self) -> u64 {
+        self.pending.borrow().staged
+    }
+
+    /// Whether anything waits to be written.
+    pub fn has_pending(&self) -> bool {
+        let pending = self.pending.borrow();
+        !pending.events.is_empty() || !pending.changes.is_empty()
+    }
+
+    /// Makes the caller the writer unless one is active: the caller then
+    /// writes batches with [`Broker::next_batch`] until it returns `None`.
+    pub fn claim_writer(&mut self) -> bool {
+        if self.writing || !self.has_pending() {
+            return false;
+        }
+        self.writing = true;
+        true
+    }
+
+    /// The writer's next batch; `None` ends its turn (under the same lock
+    /// that stages, so nothing staged is left without a writer).
+    pub fn next_batch(&mut self) -> Option<Batch> {
+        let batch = self.take_batch();
+        if batch.is_none() {
+            self.writing = false;
+        }
+        batch
+    }
+
+    /// Takes what is staged.
+    pub fn take_batch(&mut self) -> Option<Batch> {
+        let pending = self.pending.get_mut();
+        if pending.events.is_empty() && pending.changes.is_empty() {
+            return None;
+        }
+        Some(Batch {
+            events: std::mem::take(&mut pending.events),
+            changes: std::mem::take(&mut pending.changes),
+            upto: pending.staged,
+        })
+    }
+
+    /// Records that a batch could not be written: the broker refuses
+    /// everything from now on.
+    pub fn fail(&mut self, reason: String) {
+        self.failed = Some(reason);
+    }
+
+    /// Why the broker stopped working, if it did.
+    pub fn failure(&self) -> Option<ErrorBody> {
+        self.failed.as_ref().map(|reason| {
+            ErrorBody::new(
+                "internal",
+                format!("the daemon can no longer record its decisions: {reason}"),
+                Some("fix the cause (disk full? permissions?) and restart `warrant serve`".into()),
+            )
+        })
+    }
+
+    /// A grant as it stands now: live, staged, or in the database.
+    fn lookup(&self, id: &str) -> Result<Option<Grant>, Error> {
+        if let Some(grant) = self.live.get(id) {
+            return Ok(Some(grant.clone()));
+        }
+        let staged = self
+            .pending
+            .borrow()
+            .changes
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                Change::Grant(g) if g.id == id => Some(g.clone()),
+                _ => None,
+            });
+        match staged {
+            Some(grant) => Ok(Some(grant)),
+            None => self.journal.state.grant(id),
+        }
+    }
+
+    /// Records a clean stop (the caller writes the last batch).
     pub fn stop(&self) -> Result<(), Error> {
-        self.audit.append(Event::DaemonStopped {})?;
+        self.record(Event::DaemonStopped {})?;
         Ok(())
     }
 
     /// Audits a refused connection.
     pub fn peer_refused(&self, uid: u32, pid: u32, reason: &str) -> Result<(), Error> {
-        self.audit.append(Event::PeerRefused {
+        self.record(Event::PeerRefused {
             uid,
             pid,
             reason: reason.to_owned(),
@@ -156,34 +330,34 @@ impl Broker {
             return Ok(());
         };
         let path = self.policy.path_display();
-        let previous = self.state.meta(LAST_POLICY)?;
+        let previous = self.last_policy.clone();
         if previous.as_deref() == Some(current.as_str()) {
             return Ok(());
         }
-        self.audit.append(Event::PolicyChanged {
+        self.record(Event::PolicyChanged {
             path: path.clone(),
             previous: previous.clone(),
             current: current.clone(),
         })?;
-        let mut changes = vec![Change::Meta(LAST_POLICY, &current)];
+        self.stage(Change::Meta(LAST_POLICY, current.clone()));
+        self.last_policy = Some(current.clone());
         // The first policy a daemon ever loads is the one its operator
         // started it with; later versions need an approver's acceptance
         // before their automatic approvals apply.
-        let first = previous.is_none() && self.state.meta(ACCEPTED_POLICY)?.is_none();
-        if first {
-            self.audit.append(Event::PolicyAccepted {
+        if previous.is_none() && self.accepted_policy.is_none() {
+            self.record(Event::PolicyAccepted {
                 path,
                 policy: current.clone(),
                 by: "daemon start".into(),
             })?;
-            changes.push(Change::Meta(ACCEPTED_POLICY, &current));
+            self.stage(Change::Meta(ACCEPTED_POLICY, current.clone()));
+            self.accepted_policy = Some(current);
         }
-        self.state.commit(&changes)?;
         Ok(())
     }
 
     fn policy_accepted(&self, policy: &Policy) -> Result<bool, Error> {
-        Ok(self.state.meta(ACCEPTED_POLICY)?.as_deref() == Some(policy.hash()))
+        Ok(self.accepted_policy.as_deref() == Some(policy.hash()))
     }
 
     /// Asks for a grant.
@@ -220,7 +394,7 @@ impl Broker {
                     reason: String,
                     hint: Option<String>|
          -> Result<Outcome<GrantView>, Error> {
-            this.audit.append(Event::RequestDenied {
+            this.record(Event::RequestDenied {
                 actor: actor.clone(),
                 task: task_id.clone(),
                 secrets: req.secrets.clone(),
@@ -316,7 +490,7 @@ impl Broker {
             grant.approved_by = Some("policy".into());
             grant.expires_ms = now.saturating_add(ttl_ms);
         }
-        self.audit.append(Event::GrantRequested {
+        self.record(Event::GrantRequested {
             grant: grant.id.clone(),
             actor,
             task: task_id,
@@ -331,13 +505,13 @@ impl Broker {
             policy: grant.policy_hash.clone(),
         })?;
         if auto {
-            self.audit.append(Event::GrantApproved {
+            self.record(Event::GrantApproved {
                 grant: grant.id.clone(),
                 by: "policy".into(),
                 ttl_secs: ttl_ms / 1000,
             })?;
         }
-        self.state.commit(&[Change::Grant(&grant)])?;
+        self.stage(Change::Grant(grant.clone()));
         let view = GrantView::of(&grant, now);
         self.live.insert(grant.id.clone(), grant);
         Ok(Ok(view))
@@ -348,7 +522,23 @@ impl Broker {
         let now = now_ms();
         let task = self.task_of(caller).map(|t| t.id.clone());
         let mut grants: Vec<Grant> = if all {
-            self.state.grants()?
+            // The database, overlaid with what is staged and what is live.
+            let mut by_id: HashMap<String, Grant> = self
+                .journal
+                .state
+                .grants()?
+                .into_iter()
+                .map(|g| (g.id.clone(), g))
+                .collect();
+            for change in &self.pending.borrow().changes {
+                if let Change::Grant(g) = change {
+                    by_id.insert(g.id.clone(), g.clone());
+                }
+            }
+            for g in self.live.values() {
+                by_id.insert(g.id.clone(), g.clone());
+            }
+            by_id.into_values().collect()
         } else {
             self.live.values().cloned().collect()
         };
@@ -362,10 +552,7 @@ impl Broker {
 
     /// One grant.
     pub fn show(&self, id: &str) -> Result<Outcome<GrantView>, Error> {
-        let grant = match self.live.get(id) {
-            Some(g) => Some(g.clone()),
-            None => self.state.grant(id)?,
-        };
+        let grant = self.lookup(id)?;
         Ok(grant
             .map(|g| GrantView::of(&g, now_ms()))
             .ok_or_else(|| not_found(id)))
@@ -465,12 +652,12 @@ impl Broker {
         grant.approved_ms = Some(now);
         grant.approved_by = Some(caller.user.clone());
         grant.expires_ms = now.saturating_add(ttl);
-        self.audit.append(Event::GrantApproved {
+        self.record(Event::GrantApproved {
             grant: id.to_owned(),
             by: caller.user.clone(),
             ttl_secs: ttl / 1000,
         })?;
-        self.state.commit(&[Change::Grant(&grant)])?;
+        self.stage(Change::Grant(grant.clone()));
         let view = GrantView::of(&grant, now);
         self.live.insert(grant.id.clone(), grant);
         Ok(Ok(view))
@@ -484,7 +671,7 @@ impl Broker {
         code: &str,
         hint: Option<String>,
     ) -> Result<Outcome<T>, Error> {
-        self.audit.append(Event::ApprovalRefused {
+        self.record(Event::ApprovalRefused {
             grant: id.to_owned(),
             by: caller.user.clone(),
             reason: reason.clone(),
@@ -518,12 +705,12 @@ impl Broker {
         grant.status = GrantStatus::Denied;
         grant.ended_ms = Some(now);
         grant.end_reason = Some(reason.clone().unwrap_or_else(|| format!("denied by {by}")));
-        self.audit.append(Event::GrantDenied {
+        self.record(Event::GrantDenied {
             grant: id.to_owned(),
             by,
             reason,
         })?;
-        self.state.commit(&[Change::Grant(&grant)])?;
+        self.stage(Change::Grant(grant.clone()));
         self.live.remove(id);
         Ok(Ok(GrantView::of(&grant, now)))
     }
@@ -572,11 +759,11 @@ impl Broker {
         };
         let ended = ending.processes.len() as u64;
         match status {
-            GrantStatus::Expired => self.audit.append(Event::GrantExpired {
+            GrantStatus::Expired => self.record(Event::GrantExpired {
                 grant: id.to_owned(),
                 processes_ended: ended,
             })?,
-            _ => self.audit.append(Event::GrantRevoked {
+            _ => self.record(Event::GrantRevoked {
                 grant: id.to_owned(),
                 by: by.to_owned(),
                 reason: reason.to_owned(),
@@ -589,25 +776,26 @@ impl Broker {
         if terminate {
             grant.processes.clear();
         }
-        self.state.commit(&[Change::Grant(&grant)])?;
+        self.stage(Change::Grant(grant.clone()));
         self.live.remove(id);
         Ok((GrantView::of(&grant, now), ending))
     }
 
-    /// Checks a use and hands out the values. The use is counted and
-    /// audited before any value leaves the store.
+    /// Checks a use and counts it. The caller reads the values from the
+    /// store (outside the lock) and sends them only once the use's record
+    /// is durable.
     pub fn use_begin(
         &mut self,
         caller: &Caller,
         req: &UseRequest,
-    ) -> Result<Outcome<(UseReply, Vec<SecretValue>)>, Error> {
+    ) -> Result<Outcome<UseReply>, Error> {
         let now = now_ms();
         let command = program_name(&req.program);
         let task = self.task_of(caller).cloned();
         let caller_actor = task.as_ref().map(|t| t.actor.clone());
         let refuse =
             |this: &Self, actor: &str, reason: String, code: &str, hint: Option<String>| {
-                this.audit.append(Event::UseRefused {
+                this.record(Event::UseRefused {
                     grant: req.grant.clone(),
                     actor: actor.to_owned(),
                     command: command.clone(),
@@ -696,11 +884,6 @@ impl Broker {
                 Some("ask for a new grant".into()),
             );
         }
-        let mut values = Vec::with_capacity(req.secrets.len());
-        for name in &req.secrets {
-            let name = SecretName::new(name).map_err(|e| Error::Protocol(e.to_string()))?;
-            values.push(self.store.get(&name)?);
-        }
         let mut grant = grant.clone();
         grant.uses += 1;
         let (env_secrets, file_secrets): (Vec<String>, Vec<String>) = req
@@ -708,7 +891,7 @@ impl Broker {
             .iter()
             .cloned()
             .partition(|s| !req.file_secrets.contains(s));
-        self.audit.append(Event::GrantUsed {
+        self.record(Event::GrantUsed {
             grant: grant.id.clone(),
             actor: actor.clone(),
             command,
@@ -716,7 +899,7 @@ impl Broker {
             env_secrets,
             file_secrets,
         })?;
-        self.state.commit(&[Change::Grant(&grant)])?;
+        self.stage(Change::Grant(grant.clone()));
         let reply = UseReply {
             grant: grant.id.clone(),
             actor,
@@ -724,7 +907,7 @@ impl Broker {
             names: req.secrets.clone(),
         };
         self.live.insert(grant.id.clone(), grant);
-        Ok(Ok((reply, values)))
+        Ok(Ok(reply))
     }
 
     /// The process holding a use's values started. When the grant ended in
@@ -743,7 +926,7 @@ impl Broker {
         };
         let mut grant = grant.clone();
         grant.processes.push(GrantProcess::from(process));
-        self.state.commit(&[Change::Grant(&grant)])?;
+        self.stage(Change::Grant(grant.clone()));
         self.live.insert(grant.id.clone(), grant);
         Ok(None)
     }
@@ -763,7 +946,7 @@ impl Broker {
                 grant
                     .processes
                     .retain(|p| p.pid != process.pid || p.start_time != process.start_time);
-                self.state.commit(&[Change::Grant(&grant)])?;
+                self.stage(Change::Grant(grant.clone()));
                 self.live.insert(grant.id.clone(), grant);
             }
         }
@@ -773,7 +956,7 @@ impl Broker {
             .iter()
             .cloned()
             .partition(|s| !req.file_secrets.contains(s));
-        self.audit.append(Event::Run {
+        self.record(Event::Run {
             command: program_name(&req.program),
             child_pid: process.map(|p| p.pid),
             env_secrets,
@@ -847,7 +1030,7 @@ impl Broker {
             root: root.into(),
             started_ms: now_ms(),
         };
-        self.audit.append(Event::TaskStarted {
+        self.record(Event::TaskStarted {
             task: task.id.clone(),
             actor: task.actor.clone(),
             command: task.command.clone(),
@@ -855,7 +1038,7 @@ impl Broker {
             root_pid: task.root.pid,
             sandbox,
         })?;
-        self.state.commit(&[Change::Task(&task)])?;
+        self.stage(Change::Task(task.clone()));
         let view = TaskView {
             task: task.id.clone(),
             actor: task.actor.clone(),
@@ -913,13 +1096,13 @@ impl Broker {
             grants_revoked: ids.len() as u64,
             processes_ended: processes,
         };
-        self.audit.append(Event::TaskEnded {
+        self.record(Event::TaskEnded {
             task: task_id.to_owned(),
             exit_code,
             grants_revoked: summary.grants_revoked,
             processes_ended: summary.processes_ended,
         })?;
-        self.state.commit(&[Change::RemoveTask(task_id)])?;
+        self.stage(Change::RemoveTask(task_id.to_owned()));
         self.tasks.remove(task_id);
         Ok((summary, endings))
     }
@@ -954,12 +1137,9 @@ impl Broker {
                 pruned.push(grant);
             }
         }
-        if !pruned.is_empty() {
-            let changes: Vec<Change<'_>> = pruned.iter().map(Change::Grant).collect();
-            self.state.commit(&changes)?;
-            for grant in pruned {
-                self.live.insert(grant.id.clone(), grant);
-            }
+        for grant in pruned {
+            self.stage(Change::Grant(grant.clone()));
+            self.live.insert(grant.id.clone(), grant);
         }
         let orphaned: Vec<String> = self
             .tasks
@@ -1035,7 +1215,7 @@ impl Broker {
             )));
         }
         verifier.save(&self.home)?;
-        self.audit.append(Event::ApproverSet {
+        self.record(Event::ApproverSet {
             replaced: self.approver.is_some(),
         })?;
         self.approver = Some(verifier);
@@ -1096,13 +1276,13 @@ impl Broker {
                 Some(self.policy.hint()),
             )));
         };
-        self.audit.append(Event::PolicyAccepted {
+        self.record(Event::PolicyAccepted {
             path: policy.path().display().to_string(),
             policy: policy.hash().to_owned(),
             by: caller.user.clone(),
         })?;
-        self.state
-            .commit(&[Change::Meta(ACCEPTED_POLICY, policy.hash())])?;
+        self.stage(Change::Meta(ACCEPTED_POLICY, policy.hash().to_owned()));
+        self.accepted_policy = Some(policy.hash().to_owned());
         Ok(Ok(crate::protocol::PolicyView {
             path: policy.path().display().to_string(),
             hash: policy.hash().to_owned(),
@@ -1132,13 +1312,16 @@ impl Broker {
     }
 
     fn ended_or_missing(&self, id: &str) -> Result<ErrorBody, Error> {
-        Ok(match self.state.grant(id)? {
+        Ok(match self.lookup(id)? {
             Some(g) => ErrorBody::new(
                 "not_active",
                 format!(
                     "grant {id} is {}{}",
                     g.status,
-                    g.end_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                    g.end_reason
+                        .filter(|r| r.as_str() != g.status.as_str())
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
                 ),
                 Some("ask for a new grant with `warrant request`".into()),
             ),

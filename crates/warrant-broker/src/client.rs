@@ -207,8 +207,9 @@ pub struct UseSession {
 
 impl UseSession {
     /// Reports the child's pid, so the daemon can end it with the grant.
+    /// One-way: the command does not wait for the daemon.
     pub fn spawned(&mut self, pid: u32) -> Result<(), Error> {
-        self.client.call(&Request::Spawned { pid }, &[])
+        self.client.send(&Request::Spawned { pid }, &[])
     }
 
     /// Reports how the child ended (the daemon audits the run).

@@ -63,7 +63,7 @@ pub enum Request {
     /// Use a grant: the reply carries the values. The connection then stays
     /// open for [`Request::Spawned`] and [`Request::Finished`].
     Use(UseRequest),
-    /// The process that holds the values started.
+    /// The process that holds the values started (no reply).
     Spawned {
         /// Its pid.
         pid: u32,

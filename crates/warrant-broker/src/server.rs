@@ -12,15 +12,20 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use warrant_sandbox::proc::{self, ProcessId};
+use warrant_secret::{SecretName, SecretValue};
 use warrant_store::SecretStore;
+use zeroize::Zeroizing;
 
 use crate::approver::Verifier;
 use crate::broker::{Broker, Caller, Ending};
 use crate::error::Error;
 use crate::grant::now_ms;
 use crate::protocol::nonblocking::{read_frame, write_frame};
-use crate::protocol::{ErrorBody, Reply, Request, RunResult, SOCKET_FILE, UseRequest};
+use crate::protocol::{
+    ErrorBody, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, UseRequest,
+};
 
 /// How often the daemon looks for expired grants and ended tasks when
 /// nothing expires sooner.
@@ -33,7 +38,7 @@ pub struct ServeOptions {
     /// The policy file, if any.
     pub policy: Option<PathBuf>,
     /// The unlocked store.
-    pub store: Box<dyn SecretStore + Send>,
+    pub store: Arc<dyn SecretStore + Send + Sync>,
     /// Hash new approver passphrases with the smallest Argon2 costs (tests).
     pub insecure_fast_kdf: bool,
 }
@@ -51,9 +56,17 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
 
 struct Shared {
     broker: Mutex<Broker>,
+    /// The last sequence number written, or why writing failed.
+    durable: watch::Sender<Durable>,
     uid: u32,
     pid: u32,
     insecure_fast_kdf: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Durable {
+    upto: u64,
+    error: Option<String>,
 }
 
 impl Shared {
@@ -64,15 +77,86 @@ impl Shared {
     }
 }
 
-/// Runs `f` on the broker on the blocking pool.
+/// Runs `f` on the broker (reads; nothing staged). Broker operations take
+/// microseconds, so they run in place: a hop to another thread costs more
+/// than the work when the machine is busy.
 async fn with_broker<R: Send + 'static>(
     shared: &Arc<Shared>,
     f: impl FnOnce(&mut Broker) -> R + Send + 'static,
 ) -> R {
-    let shared = Arc::clone(shared);
-    tokio::task::spawn_blocking(move || f(&mut shared.lock()))
+    f(&mut shared.lock())
+}
+
+/// Runs an operation that changes something, then waits until what it
+/// staged is durable: its answer must never get ahead of the disk.
+///
+/// Group commit without a writer thread: the first operation to find
+/// something staged and nobody writing becomes the writer and writes
+/// batches until none is left; the others wait for the batch that holds
+/// theirs. Under load many operations share one sync, and no operation
+/// waits on a thread switch it does not need.
+async fn with_broker_durable<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut Broker) -> Result<Result<T, ErrorBody>, Error> + Send + 'static,
+) -> Result<T, ErrorBody> {
+    let (result, ticket, lead) = {
+        let mut broker = shared.lock();
+        if let Some(failure) = broker.failure() {
+            return Err(failure);
+        }
+        let result = flat(f(&mut broker));
+        (result, broker.ticket(), broker.claim_writer())
+    };
+    if lead {
+        tokio::task::block_in_place(|| write_batches(shared));
+    }
+    wait_durable(shared, ticket).await?;
+    result
+}
+
+/// Writes batches until nothing is staged (the caller claimed the writer).
+fn write_batches(shared: &Shared) {
+    loop {
+        let (batch, journal) = {
+            let mut broker = shared.lock();
+            let Some(batch) = broker.next_batch() else {
+                return;
+            };
+            (batch, broker.journal())
+        };
+        let mut batch = batch;
+        let upto = batch.upto;
+        match journal.write(&mut batch) {
+            Ok(()) => {
+                shared.durable.send_modify(|d| d.upto = upto);
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                eprintln!(
+                    "warrant serve: error: cannot record decisions, refusing everything from now on: {reason}"
+                );
+                shared.lock().fail(reason.clone());
+                shared.durable.send_modify(|d| d.error = Some(reason));
+            }
+        }
+    }
+}
+
+async fn wait_durable(shared: &Arc<Shared>, ticket: u64) -> Result<(), ErrorBody> {
+    let mut rx = shared.durable.subscribe();
+    let durable = rx
+        .wait_for(|d| d.upto >= ticket || d.error.is_some())
         .await
-        .expect("broker operation panicked")
+        .map(|d| d.clone())
+        .unwrap_or_default();
+    match durable.error {
+        Some(reason) if durable.upto < ticket => Err(ErrorBody::new(
+            "internal",
+            format!("the daemon could not record this: {reason}"),
+            Some("fix the cause (disk full? permissions?) and restart `warrant serve`".into()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Error> {
@@ -84,8 +168,13 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     // The state database is locked by one process at a time: a second
     // daemon racing this one stops here.
     let (broker, endings) = Broker::start(&home, options.store, options.policy)?;
+    let (durable, _) = watch::channel(Durable {
+        upto: broker.ticket(),
+        error: None,
+    });
     let shared = Arc::new(Shared {
         broker: Mutex::new(broker),
+        durable,
         uid: rustix::process::getuid().as_raw(),
         pid: std::process::id(),
         insecure_fast_kdf: options.insecure_fast_kdf,
@@ -117,7 +206,9 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     ticker.abort();
     drop(listener);
     let _ = std::fs::remove_file(&socket);
-    with_broker(&shared, |b| b.stop()).await
+    with_broker_durable(&shared, |b| b.stop().map(Ok))
+        .await
+        .map_err(Error::Daemon)
 }
 
 /// Binds the socket with mode 0600 from the start (umask), replacing a
@@ -144,9 +235,9 @@ async fn tick_loop(shared: Arc<Shared>) {
             Duration::from_millis(at.saturating_sub(now_ms())).min(TICK)
         });
         tokio::time::sleep(wait).await;
-        match with_broker(&shared, |b| b.tick(now_ms())).await {
+        match with_broker_durable(&shared, |b| b.tick(now_ms()).map(Ok)).await {
             Ok(endings) => end_all(endings),
-            Err(e) => eprintln!("warrant serve: cannot expire grants: {e}"),
+            Err(e) => eprintln!("warrant serve: cannot expire grants: {}", e.message),
         }
     }
 }
@@ -193,22 +284,13 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
         let uid = cred.uid();
         let reason = format!("uid {uid} is not the daemon's uid {}", shared.uid);
         let audited = reason.clone();
-        let _ = with_broker(&shared, move |b| b.peer_refused(uid, pid, &audited)).await;
+        let _ =
+            with_broker_durable(&shared, move |b| b.peer_refused(uid, pid, &audited).map(Ok)).await;
         return send::<()>(&mut stream, Err(ErrorBody::new("forbidden", reason, None))).await;
     }
-    let caller = match identify(pid) {
-        Some(caller) => caller,
-        None => {
-            return send::<()>(
-                &mut stream,
-                Err(ErrorBody::new(
-                    "forbidden",
-                    "cannot identify the calling process",
-                    None,
-                )),
-            )
-            .await;
-        }
+    let Some(caller) = identify(pid) else {
+        let body = ErrorBody::new("forbidden", "cannot identify the calling process", None);
+        return send::<()>(&mut stream, Err(body)).await;
     };
     while let Some(frame) = read_frame(&mut stream).await? {
         let request: Request = match serde_json::from_slice(&frame) {
@@ -218,18 +300,17 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 return send::<()>(&mut stream, Err(body)).await;
             }
         };
+        let c = caller.clone();
         match request {
             Request::Status => {
-                let r = with_broker(&shared, |b| b.status()).await;
-                send(&mut stream, r.map_err(|e| internal(&e))).await?;
+                let r = with_broker_durable(&shared, |b| b.status().map(Ok)).await;
+                send(&mut stream, r).await?;
             }
             Request::Request(req) => {
-                let c = caller.clone();
-                let r = with_broker(&shared, move |b| b.request(&c, req)).await;
-                send(&mut stream, flat(r)).await?;
+                let r = with_broker_durable(&shared, move |b| b.request(&c, req)).await;
+                send(&mut stream, r).await?;
             }
             Request::Grants { all } => {
-                let c = caller.clone();
                 let r = with_broker(&shared, move |b| b.grants(&c, all)).await;
                 send(&mut stream, r.map_err(|e| internal(&e))).await?;
             }
@@ -242,13 +323,11 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::Deny { id, reason } => {
-                let c = caller.clone();
-                let r = with_broker(&shared, move |b| b.deny(&c, &id, reason)).await;
-                send(&mut stream, flat(r)).await?;
+                let r = with_broker_durable(&shared, move |b| b.deny(&c, &id, reason)).await;
+                send(&mut stream, r).await?;
             }
             Request::Revoke { id, reason } => {
-                let c = caller.clone();
-                let r = flat(with_broker(&shared, move |b| b.revoke(&c, &id, reason)).await);
+                let r = with_broker_durable(&shared, move |b| b.revoke(&c, &id, reason)).await;
                 let r = r.map(|(view, ending)| {
                     end_all(vec![ending]);
                     view
@@ -262,13 +341,10 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 command,
                 sandbox,
             } => {
-                let c = caller.clone();
-                let r = flat(
-                    with_broker(&shared, move |b| {
-                        b.task_start(&c, actor, reason, command, sandbox)
-                    })
-                    .await,
-                );
+                let r = with_broker_durable(&shared, move |b| {
+                    b.task_start(&c, actor, reason, command, sandbox)
+                })
+                .await;
                 let task = r.as_ref().ok().map(|v| v.task.clone());
                 send(&mut stream, r).await?;
                 if let Some(task) = task {
@@ -276,7 +352,6 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 }
             }
             Request::TaskAttach { task } => {
-                let c = caller.clone();
                 let t = task.clone();
                 let r = with_broker(&shared, move |b| b.task_attach(&c, &t)).await;
                 let ok = r.is_ok();
@@ -319,21 +394,30 @@ fn identify(pid: u32) -> Option<Caller> {
         uid: rustix::process::getuid().as_raw(),
         pid,
         ancestry,
-        user: user_name(),
+        user: USER.get_or_init(user_name).clone(),
     })
 }
 
-/// The daemon's user name (callers share its uid).
+/// The daemon's user name, looked up once.
+static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The daemon's user name (callers share its uid), from `/etc/passwd`.
 fn user_name() -> String {
-    std::env::var("USER")
+    let uid = rustix::process::getuid().as_raw();
+    std::fs::read_to_string("/etc/passwd")
         .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                let uid_field = fields.nth(1)?;
+                (uid_field.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
-async fn read_secret_frame(
-    stream: &mut UnixStream,
-) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+async fn read_secret_frame(stream: &mut UnixStream) -> std::io::Result<Zeroizing<Vec<u8>>> {
     read_frame(stream).await?.ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
@@ -343,10 +427,11 @@ async fn read_secret_frame(
 }
 
 /// Checks a passphrase against the verifier on the blocking pool.
-async fn check(verifier: Verifier, passphrase: zeroize::Zeroizing<Vec<u8>>) -> Result<bool, Error> {
+async fn check(verifier: Verifier, passphrase: Zeroizing<Vec<u8>>) -> Result<bool, ErrorBody> {
     tokio::task::spawn_blocking(move || verifier.verify(&passphrase))
         .await
         .expect("passphrase check panicked")
+        .map_err(|e| internal(&e))
 }
 
 async fn approve(
@@ -355,21 +440,20 @@ async fn approve(
     caller: &Caller,
     id: String,
     ttl_ms: Option<u64>,
-) -> std::io::Result<Result<crate::protocol::GrantView, ErrorBody>> {
+) -> std::io::Result<Result<GrantView, ErrorBody>> {
     let passphrase = read_secret_frame(stream).await?;
     let (c, i) = (caller.clone(), id.clone());
-    let verifier = match flat(with_broker(shared, move |b| b.approve_check(&c, &i)).await) {
+    // The check is audited when it refuses, so it waits for the disk too.
+    let verifier = match with_broker_durable(shared, move |b| b.approve_check(&c, &i)).await {
         Ok(v) => v,
         Err(body) => return Ok(Err(body)),
     };
     let ok = match check(verifier, passphrase).await {
         Ok(ok) => ok,
-        Err(e) => return Ok(Err(internal(&e))),
+        Err(body) => return Ok(Err(body)),
     };
     let c = caller.clone();
-    Ok(flat(
-        with_broker(shared, move |b| b.approve_finish(&c, &id, ttl_ms, ok)).await,
-    ))
+    Ok(with_broker_durable(shared, move |b| b.approve_finish(&c, &id, ttl_ms, ok)).await)
 }
 
 /// Checks the approver passphrase for something other than an approval.
@@ -377,7 +461,7 @@ async fn check_approver(
     shared: &Arc<Shared>,
     caller: &Caller,
     what: &'static str,
-    passphrase: zeroize::Zeroizing<Vec<u8>>,
+    passphrase: Zeroizing<Vec<u8>>,
 ) -> Result<(), ErrorBody> {
     let c = caller.clone();
     let verifier = with_broker(shared, move |b| {
@@ -398,11 +482,9 @@ async fn check_approver(
     let Some(verifier) = verifier else {
         return Ok(());
     };
-    let ok = check(verifier, passphrase)
-        .await
-        .map_err(|e| internal(&e))?;
+    let ok = check(verifier, passphrase).await?;
     let c = caller.clone();
-    flat(with_broker(shared, move |b| b.passphrase_checked(&c, what, ok)).await)
+    with_broker_durable(shared, move |b| b.passphrase_checked(&c, what, ok)).await
 }
 
 async fn approver_set(
@@ -424,16 +506,14 @@ async fn approver_set(
         Err(e) => return Ok(Err(ErrorBody::new("bad_request", e.to_string(), None))),
     };
     let c = caller.clone();
-    Ok(flat(
-        with_broker(shared, move |b| b.set_approver(&c, verifier)).await,
-    ))
+    Ok(with_broker_durable(shared, move |b| b.set_approver(&c, verifier)).await)
 }
 
 async fn policy_accept(
     shared: &Arc<Shared>,
     stream: &mut UnixStream,
     caller: &Caller,
-) -> std::io::Result<Result<crate::protocol::PolicyView, ErrorBody>> {
+) -> std::io::Result<Result<PolicyView, ErrorBody>> {
     let passphrase = read_secret_frame(stream).await?;
     let has_approver = with_broker(shared, |b| b.approver().is_some()).await;
     if !has_approver {
@@ -447,12 +527,11 @@ async fn policy_accept(
         return Ok(Err(body));
     }
     let c = caller.clone();
-    Ok(flat(
-        with_broker(shared, move |b| b.policy_accept(&c)).await,
-    ))
+    Ok(with_broker_durable(shared, move |b| b.policy_accept(&c)).await)
 }
 
-/// A use: values out, then the spawned pid and the result back.
+/// A use: values out (once the use is on disk), then the spawned pid and
+/// the result back.
 async fn use_grant(
     shared: &Arc<Shared>,
     mut stream: UnixStream,
@@ -466,14 +545,33 @@ async fn use_grant(
         let body = ErrorBody::new(
             "forbidden",
             "only the warrant binary the daemon runs may receive values",
-            Some("use `warrant run --grant ID -- COMMAND` (restart `warrant serve` after upgrading warrant)".into()),
+            Some(
+                "use `warrant run --grant ID -- COMMAND` (restart `warrant serve` after upgrading warrant)"
+                    .into(),
+            ),
         );
         return send::<()>(&mut stream, Err(body)).await;
     }
     let (c, r) = (caller.clone(), req.clone());
-    let (reply, values) = match flat(with_broker(shared, move |b| b.use_begin(&c, &r)).await) {
-        Ok(ok) => ok,
+    let reply = match with_broker_durable(shared, move |b| b.use_begin(&c, &r)).await {
+        Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
+    };
+    let store = with_broker(shared, |b| b.store()).await;
+    let values = reply
+        .names
+        .iter()
+        .map(|n| {
+            let name = SecretName::new(n).map_err(|e| e.to_string())?;
+            store.get(&name).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<SecretValue>, String>>();
+    let values = match values {
+        Ok(values) => values,
+        Err(e) => {
+            let body = ErrorBody::new("internal", format!("cannot read the store: {e}"), None);
+            return send::<()>(&mut stream, Err(body)).await;
+        }
     };
     send(&mut stream, Ok(&reply)).await?;
     for value in &values {
@@ -485,29 +583,26 @@ async fn use_grant(
     let mut result: Option<RunResult> = None;
     while let Some(frame) = read_frame(&mut stream).await? {
         match serde_json::from_slice::<Request>(&frame) {
+            // One-way: the command starts without waiting for this.
             Ok(Request::Spawned { pid }) => {
                 // Only the caller's own child may be registered (and so,
-                // later, ended by the daemon).
-                let child = proc::identify(pid)
-                    .ok()
-                    .filter(|_| proc::parent(pid).ok() == Some(caller.pid));
-                let Some(child) = child else {
-                    let body = ErrorBody::new(
-                        "bad_request",
-                        format!("pid {pid} is not the caller's child"),
-                        None,
-                    );
-                    send::<()>(&mut stream, Err(body)).await?;
+                // later, ended by the daemon); one already gone needs nothing.
+                let Ok(child) = proc::identify(pid) else {
                     continue;
                 };
+                if proc::parent(pid).ok() != Some(caller.pid) || process.is_some() {
+                    eprintln!("warrant serve: pid {pid} is not the caller's child; not registered");
+                    continue;
+                }
                 process = Some(child);
                 let g = reply.grant.clone();
-                match with_broker(shared, move |b| b.use_spawned(&g, child)).await {
+                let r =
+                    with_broker_durable(shared, move |b| b.use_spawned(&g, child).map(Ok)).await;
+                match r {
                     Ok(Some(ending)) => end_all(vec![ending]),
                     Ok(None) => {}
-                    Err(e) => eprintln!("warrant serve: cannot register pid {pid}: {e}"),
+                    Err(e) => eprintln!("warrant serve: cannot register pid {pid}: {}", e.message),
                 }
-                send(&mut stream, Ok(())).await?;
             }
             Ok(Request::Finished(r)) => {
                 result = Some(r);
@@ -520,12 +615,12 @@ async fn use_grant(
         }
     }
     let finished = result.is_some();
-    let audited = with_broker(shared, move |b| {
-        b.use_finished(&reply, &req, process, result)
+    let audited = with_broker_durable(shared, move |b| {
+        b.use_finished(&reply, &req, process, result).map(Ok)
     })
     .await;
     if finished {
-        send(&mut stream, audited.map_err(|e| internal(&e))).await?;
+        send(&mut stream, audited).await?;
     }
     Ok(())
 }
@@ -543,23 +638,22 @@ async fn task_session(
             task: t,
             exit_code: code,
         }) = serde_json::from_slice::<Request>(&frame)
+            && t == task
         {
-            if t == task {
-                exit_code = code;
-                ended_cleanly = true;
-                break;
-            }
+            exit_code = code;
+            ended_cleanly = true;
+            break;
         }
         let body = ErrorBody::new("bad_request", "expected task_end", None);
         send::<()>(&mut stream, Err(body)).await?;
     }
-    let r = with_broker(shared, move |b| b.task_end(&task, exit_code)).await;
+    let r = with_broker_durable(shared, move |b| b.task_end(&task, exit_code).map(Ok)).await;
     let r = r.map(|(summary, endings)| {
         end_all(endings);
         summary
     });
     if ended_cleanly {
-        send(&mut stream, r.map_err(|e| internal(&e))).await?;
+        send(&mut stream, r).await?;
     }
     Ok(())
 }

@@ -44,15 +44,20 @@ pub struct Task {
 }
 
 /// One change in a commit.
-pub enum Change<'a> {
+#[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "changes live briefly in a staging vector; most are grants anyway"
+)]
+pub enum Change {
     /// Insert or replace a grant.
-    Grant(&'a Grant),
+    Grant(Grant),
     /// Insert or replace a task.
-    Task(&'a Task),
+    Task(Task),
     /// Remove a task.
-    RemoveTask(&'a str),
+    RemoveTask(String),
     /// Set a meta value.
-    Meta(&'a str, &'a str),
+    Meta(&'static str, String),
 }
 
 /// The open state database.
@@ -93,7 +98,7 @@ impl StateDb {
     }
 
     /// Applies `changes` in one durable transaction.
-    pub fn commit(&self, changes: &[Change<'_>]) -> Result<(), Error> {
+    pub fn commit(&self, changes: &[Change]) -> Result<(), Error> {
         let err = |e: redb::Error| Error::state(&self.path, e);
         let txn = self.db.begin_write().map_err(|e| err(e.into()))?;
         {
@@ -115,7 +120,7 @@ impl StateDb {
                             .map_err(|e| err(e.into()))?;
                     }
                     Change::RemoveTask(id) => {
-                        tasks.remove(*id).map_err(|e| err(e.into()))?;
+                        tasks.remove(id.as_str()).map_err(|e| err(e.into()))?;
                     }
                     Change::Meta(key, value) => {
                         meta.insert(*key, value.as_bytes())
@@ -230,10 +235,13 @@ mod tests {
         {
             let db = StateDb::open(home.path()).unwrap();
             let mut g = grant("g_1");
-            db.commit(&[Change::Grant(&g), Change::Meta(LAST_POLICY, "abc")])
-                .unwrap();
+            db.commit(&[
+                Change::Grant(g.clone()),
+                Change::Meta(LAST_POLICY, "abc".into()),
+            ])
+            .unwrap();
             g.status = GrantStatus::Active;
-            db.commit(&[Change::Grant(&g)]).unwrap();
+            db.commit(&[Change::Grant(g)]).unwrap();
         }
         let db = StateDb::open(home.path()).unwrap();
         let grants = db.grants().unwrap();
@@ -264,9 +272,9 @@ mod tests {
             },
             started_ms: 3,
         };
-        db.commit(&[Change::Task(&task)]).unwrap();
+        db.commit(&[Change::Task(task.clone())]).unwrap();
         assert_eq!(db.tasks().unwrap(), vec![task]);
-        db.commit(&[Change::RemoveTask("t_1")]).unwrap();
+        db.commit(&[Change::RemoveTask("t_1".into())]).unwrap();
         assert!(db.tasks().unwrap().is_empty());
     }
 }

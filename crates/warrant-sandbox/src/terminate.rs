@@ -81,6 +81,7 @@ pub struct Ended {
 /// counted in neither field of the result. Never blocks much longer than
 /// `grace` + 100 ms.
 pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
+    let deadline = Instant::now() + grace;
     let mut open: Vec<Target> = Vec::new();
     for id in targets {
         if !open.iter().any(|t| t.id == *id) {
@@ -92,7 +93,7 @@ pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
         target.signal(Signal::CONT);
     }
     let total = open.len();
-    let mut left = wait_gone(open, Instant::now() + grace);
+    let mut left = wait_gone(open, deadline);
     for target in &left {
         target.signal(Signal::KILL);
     }
@@ -108,6 +109,10 @@ pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
 /// Ends `root` and every process under it, all together: `SIGTERM`, up to
 /// `grace`, then `SIGKILL`, as [`terminate`] does. Nothing happens when
 /// `root` has already ended.
+///
+/// The grace period starts with the call. Reading the tree takes a few
+/// milliseconds more after it (once per round, see below), so with many
+/// processes this can block somewhat longer than `grace` + 100 ms.
 ///
 /// A process forking while the tree is read must not slip through, so the
 /// tree under the root is frozen first: every process found is sent
@@ -131,6 +136,8 @@ pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
 /// those orphans as its own children and can end them with
 /// `terminate(&descendants(&me), grace)`.
 pub fn terminate_tree(root: &ProcessId, grace: Duration) -> Ended {
+    // The grace period includes the time spent freezing the tree.
+    let deadline = Instant::now() + grace;
     let Some(root_target) = Target::open(*root) else {
         return Ended::default();
     };
@@ -140,7 +147,7 @@ pub fn terminate_tree(root: &ProcessId, grace: Duration) -> Ended {
         target.signal(Signal::CONT);
     }
     let total = members.len();
-    let left = wait_gone(members, Instant::now() + grace);
+    let left = wait_gone(members, deadline);
     let terminated = total - left.len();
     if left.is_empty() {
         return Ended {

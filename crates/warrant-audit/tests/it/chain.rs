@@ -315,3 +315,40 @@ fn concurrent_appends_keep_the_chain() {
     assert_eq!(log.verify().unwrap().records, 100);
     assert_eq!(log.records().unwrap().len(), 100);
 }
+
+#[test]
+fn a_batch_chains_like_single_appends() {
+    let (_home, log) = log_of(2);
+    let records = log
+        .append_all(vec![set("a/1"), run_event(), set("a/2")])
+        .unwrap();
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(records[1].prev, records[0].hash);
+    assert_eq!(log.append(set("a/3")).unwrap().prev, records[2].hash);
+    let verified = log.verify().unwrap();
+    assert_eq!(verified.records, 6);
+    assert!(log.append_all(vec![]).unwrap().is_empty());
+}
+
+#[test]
+fn a_head_left_behind_by_a_crash_mid_batch_is_repaired_but_a_wrong_one_is_not() {
+    let (home, log) = log_of(2);
+    let old_head = std::fs::read(log.head_path()).unwrap();
+    log.append_all(vec![set("b/1"), set("b/2"), set("b/3")])
+        .unwrap();
+    // The crash: the batch's lines are on disk, the head still names seq 2.
+    std::fs::write(log.head_path(), &old_head).unwrap();
+    assert_eq!(log.verify().unwrap().records, 5);
+    log.check_appendable().unwrap();
+    assert_eq!(log.append(set("b/4")).unwrap().seq, 6);
+    assert_eq!(log.verify().unwrap().records, 6);
+
+    // A head that names no record the log has is still damage.
+    let forged = String::from_utf8(old_head)
+        .unwrap()
+        .replace(|c: char| c.is_ascii_hexdigit() && c != '2', "0");
+    std::fs::write(log.head_path(), forged).unwrap();
+    assert!(matches!(log.verify(), Err(Error::Broken { .. })));
+    assert!(log.append(set("b/5")).is_err());
+    drop(home);
+}

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
     let options = ServeOptions {
         home: ctx.home.clone(),
         policy: policy.clone(),
-        store: Box::new(store),
+        store: std::sync::Arc::new(store),
         insecure_fast_kdf,
     };
     server::serve(options, |socket| {

@@ -232,7 +232,9 @@ impl Home {
 
     /// Asks for a grant for `actor`; returns its id and status.
     pub fn request(&self, actor: &str, secrets: &[&str], extra: &[&str]) -> (String, String) {
-        let mut args = vec!["request", "--actor", actor, "--reason", "tests", "--ttl", "5m"];
+        let mut args = vec![
+            "request", "--actor", actor, "--reason", "tests", "--ttl", "5m",
+        ];
         for s in secrets {
             args.extend(["--secret", s]);
         }
@@ -298,4 +300,211 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// What a finished `warrant` command left: exit code (-1 when a signal
+/// ended it), stdout and stderr.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    fn of(output: std::process::Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Both streams, for leak checks and messages.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Debug for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes; returns
+/// whether it held.
+pub fn wait_until(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether `pid` still runs (a zombie counts as gone).
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+/// Waits for `child` at most `timeout`; `None` (and the child killed) when
+/// it did not exit in time.
+pub fn wait_child(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let mut status = None;
+    wait_until(timeout, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status
+}
+
+impl Home {
+    /// `warrant <args>` with stdin closed.
+    pub fn run(&self, args: &[&str]) -> Ran {
+        self.run_stdin(args, "")
+    }
+
+    /// `warrant <args>` with `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Ran {
+        let output = self
+            .cmd()
+            .args(args)
+            .write_stdin(input.to_owned())
+            .output()
+            .expect("run warrant");
+        Ran::of(output)
+    }
+
+    /// `warrant request` for `actor` with a chosen ttl; the raw result.
+    pub fn request_raw(&self, actor: &str, secrets: &[&str], ttl: &str, extra: &[&str]) -> Ran {
+        let mut args = vec![
+            "request", "--actor", actor, "--reason", "tests", "--ttl", ttl,
+        ];
+        for s in secrets {
+            args.extend(["--secret", s]);
+        }
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    /// `warrant approve ID` with `passphrase` on stdin; the raw result.
+    pub fn approve_with(&self, id: &str, passphrase: &str, extra: &[&str]) -> Ran {
+        let mut args = vec!["approve", id];
+        args.extend(extra);
+        self.run_stdin(&args, &format!("{passphrase}\n"))
+    }
+
+    /// One grant as `warrant grants --all --json` shows it.
+    pub fn grant(&self, id: &str) -> serde_json::Value {
+        let all = self.json(&["grants", "--all"]);
+        all.as_array()
+            .expect("grants is an array")
+            .iter()
+            .find(|g| g["id"] == id)
+            .unwrap_or_else(|| panic!("no grant {id} in {all:#}"))
+            .clone()
+    }
+
+    /// The audit records whose `event` is `kind`, parsed.
+    pub fn audit_events(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.audit_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|record| record["event"] == kind)
+            .collect()
+    }
+
+    /// `warrant run --grant ID --no-tty <args> -- sh -c script`, with the
+    /// std command returned unstarted (to spawn it in the background).
+    pub fn granted_cmd(&self, grant: &str, args: &[&str], script: &str) -> std::process::Command {
+        let mut cmd = self.std_cmd();
+        cmd.args(["run", "--grant", grant, "--no-tty"])
+            .args(args)
+            .args(["--", "sh", "-c", script])
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `warrant task <args> -- sh -c script`, with the binary's directory
+    /// first on the agent's `PATH` (so the agent's shell finds `warrant`).
+    pub fn task_cmd(&self, args: &[&str], script: &str) -> std::process::Command {
+        let mut cmd = self.std_cmd();
+        cmd.arg("task")
+            .args(args)
+            .args(["--", "sh", "-c", script])
+            .env("PATH", path_with_bin())
+            .env_remove("WARRANT_ACTOR")
+            .env_remove("WARRANT_GRANT")
+            .env_remove("WARRANT_TASK")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `warrant task <args> -- sh -c script` to its end.
+    pub fn task(&self, args: &[&str], script: &str) -> Ran {
+        Ran::of(
+            self.task_cmd(args, script)
+                .output()
+                .expect("run warrant task"),
+        )
+    }
+
+    /// A home with the approver set, `db/dev/url` stored (its value
+    /// returned), the shared [`POLICY`] and a daemon.
+    pub fn with_daemon() -> (Self, String, Daemon) {
+        let home = Self::with_approver();
+        let value = fake_value("db");
+        home.set("db/dev/url", &value);
+        home.write_policy(POLICY);
+        let daemon = home.serve();
+        (home, value, daemon)
+    }
+}
+
+/// `PATH` with the directory of the binary under test first.
+pub fn path_with_bin() -> std::ffi::OsString {
+    let dir = bin().parent().expect("binary directory").to_owned();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&rest))).expect("PATH")
+}
+
+/// Line (1-based) of the `n`th (0-based) line of `text` that is `wanted`.
+pub fn line_of(text: &str, wanted: &str, n: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim() == wanted)
+        .nth(n)
+        .map(|(i, _)| i + 1)
+        .unwrap_or_else(|| panic!("no {wanted:?} #{n} in the text"))
+}
+
+/// A random number below `bound` (from /dev/urandom).
+pub fn random_below(bound: u64) -> u64 {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("urandom");
+    u64::from_le_bytes(bytes) % bound
 }

@@ -1,13 +1,17 @@
 //! The `warrant` binary, driven as a user and an attacker would drive it.
 
 mod audit;
-mod grants;
 mod crash;
+mod daemon;
+mod grants;
 mod harness;
 mod import;
 mod init;
+mod policy;
+mod report;
 mod run;
 mod secret;
 mod signals;
 mod store_faults;
+mod task;
 mod terminal;

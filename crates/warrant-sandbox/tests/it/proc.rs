@@ -72,7 +72,9 @@ fn descendants_include_children_of_children() {
     let root = identify(root_child.id()).unwrap();
     let found = wait_for("both sleeps", || {
         let found = descendants(&root);
-        (found.len() == 2).then_some(found)
+        // A forked child runs sh until it execs sleep.
+        let execed = |id: &ProcessId| same_executable(id.pid, root.pid).is_ok_and(|same| !same);
+        (found.len() == 2 && found.iter().all(execed)).then_some(found)
     });
     assert!(!found.contains(&root));
     for id in &found {

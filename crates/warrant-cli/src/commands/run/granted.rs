@@ -24,6 +24,7 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
         .split_first()
         .ok_or_else(|| anyhow!("no command given"))?;
     let names = plan.secret_names();
+    let checking = std::time::Instant::now();
     let mut client = Client::connect(&ctx.home)?;
     if names.is_empty() {
         let view = client.show(grant)?;
@@ -60,6 +61,13 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
         file_secrets,
     };
     let (session, reply, values) = client.use_grant(request)?;
+    if std::env::var_os("WARRANT_TIMING").is_some_and(|v| v == "1") {
+        // For benchmarks: what the grant check added before the command.
+        eprintln!(
+            "warrant: timing: grant check {} us",
+            checking.elapsed().as_micros()
+        );
+    }
     let mut by_name = BTreeMap::new();
     for (name, value) in reply.names.iter().zip(values) {
         let name = SecretName::new(name).context("the daemon sent a bad name")?;
