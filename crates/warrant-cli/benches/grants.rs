@@ -15,6 +15,8 @@
 //! 3. A real `warrant serve` takes WARRANT_BENCH_GRANTS (100,000) grants,
 //!    all left active; reports its resident memory before and after.
 
+#![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -338,7 +340,7 @@ struct RealDaemon {
 
 impl RealDaemon {
     fn start(bin: &Path, home: &Path, dir: &Path) -> Self {
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .arg("serve")
             .env("WARRANT_HOME", home)
             .current_dir(dir)
@@ -351,6 +353,8 @@ impl RealDaemon {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the daemon did not start");
     }
 
