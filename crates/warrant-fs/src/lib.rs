@@ -52,6 +52,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// [`write_atomic`] without syncing the directory: the file is whole at the
+/// path, old or new, but after a crash the rename may be lost and the old
+/// content back. Only for files whose readers accept an older version
+/// (the audit log's head, which may lag the log after a crash).
+pub fn write_atomic_unsynced_rename(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let temp = temp_path(path);
+    let result = write_new(&temp, bytes, mode).and_then(|()| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
 /// Makes a new name or a rename in `dir` durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

@@ -558,7 +558,7 @@ fn kill_9_at_random_points_loses_no_invariant() {
     let (home, value, mut daemon) = Home::with_daemon();
     let home = Arc::new(home);
     let mut cycles = 0;
-    for round in 0..60 {
+    for round in 0..8 {
         let stop = Arc::new(AtomicBool::new(false));
         let worker = {
             let (home, stop) = (Arc::clone(&home), Arc::clone(&stop));
@@ -605,7 +605,6 @@ fn kill_9_at_random_points_loses_no_invariant() {
         let verify = home.run(&["audit", "verify"]);
         assert_eq!(verify.code, 0, "round {round}: {verify:?}");
     }
-    eprintln!("CYCLES {cycles}");
     assert!(cycles > 0, "no cycle ever completed");
     // Everything from before the last restart has expired by now or soon.
     std::thread::sleep(Duration::from_millis(1100));
@@ -617,4 +616,27 @@ fn kill_9_at_random_points_loses_no_invariant() {
             .all(|g| g["status"] == "pending"),
         "an approved 1s grant outlived its expiry: {live:#}"
     );
+}
+
+/// A daemon that accepts connections but never answers (stopped, or stuck)
+/// must not hang `warrant status`, which scripts use to ask whether it is
+/// up.
+#[test]
+#[ignore = "bug: `warrant status` waits forever on a daemon that does not answer (no timeout)"]
+fn status_gives_up_on_a_daemon_that_does_not_answer() {
+    let (home, _value, daemon) = Home::with_daemon();
+    let pid = nix::unistd::Pid::from_raw(daemon.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let mut status = home
+        .std_cmd()
+        .arg("status")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ended = wait_child(&mut status, Duration::from_secs(4));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let ended = ended.expect("warrant status still waiting after 4 s");
+    assert!(!ended.success());
 }

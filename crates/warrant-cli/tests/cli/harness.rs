@@ -276,7 +276,7 @@ impl Daemon {
 
     /// Stops it with SIGTERM and returns its stderr.
     pub fn stop(&mut self) -> String {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return String::new();
         };
         let _ = nix::sys::signal::kill(

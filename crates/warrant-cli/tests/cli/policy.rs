@@ -343,6 +343,21 @@ fn a_changed_policy_that_does_not_parse_fails_closed() {
     assert_eq!(home.grant(&active)["status"], "active");
 }
 
+#[test]
+fn a_removed_policy_grants_nothing() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    std::fs::remove_file(home.scratch().join("warrant.toml")).unwrap();
+    let ran = home.request_raw("bot", &["db/dev/url"], "5m", &[]);
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert!(ran.stderr.contains("warrant.toml"), "{ran:?}");
+    assert!(
+        home.json(&["grants", "--all"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// The daemon notices an edit by the file's mtime, size and inode. An edit
 /// that keeps all three (same length, written in place, mtime restored as
 /// `cp -p`, `rsync -t --inplace` or a second write within one clock tick
