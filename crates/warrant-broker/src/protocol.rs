@@ -221,8 +221,11 @@ pub struct GrantView {
     pub max_uses: Option<u64>,
     /// Created (RFC 3339).
     pub created: String,
-    /// Expires, or expired (RFC 3339).
+    /// When its lifetime ends, or ended (RFC 3339): the approval deadline
+    /// while pending.
     pub expires: String,
+    /// When it ended, if it did (RFC 3339).
+    pub ended: Option<String>,
     /// Who approved it.
     pub approved_by: Option<String>,
     /// Why it ended.
@@ -256,7 +259,8 @@ impl GrantView {
             uses: grant.uses,
             max_uses: grant.max_uses,
             created: rfc3339(grant.created_ms),
-            expires: rfc3339(grant.ended_ms.unwrap_or(grant.expires_ms)),
+            expires: rfc3339(grant.expires_ms),
+            ended: grant.ended_ms.map(rfc3339),
             approved_by: grant.approved_by.clone(),
             end_reason: grant.end_reason.clone(),
             processes: grant.processes.len(),

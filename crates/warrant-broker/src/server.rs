@@ -310,13 +310,15 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 let r = with_broker_durable(&shared, move |b| b.request(&c, req)).await;
                 send(&mut stream, r).await?;
             }
+            // Reads wait for what is staged too: nobody sees a state the
+            // disk might not have after a crash.
             Request::Grants { all } => {
-                let r = with_broker(&shared, move |b| b.grants(&c, all)).await;
-                send(&mut stream, r.map_err(|e| internal(&e))).await?;
+                let r = with_broker_durable(&shared, move |b| b.grants(&c, all).map(Ok)).await;
+                send(&mut stream, r).await?;
             }
             Request::Show { id } => {
-                let r = with_broker(&shared, move |b| b.show(&id)).await;
-                send(&mut stream, flat(r)).await?;
+                let r = with_broker_durable(&shared, move |b| b.show(&id)).await;
+                send(&mut stream, r).await?;
             }
             Request::Approve { id, ttl_ms } => {
                 let r = approve(&shared, &mut stream, &caller, id, ttl_ms).await?;

@@ -1,6 +1,7 @@
 //! The `warrant` binary, driven as a user and an attacker would drive it.
 
 mod audit;
+mod broker_faults;
 mod crash;
 mod daemon;
 mod grants;
