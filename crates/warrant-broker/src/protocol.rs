@@ -243,7 +243,13 @@ impl GrantView {
     pub fn of(grant: &Grant, now_ms: u64) -> Self {
         Self {
             id: grant.id.clone(),
-            status: grant.status.as_str().to_owned(),
+            // A grant past its expiry is shown expired even before the
+            // daemon's next tick records it so (uses check the time too).
+            status: if grant.is_due(now_ms) {
+                "expired".to_owned()
+            } else {
+                grant.status.as_str().to_owned()
+            },
             actor: grant.actor.clone(),
             task: grant.task.clone(),
             secrets: grant.secrets.clone(),

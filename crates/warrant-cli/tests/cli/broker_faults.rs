@@ -183,6 +183,7 @@ fn time_of(text: &str) -> OffsetDateTime {
 fn check_invariants(home: &Home, unapproved: &HashSet<String>, live: bool) {
     // The daemon answers only with what is on disk, so listing the grants
     // before reading the log means every approval it shows is in the log.
+    let before = OffsetDateTime::now_utc();
     let grants = live.then(|| home.json(&["grants", "--all"]));
     let verify = home.cmd().args(["audit", "verify"]).output().unwrap();
     assert!(
@@ -215,7 +216,6 @@ fn check_invariants(home: &Home, unapproved: &HashSet<String>, live: bool) {
     let Some(grants) = grants else {
         return;
     };
-    let now = OffsetDateTime::now_utc();
     let mut lifetimes = HashMap::new();
     for g in grants.as_array().unwrap() {
         let id = g["id"].as_str().unwrap();
@@ -236,7 +236,7 @@ fn check_invariants(home: &Home, unapproved: &HashSet<String>, live: bool) {
         let expires = time_of(g["expires"].as_str().unwrap());
         if status == "active" {
             // Expired grants are expired at start, before the daemon answers.
-            assert!(expires > now, "{id} is active past its expiry {expires}");
+            assert!(expires > before, "{id} is active past its expiry {expires}");
         }
         let end = g["ended"]
             .as_str()
