@@ -78,6 +78,22 @@ pub struct Verification {
     pub head: Option<String>,
 }
 
+/// An `audit.head` update still to write, holding the log's lock.
+#[must_use = "the head must be written, or it lags the log"]
+pub struct PendingHead<'a> {
+    log: &'a AuditLog,
+    _lock: warrant_fs::LockGuard,
+    seq: u64,
+    hash: String,
+}
+
+impl PendingHead<'_> {
+    /// Writes the head and releases the log.
+    pub fn write(self) -> Result<(), Error> {
+        self.log.write_head(self.seq, &self.hash)
+    }
+}
+
 /// The log at `$WARRANT_HOME/audit.jsonl`.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
@@ -116,11 +132,27 @@ impl AuditLog {
     /// head update: how a busy writer (the broker daemon) commits a batch.
     /// All or none of them are acknowledged; a crash may leave a prefix.
     pub fn append_all(&self, events: Vec<Event>) -> Result<Vec<Record>, Error> {
+        let (records, head) = self.append_all_head_later(events)?;
+        if let Some(head) = head {
+            head.write()?;
+        }
+        Ok(records)
+    }
+
+    /// [`AuditLog::append_all`], returning once the records are durable and
+    /// before `audit.head` is updated: the caller writes the head when its
+    /// own commit is done, off its critical path. The log stays locked for
+    /// other writers until then. A crash before the head is written leaves
+    /// it behind the log, which is accepted as the trace of a crash.
+    pub fn append_all_head_later(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<(Vec<Record>, Option<PendingHead<'_>>), Error> {
         if events.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         files::create_private_dir(&self.home)?;
-        let _lock = files::lock_exclusive(&self.home.join(LOCK_FILE))?;
+        let lock = files::lock_exclusive(&self.home.join(LOCK_FILE))?;
         let last = self.last_link()?;
         let head = self.read_head()?;
         self.check_end(last.as_ref(), head.as_ref())?;
@@ -180,8 +212,13 @@ impl AuditLog {
             files::sync_dir(&self.home)?;
         }
         let last = records.last().expect("at least one record");
-        self.write_head(last.seq, &last.hash)?;
-        Ok(records)
+        let head = PendingHead {
+            log: self,
+            _lock: lock,
+            seq: last.seq,
+            hash: last.hash.clone(),
+        };
+        Ok((records, Some(head)))
     }
 
     fn write_head(&self, seq: u64, hash: &str) -> Result<(), Error> {

@@ -87,11 +87,18 @@ pub struct Journal {
 impl Journal {
     /// Writes a batch: the audit records, then the state changes, each with
     /// one sync. A grant the state shows changed always has its record in
-    /// the log.
-    pub fn write(&self, batch: &mut Batch) -> Result<(), Error> {
-        self.audit.append_all(std::mem::take(&mut batch.events))?;
+    /// the log. `durable` runs once both are on disk, before the log's head
+    /// is updated (which is off the critical path).
+    pub fn write(&self, batch: &mut Batch, durable: impl FnOnce()) -> Result<(), Error> {
+        let (_, head) = self
+            .audit
+            .append_all_head_later(std::mem::take(&mut batch.events))?;
         if !batch.changes.is_empty() {
             self.state.commit(&batch.changes)?;
+        }
+        durable();
+        if let Some(head) = head {
+            head.write()?;
         }
         Ok(())
     }
@@ -177,7 +184,7 @@ impl Broker {
         })?;
         broker.refresh_policy()?;
         if let Some(mut batch) = broker.take_batch() {
-            broker.journal.write(&mut batch)?;
+            broker.journal.write(&mut batch, || {})?;
         }
         Ok((broker, endings))
     }

@@ -126,10 +126,9 @@ fn write_batches(shared: &Shared) {
         };
         let mut batch = batch;
         let upto = batch.upto;
-        match journal.write(&mut batch) {
-            Ok(()) => {
-                shared.durable.send_modify(|d| d.upto = upto);
-            }
+        let published = || shared.durable.send_modify(|d| d.upto = upto);
+        match journal.write(&mut batch, published) {
+            Ok(()) => {}
             Err(e) => {
                 let reason = e.to_string();
                 eprintln!(
