@@ -23,5 +23,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 mkdir -p "corpus/$target"
-exec cargo fuzz run "$target" --sanitizer none -- \
+# Committed seeds (valid inputs the fuzzer would take long to find) join the
+# working corpus; new finds go to the first directory only.
+seeds=()
+if [[ -d "seeds/$target" ]]; then
+    seeds=("seeds/$target")
+fi
+exec cargo fuzz run "$target" --sanitizer none "corpus/$target" "${seeds[@]}" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1

@@ -31,3 +31,5 @@ cargo test --workspace --locked
 log "fuzz (short runs)"
 scripts/fuzz.sh redact 20
 scripts/fuzz.sh env_file 20
+scripts/fuzz.sh policy 20
+scripts/fuzz.sh protocol 20

@@ -467,6 +467,23 @@ impl Broker {
         let now = now_ms();
         let ttl_ms = u64::try_from(terms.ttl.as_millis()).unwrap_or(u64::MAX);
         let id = grant::new_id("g").map_err(|e| Error::Random(e.to_string()))?;
+        // Each secret keeps its own rule's hosts (or the hosts asked for,
+        // which every covering rule allowed).
+        let secret_hosts = terms
+            .coverage
+            .iter()
+            .map(|c| {
+                let hosts = if req.hosts.is_empty() {
+                    policy
+                        .rule_at(c.rule)
+                        .map(|r| r.hosts.patterns().to_vec())
+                        .unwrap_or_default()
+                } else {
+                    terms.hosts.clone()
+                };
+                (c.secret.to_string(), hosts)
+            })
+            .collect();
         let mut grant = Grant {
             id,
             actor: actor.clone(),
@@ -475,6 +492,7 @@ impl Broker {
             reason: req.reason.clone(),
             command_scopes: terms.command_scopes.clone(),
             hosts: terms.hosts.clone(),
+            secret_hosts,
             ttl_ms,
             max_uses: terms.max_uses,
             uses: 0,

@@ -90,8 +90,12 @@ pub struct Grant {
     /// Each use's command must match one pattern of every scope; empty
     /// means any command.
     pub command_scopes: Vec<Vec<String>>,
-    /// Hosts its secrets may be sent to.
+    /// Hosts its secrets may be sent to (all of them, for display).
     pub hosts: Vec<String>,
+    /// Hosts each secret may be sent to: a secret covered by one rule must
+    /// not travel to a host only another secret's rule allows.
+    #[serde(default)]
+    pub secret_hosts: std::collections::BTreeMap<String, Vec<String>>,
     /// Lifetime once active, in milliseconds.
     pub ttl_ms: u64,
     /// Use limit.

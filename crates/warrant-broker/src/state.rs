@@ -211,6 +211,7 @@ mod tests {
             reason: "tests".into(),
             command_scopes: vec![],
             hosts: vec![],
+            secret_hosts: Default::default(),
             ttl_ms: 60_000,
             max_uses: None,
             uses: 0,
