@@ -211,6 +211,9 @@ pub struct GrantView {
     pub commands: Vec<Vec<String>>,
     /// Hosts.
     pub hosts: Vec<String>,
+    /// Hosts per secret (each secret only to its own rule's hosts).
+    #[serde(default)]
+    pub secret_hosts: std::collections::BTreeMap<String, Vec<String>>,
     /// Lifetime once active, in seconds.
     pub ttl_secs: u64,
     /// Seconds until it expires (0 once ended).
@@ -256,6 +259,7 @@ impl GrantView {
             reason: grant.reason.clone(),
             commands: grant.command_scopes.clone(),
             hosts: grant.hosts.clone(),
+            secret_hosts: grant.secret_hosts.clone(),
             ttl_secs: grant.ttl_ms / 1000,
             remaining_secs: if grant.status.is_live() {
                 grant.remaining_ms(now_ms).div_ceil(1000)

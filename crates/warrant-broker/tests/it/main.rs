@@ -1,0 +1,4 @@
+//! The broker's decisions without a socket: a real store, audit log, state
+//! database and policy file in a temp home.
+
+mod broker;
