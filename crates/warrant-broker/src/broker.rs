@@ -51,6 +51,9 @@ pub struct Ending {
     pub grace: Duration,
 }
 
+/// SIGTERM → SIGKILL grace for what a vanished `warrant task` left behind.
+const ORPHAN_GRACE: Duration = Duration::from_secs(2);
+
 /// Result type of the broker's operations: refusals are [`ErrorBody`]s
 /// that go back to the client as they are.
 pub type Outcome<T> = Result<T, ErrorBody>;
@@ -129,6 +132,10 @@ pub struct Broker {
     failed: Option<String>,
     /// Whether some operation is writing batches now (the leader).
     writing: bool,
+    /// Each task's processes as last seen: if its `warrant task` dies
+    /// without warning, they are reparented away from it and ancestry can no
+    /// longer find them, so the daemon ends what it saw last.
+    members: HashMap<String, Vec<ProcessId>>,
 }
 
 impl Broker {
@@ -172,6 +179,7 @@ impl Broker {
             pending: RefCell::new(Pending::default()),
             failed: None,
             writing: false,
+            members: HashMap::new(),
         };
         let due = broker
             .live
@@ -1117,6 +1125,18 @@ impl Broker {
             processes += ending.processes.len() as u64;
             endings.push(ending);
         }
+        let members = self.members.remove(task_id).unwrap_or_default();
+        if exit_code.is_none() {
+            // Not ended by its own `warrant task` (which ends what is left
+            // itself): that process died, and what ran under it was
+            // reparented away. End what was last seen under it.
+            let alive: Vec<ProcessId> = members.into_iter().filter(proc::is_alive).collect();
+            processes += alive.len() as u64;
+            endings.push(Ending {
+                processes: alive,
+                grace: ORPHAN_GRACE,
+            });
+        }
         let summary = TaskEnded {
             grants_revoked: ids.len() as u64,
             processes_ended: processes,
@@ -1166,12 +1186,16 @@ impl Broker {
             self.stage(Change::Grant(grant.clone()));
             self.live.insert(grant.id.clone(), grant);
         }
-        let orphaned: Vec<String> = self
-            .tasks
-            .values()
-            .filter(|t| !proc::is_alive(&t.root.into()))
-            .map(|t| t.id.clone())
-            .collect();
+        let mut orphaned = Vec::new();
+        for task in self.tasks.values() {
+            let root = ProcessId::from(task.root);
+            if proc::is_alive(&root) {
+                self.members
+                    .insert(task.id.clone(), proc::descendants(&root));
+            } else {
+                orphaned.push(task.id.clone());
+            }
+        }
         for id in orphaned {
             let (_, more) = self.task_end(&id, None)?;
             endings.extend(more);

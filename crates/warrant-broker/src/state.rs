@@ -82,10 +82,18 @@ impl StateDb {
                 what: format!("cannot open {}", path.display()),
                 source,
             })?;
-        let backend = FileBackend::new(file).map_err(|e| Error::state(&path, e))?;
+        // The file lock means another daemon serves this home.
+        let opened = |e: redb::DatabaseError| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::AlreadyRunning {
+                home: home.to_owned(),
+                socket: home.join(crate::protocol::SOCKET_FILE),
+            },
+            e => Error::state(&path, e),
+        };
+        let backend = FileBackend::new(file).map_err(opened)?;
         let db = Database::builder()
             .create_with_backend(backend)
-            .map_err(|e| Error::state(&path, e))?;
+            .map_err(opened)?;
         let state = Self { db, path };
         // Create the tables, so readers never meet a missing one.
         state.commit(&[])?;
