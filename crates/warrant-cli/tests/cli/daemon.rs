@@ -27,7 +27,7 @@ fn status_says_whether_the_daemon_answers_and_counts_grants() {
     );
     let down = home.run(&["status", "--json"]);
     assert_ne!(down.code, 0, "{down:?}");
-    let view: serde_json::Value = serde_json::from_str(&down.stdout).unwrap();
+    let view = down.json();
     assert_eq!(view["running"], false);
 
     let daemon = home.serve();
@@ -154,10 +154,7 @@ fn a_restart_keeps_grants() {
 fn after_kill_9_a_grant_that_expired_meanwhile_is_expired_at_start() {
     let (home, _value, mut daemon) = Home::with_daemon();
     let asked = home.request_raw("bot", &["db/dev/url"], "1s", &["--json"]);
-    let short: String = serde_json::from_str::<serde_json::Value>(&asked.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let short = asked.id();
     let (long, status) = home.request("bot", &["db/dev/url"], &[]);
     assert_eq!(status, "active");
     daemon.kill();
@@ -268,16 +265,31 @@ fn another_users_process_is_refused_at_the_socket() {
 fn another_user_is_always_told_why_it_was_refused() {
     let (home, _value, _daemon) = Home::with_daemon();
     let nobody = as_nobody(&home);
-    // The race shows reliably when the CPUs are busy: keep them busy.
+    // The race shows reliably when the CPUs are busy: keep them busy (the
+    // guard kills the loops, which are this test's own children, by pid).
+    struct Busy(Vec<std::process::Child>);
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut busy: Vec<std::process::Child> = (0..cpus)
-        .map(|_| {
-            Command::new("timeout")
-                .args(["10", "sh", "-c", "while :; do :; done"])
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let busy = Busy(
+        (0..cpus)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    );
     let mut failure = None;
     for attempt in 0..200 {
         let status = nobody(&["status"], "");
@@ -288,10 +300,7 @@ fn another_user_is_always_told_why_it_was_refused() {
             break;
         }
     }
-    for child in &mut busy {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(busy);
     assert!(failure.is_none(), "{}", failure.unwrap_or_default());
 }
 
@@ -307,7 +316,7 @@ fn a_refused_peer_leaves_the_audit_log_readable() {
     assert_eq!(home.audit_events("peer_refused").len(), 1);
     let audit = home.run(&["audit", "--json"]);
     assert_eq!(audit.code, 0, "{audit:?}");
-    let records: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let records = audit.json();
     let refused = records
         .as_array()
         .unwrap()
@@ -527,10 +536,7 @@ fn a_client_sharing_its_connection_with_an_execd_warrant_gets_no_values() {
 /// it; returns the grant's id and the `warrant run` child.
 fn sleeping_grant(home: &Home, ttl: &str) -> (String, std::process::Child) {
     let asked = home.request_raw("bot", &["db/dev/url"], ttl, &["--json"]);
-    let id: String = serde_json::from_str::<serde_json::Value>(&asked.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let id = asked.id();
     let marker = home.scratch().join("started");
     let child = home
         .granted_cmd(

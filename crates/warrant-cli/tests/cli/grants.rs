@@ -68,7 +68,7 @@ fn denied_grant_cannot_be_used_or_approved_later() {
 
     let denied = home.run(&["deny", &id, "--reason", "not for this task", "--json"]);
     assert_eq!(denied.code, 0, "{denied:?}");
-    let view: serde_json::Value = serde_json::from_str(&denied.stdout).unwrap();
+    let view = denied.json();
     assert_eq!(view["status"], "denied");
     assert_eq!(view["remaining_secs"], 0);
 
@@ -116,10 +116,7 @@ fn expired_grant_cannot_be_used() {
     let (home, value, _daemon) = Home::with_daemon();
     let asked = home.request_raw("codex", &["db/dev/url"], "1s", &["--json"]);
     assert_eq!(asked.code, 0, "{asked:?}");
-    let id = serde_json::from_str::<serde_json::Value>(&asked.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asked.id();
     home.approve(&id);
     let (code, _, _) = home.run_granted(&id, USE_DB, "true");
     assert_eq!(code, 0, "usable while its second lasts");
@@ -156,7 +153,7 @@ fn approving_with_a_shorter_ttl_shortens_the_grant() {
     let (id, _) = home.request("codex", &["db/dev/url"], &[]);
     let approved = home.approve_with(&id, APPROVER, &["--ttl", "1s", "--json"]);
     assert_eq!(approved.code, 0, "{approved:?}");
-    let view: serde_json::Value = serde_json::from_str(&approved.stdout).unwrap();
+    let view = approved.json();
     assert_eq!(view["status"], "active");
     assert_eq!(view["ttl_secs"], 1, "{view:#}");
     assert!(view["remaining_secs"].as_u64().unwrap() <= 1, "{view:#}");
@@ -178,7 +175,7 @@ fn approving_cannot_lengthen_a_grant() {
     let (id, _) = home.request("codex", &["db/dev/url"], &[]);
     let approved = home.approve_with(&id, APPROVER, &["--ttl", "2h", "--json"]);
     assert_eq!(approved.code, 0, "{approved:?}");
-    let view: serde_json::Value = serde_json::from_str(&approved.stdout).unwrap();
+    let view = approved.json();
     assert_eq!(view["ttl_secs"], 300, "asked for 5m: {view:#}");
 }
 
@@ -186,31 +183,16 @@ fn approving_cannot_lengthen_a_grant() {
 fn a_command_outside_the_scope_is_refused_and_audited() {
     let (home, value, _daemon) = Home::with_daemon();
     let id = approved_codex(&home);
-    let output = home
-        .std_cmd()
-        .args([
-            "run",
-            "--grant",
-            &id,
-            "--no-tty",
-            "-e",
-            "DB=warrant://db/dev/url",
-            "--",
-            "ls",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let ran = (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+    let ran = home.run_granted_command(&id, USE_DB, &["ls"]);
+    assert_refused(
+        &(ran.code, ran.stdout, ran.stderr.clone()),
+        &value,
+        "outside",
     );
-    assert_refused(&ran, &value, "outside");
     assert!(
-        ran.2.contains("sh | cat | env"),
+        ran.stderr.contains("sh | cat | env"),
         "the hint names the scope: {}",
-        ran.2
+        ran.stderr
     );
     assert_eq!(home.grant(&id)["uses"], 0, "a refused use was counted");
 
@@ -386,7 +368,7 @@ fn json_output_of_request_grants_and_approve() {
     let (home, _value, _daemon) = Home::with_daemon();
     let asked = home.request_raw("codex", &["db/dev/url"], "10m", &["--json"]);
     assert_eq!(asked.code, 0, "{asked:?}");
-    let grant: serde_json::Value = serde_json::from_str(&asked.stdout).unwrap();
+    let grant = asked.json();
     let id = grant["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("g_") && id.len() == 12, "{id}");
     assert_eq!(grant["status"], "pending");
@@ -417,7 +399,7 @@ fn json_output_of_request_grants_and_approve() {
 
     let approved = home.approve_with(&id, APPROVER, &["--json"]);
     assert_eq!(approved.code, 0, "{approved:?}");
-    let view: serde_json::Value = serde_json::from_str(&approved.stdout).unwrap();
+    let view = approved.json();
     assert_eq!(view["id"], id.as_str());
     assert_eq!(view["status"], "active");
     assert!(view["approved_by"].is_string(), "{view:#}");
@@ -562,10 +544,7 @@ fn values_never_reach_the_audit_log_the_state_or_any_output() {
     let mut seen: Vec<Ran> = Vec::new();
 
     let pending = home.request_raw("codex", &["db/dev/url"], "5m", &["--json"]);
-    let id: String = serde_json::from_str::<serde_json::Value>(&pending.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let id = pending.id();
     seen.push(pending);
     seen.push(home.approve_with(&id, "a-wrong-passphrase", &[]));
     std::thread::sleep(Duration::from_millis(1100));
@@ -591,10 +570,7 @@ fn values_never_reach_the_audit_log_the_state_or_any_output() {
         stderr: e,
     });
     let auto = home.request_raw("bot", &["db/dev/url", "api/token"], "5m", &["--json"]);
-    let auto_id: String = serde_json::from_str::<serde_json::Value>(&auto.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let auto_id = auto.id();
     seen.push(auto);
     let (c, o, e) = home.run_granted(
         &auto_id,
@@ -681,10 +657,7 @@ fn sleeping_under(home: &Home, id: &str, name: &str) -> std::process::Child {
 fn expiry_ends_a_process_running_under_the_grant() {
     let (home, _value, _daemon) = Home::with_daemon();
     let asked = home.request_raw("bot", &["db/dev/url"], "1s", &["--json"]);
-    let id: String = serde_json::from_str::<serde_json::Value>(&asked.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let id = asked.id();
     let mut child = sleeping_under(&home, &id, "started");
     // ttl 1 s, grace 1 s, and a second to spare.
     let status = wait_child(&mut child, Duration::from_secs(3)).expect("it outlived its grant");
@@ -705,10 +678,7 @@ fn on_expiry_finish_lets_a_running_process_finish() {
     ));
     let _daemon = home.serve();
     let asked = home.request_raw("bot", &["db/dev/url"], "1s", &["--json"]);
-    let id: String = serde_json::from_str::<serde_json::Value>(&asked.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let id = asked.id();
     let mut child = home
         .granted_cmd(&id, USE_DB, "sleep 1.8; echo finished")
         .stdout(Stdio::piped())
@@ -792,33 +762,19 @@ fn a_request_can_narrow_the_policy_but_not_widen_it() {
         "5m",
         &["--command", "cat", "--json"],
     );
-    let narrow: serde_json::Value = serde_json::from_str(&asked.stdout).unwrap();
-    let narrow = narrow["id"].as_str().unwrap();
+    let narrow = &asked.id();
     home.approve(narrow);
     assert_refused(
         &home.run_granted(narrow, USE_DB, "echo $DB"),
         &value,
         "outside",
     );
-    let cat = home
-        .std_cmd()
-        .args([
-            "run",
-            "--grant",
-            narrow,
-            "--no-tty",
-            "--file",
-            "F=warrant://db/dev/url",
-        ])
-        .args(["--", "cat", "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        cat.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cat.stderr)
+    let cat = home.run_granted_command(
+        narrow,
+        &["--file", "F=warrant://db/dev/url"],
+        &["cat", "/dev/null"],
     );
+    assert_eq!(cat.code, 0, "{cat:?}");
 
     // Wider than the rule: denied.
     let ls = home.request_raw("codex", &["db/dev/url"], "5m", &["--command", "ls"]);
@@ -829,6 +785,6 @@ fn a_request_can_narrow_the_policy_but_not_widen_it() {
     // A longer ttl is capped at the rule's max_ttl (30m).
     let long = home.request_raw("codex", &["db/dev/url"], "2h", &["--json"]);
     assert_eq!(long.code, 0, "{long:?}");
-    let long: serde_json::Value = serde_json::from_str(&long.stdout).unwrap();
+    let long = long.json();
     assert_eq!(long["ttl_secs"], 1800);
 }

@@ -323,6 +323,16 @@ impl Ran {
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+
+    /// stdout parsed as JSON (whatever the exit code).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+
+    /// The `id` of the grant printed as JSON.
+    pub fn id(&self) -> String {
+        self.json()["id"].as_str().expect("an id").to_owned()
+    }
 }
 
 impl std::fmt::Debug for Ran {
@@ -445,6 +455,15 @@ impl Home {
             .args(["--", "sh", "-c", script])
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// `warrant run --grant ID --no-tty <args> -- <command>` to its end.
+    pub fn run_granted_command(&self, grant: &str, args: &[&str], command: &[&str]) -> Ran {
+        let mut all = vec!["run", "--grant", grant, "--no-tty"];
+        all.extend(args);
+        all.push("--");
+        all.extend(command);
+        self.run(&all)
     }
 
     /// `warrant task <args> -- sh -c script`, with the binary's directory

@@ -93,7 +93,7 @@ fn check_fails_on_a_rule_that_auto_approves_every_secret() {
     );
     let json = home.run(&["policy", "check", "--json"]);
     assert_eq!(json.code, 1);
-    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let json = json.json();
     let errors: Vec<_> = json["findings"]
         .as_array()
         .unwrap()
@@ -210,7 +210,7 @@ fn explain_says_which_rule_denies_and_why() {
         "--json",
     ]);
     assert_eq!(json.code, 3, "{json:?}");
-    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let json = json.json();
     assert_eq!(json["allowed"], false);
     assert!(json["rule"].is_null());
     assert_eq!(json["steps"].as_array().unwrap().len(), 3);
@@ -271,7 +271,7 @@ fn an_unaccepted_change_needs_approval_until_an_approver_accepts_it() {
 
     let accepted = home.run_stdin(&["policy", "accept", "--json"], &format!("{APPROVER}\n"));
     assert_eq!(accepted.code, 0, "{accepted:?}");
-    let view: serde_json::Value = serde_json::from_str(&accepted.stdout).unwrap();
+    let view = accepted.json();
     assert_eq!(view["accepted"], true);
     assert_eq!(home.json(&["status"])["policy"]["accepted"], true);
     let (_, status) = home.request("bot", &["db/dev/url"], &[]);
