@@ -197,9 +197,9 @@ pub enum Event {
     /// The daemon refused a connection.
     PeerRefused {
         /// The peer's uid.
-        uid: u32,
+        peer_uid: u32,
         /// The peer's pid.
-        pid: u32,
+        peer_pid: u32,
         /// Why.
         reason: String,
     },
@@ -361,6 +361,35 @@ mod tests {
         };
         assert_eq!(fields["ttl"], 900);
         assert!(!fields.contains_key("seq"));
+    }
+
+    /// An event's fields are flattened into its record: none may share a
+    /// name with the record's own fields, or the record no longer parses.
+    #[test]
+    fn no_event_field_collides_with_a_record_field() {
+        const RECORD: [&str; 6] = ["seq", "time", "user", "pid", "prev", "hash"];
+        let path = std::path::Path::new(file!());
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src")
+                .join(path.file_name().unwrap()),
+        )
+        .unwrap();
+        let body = &source[source.find("pub enum Event {").unwrap()..];
+        let body = &body[..body.find("\n}\n").unwrap()];
+        for line in body.lines() {
+            let line = line.trim();
+            if let Some(field) = line.strip_suffix(',').and_then(|l| l.split(':').next())
+                && !line.starts_with("///")
+                && !line.starts_with("#[")
+                && line.contains(": ")
+            {
+                assert!(
+                    !RECORD.contains(&field.trim()),
+                    "an Event field is named `{field}`, like a record field"
+                );
+            }
+        }
     }
 
     #[test]

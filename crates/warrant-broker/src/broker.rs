@@ -319,8 +319,8 @@ impl Broker {
     /// Audits a refused connection.
     pub fn peer_refused(&self, uid: u32, pid: u32, reason: &str) -> Result<(), Error> {
         self.record(Event::PeerRefused {
-            uid,
-            pid,
+            peer_uid: uid,
+            peer_pid: pid,
             reason: reason.to_owned(),
         })?;
         Ok(())

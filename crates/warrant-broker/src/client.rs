@@ -4,6 +4,7 @@
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use warrant_secret::SecretValue;
@@ -13,6 +14,9 @@ use crate::protocol::{
     GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, StatusView,
     TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
 };
+
+/// How long a client waits for the daemon by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection to the daemon serving one warrant home.
 pub struct Client {
@@ -25,10 +29,14 @@ impl Client {
     pub fn connect(home: &Path) -> Result<Self, Error> {
         let socket = home.join(SOCKET_FILE);
         match UnixStream::connect(&socket) {
-            Ok(stream) => Ok(Self {
-                stream,
-                home: home.to_owned(),
-            }),
+            Ok(stream) => {
+                let client = Self {
+                    stream,
+                    home: home.to_owned(),
+                };
+                client.set_timeout(DEFAULT_TIMEOUT)?;
+                Ok(client)
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -45,6 +53,15 @@ impl Client {
                 e,
             )),
         }
+    }
+
+    /// How long to wait for the daemon to take or answer a message before
+    /// giving up (a stopped or wedged daemon must not hang its clients).
+    pub fn set_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| self.stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| Error::io("cannot set a timeout on the daemon's socket", e))
     }
 
     /// The home this client talks for.
@@ -84,6 +101,15 @@ impl Client {
     }
 
     fn broken(&self, e: io::Error) -> Error {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            return Error::io(
+                "the warrant daemon did not answer in time (is it stopped or overloaded?)",
+                e,
+            );
+        }
         Error::io("lost the connection to the warrant daemon", e)
     }
 

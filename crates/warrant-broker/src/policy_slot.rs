@@ -14,6 +14,9 @@ use warrant_policy::Policy;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     modified: Option<SystemTime>,
+    /// The change time, which no unprivileged tool can set back (`cp -p`,
+    /// `touch -d` and `rsync -t` restore the modification time only).
+    changed: (i64, i64),
     len: u64,
     inode: u64,
 }
@@ -94,6 +97,7 @@ impl PolicySlot {
             use std::os::unix::fs::MetadataExt;
             Stamp {
                 modified: m.modified().ok(),
+                changed: (m.ctime(), m.ctime_nsec()),
                 len: m.len(),
                 inode: m.ino(),
             }

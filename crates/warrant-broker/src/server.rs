@@ -280,6 +280,9 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
     let cred = stream.peer_cred()?;
     let pid = cred.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
     if cred.uid() != shared.uid {
+        // Read what it sent first (briefly): hanging up on unread data
+        // would reset the connection, and the peer should learn why.
+        let _ = tokio::time::timeout(Duration::from_secs(1), read_frame(&mut stream)).await;
         let uid = cred.uid();
         let reason = format!("uid {uid} is not the daemon's uid {}", shared.uid);
         let audited = reason.clone();

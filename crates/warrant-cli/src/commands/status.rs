@@ -7,9 +7,14 @@ use super::{Context, print_json};
 use crate::args::JsonArgs;
 
 pub fn run(ctx: &Context, args: JsonArgs) -> Result<u8> {
-    let status = match Client::connect(&ctx.home).and_then(|mut c| c.status()) {
+    // A daemon that does not answer within a few seconds is not up.
+    let answer = Client::connect(&ctx.home).and_then(|mut c| {
+        c.set_timeout(std::time::Duration::from_secs(3))?;
+        c.status()
+    });
+    let status = match answer {
         Ok(status) => status,
-        Err(error @ Error::NotRunning { .. }) if args.json => {
+        Err(error @ (Error::NotRunning { .. } | Error::Io { .. })) if args.json => {
             print_json(&serde_json::json!({ "running": false, "error": error.to_string() }))?;
             return Ok(1);
         }

@@ -363,7 +363,6 @@ fn a_removed_policy_grants_nothing() {
 /// `cp -p`, `rsync -t --inplace` or a second write within one clock tick
 /// leave it) is never seen, and the old policy stays in force.
 #[test]
-#[ignore = "bug: a same-size in-place policy edit that keeps the mtime is never applied"]
 fn an_edit_that_keeps_size_and_mtime_is_still_applied() {
     let (home, _value, _daemon) = Home::with_daemon();
     let path = home.scratch().join("warrant.toml");
