@@ -130,6 +130,19 @@ pub fn is_alive(id: &ProcessId) -> bool {
     live_stat(id.pid).is_ok_and(|stat| stat.start_time == id.start_time)
 }
 
+/// Whether `id` can neither run user code nor be in the middle of creating
+/// a process: it is stopped (`T`, `t`), in uninterruptible sleep (`D`, such
+/// as the parent of a `vfork` child that has not exec'd yet), has ended, or
+/// is gone.
+pub(crate) fn is_settled(id: &ProcessId) -> bool {
+    match read_stat(id.pid) {
+        Ok(stat) if stat.start_time == id.start_time => {
+            stat.has_ended() || matches!(stat.state, b'T' | b't' | b'D')
+        }
+        _ => true,
+    }
+}
+
 /// The parent pid of `pid` (0 for the first process of the pid namespace).
 ///
 /// When the parent ends first, the kernel gives the process a new parent

@@ -57,6 +57,10 @@ const POLL: Duration = Duration::from_millis(10);
 /// How long to wait for `SIGKILL` to take effect before returning.
 const KILL_WAIT: Duration = Duration::from_millis(100);
 
+/// How long one freeze of the tree waits in all for the processes it sent
+/// `SIGSTOP` to actually stop (normally well under a millisecond each).
+const STOP_WAIT: Duration = Duration::from_millis(200);
+
 /// How many times [`terminate_tree`] looks for new children of stopped
 /// processes before it stops looking (each round can only find processes
 /// forked before the previous round stopped their parents).
@@ -110,19 +114,22 @@ pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
 /// `grace`, then `SIGKILL`, as [`terminate`] does. Nothing happens when
 /// `root` has already ended.
 ///
-/// The grace period starts with the call. Reading the tree takes a few
-/// milliseconds more after it (once per round, see below), so with many
-/// processes this can block somewhat longer than `grace` + 100 ms.
+/// The grace period starts with the call. Freezing the tree (below) after
+/// it can add up to 200 ms of waiting for processes to stop plus a few
+/// milliseconds per read of `/proc`, so on a loaded machine with many
+/// processes this blocks somewhat longer than `grace` + 100 ms.
 ///
 /// A process forking while the tree is read must not slip through, so the
 /// tree under the root is frozen first: every process found is sent
-/// `SIGSTOP` (which it cannot catch or ignore), then the tree is read again
-/// to find children forked in the meantime, until a round finds nothing new.
-/// Only then does everyone get `SIGTERM` and `SIGCONT`. When the grace
-/// period runs out, the processes still there are frozen and the tree read
-/// again the same way, which also catches children forked during shutdown (a
-/// `TERM` handler that starts a cleanup command, a loop that ignores `TERM`
-/// and keeps starting commands); all of those get `SIGKILL`.
+/// `SIGSTOP` (which it cannot catch or ignore); once they have actually
+/// stopped (a process preempted in the middle of `fork(2)` finishes it
+/// first), the tree is read again to find children forked in the meantime,
+/// until a round finds nothing new. Only then does everyone get `SIGTERM`
+/// and `SIGCONT`. When the grace period runs out, the processes still there
+/// are frozen and the tree read again the same way, which also catches
+/// children forked during shutdown (a `TERM` handler that starts a cleanup
+/// command, a loop that ignores `TERM` and keeps starting commands); all of
+/// those get `SIGKILL`.
 ///
 /// The root itself is never stopped: its parent is outside the tree, and an
 /// interactive shell that sees its foreground job stop takes the terminal
@@ -172,8 +179,10 @@ fn freeze(mut members: Vec<Target>, root: &ProcessId) -> Vec<Target> {
             target.signal(Signal::STOP);
         }
     };
+    let stop_deadline = Instant::now() + STOP_WAIT;
     stop(&members);
     for _ in 0..FREEZE_ROUNDS {
+        wait_stopped(&members, root, stop_deadline);
         let ids: Vec<ProcessId> = members.iter().map(|t| t.id).collect();
         let new: Vec<Target> = proc::descendants_of(&ids)
             .into_iter()
@@ -187,6 +196,28 @@ fn freeze(mut members: Vec<Target>, root: &ProcessId) -> Vec<Target> {
         members.extend(new);
     }
     members
+}
+
+/// Waits until every member but `root` has actually stopped (or ended), or
+/// `deadline` passes.
+///
+/// `SIGSTOP` takes effect only when a process is on its way back to user
+/// space: one preempted in the middle of `fork(2)` first finishes it, and
+/// its child appears in `/proc` only then. Reading the tree before every
+/// member has stopped could miss that child for good.
+fn wait_stopped(members: &[Target], root: &ProcessId, deadline: Instant) {
+    let mut pending: Vec<ProcessId> = members
+        .iter()
+        .map(|t| t.id)
+        .filter(|id| id != root)
+        .collect();
+    loop {
+        pending.retain(|id| !proc::is_settled(id));
+        if pending.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Waits until every target is gone or `deadline` passes; returns the ones
