@@ -108,7 +108,7 @@ use std::path::{Component, Path, PathBuf};
 use landlock::{
     ABI, Access, AccessFs, AddRuleError, AddRulesError, BitFlags, LandlockStatus, PathBeneath,
     RestrictSelf, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError,
-    RulesetStatus,
+    RulesetStatus, Scope,
 };
 use rustix::fs::{FileType, Mode, OFlags, fstat, open, openat};
 use rustix::io::Errno;
@@ -140,6 +140,15 @@ impl Status {
     /// Whether the hidden files are out of the sandboxed processes' reach.
     pub fn hides_files(&self) -> bool {
         !matches!(self, Status::Unsupported { .. })
+    }
+
+    /// Whether signals from inside to processes outside are refused, when
+    /// that was asked for ([`restrict_self_confined`]): Landlock ABI 6 on.
+    pub fn confines_signals(&self) -> bool {
+        match self {
+            Status::Enforced { abi } | Status::PartiallyEnforced { abi } => *abi >= 6,
+            Status::Unsupported { .. } => false,
+        }
     }
 }
 
@@ -241,8 +250,27 @@ fn unsupported(status: &LandlockStatus) -> Status {
 /// and nothing but `no_new_privs` is restricted. See the module docs for
 /// how the rules are built and their limitations.
 pub fn restrict_self_hiding(hidden: &[&Path]) -> Result<Status, Error> {
+    restrict(hidden, false)
+}
+
+/// [`restrict_self_hiding`], and also refuses signals from the sandbox to
+/// any process outside it (Landlock's signal scope, ABI 6; silently absent
+/// on older kernels, see [`Status::confines_signals`]). An agent confined so
+/// cannot kill the supervisor that started it (and so escape its task), the
+/// broker daemon, or any other process of the user's; processes inside the
+/// sandbox signal each other as before, and processes outside still signal
+/// in.
+pub fn restrict_self_confined(hidden: &[&Path]) -> Result<Status, Error> {
+    restrict(hidden, true)
+}
+
+fn restrict(hidden: &[&Path], confine_signals: bool) -> Result<Status, Error> {
     let plan = plan(hidden)?;
-    let mut ruleset = Ruleset::default().handle_access(handled())?.create()?;
+    let mut ruleset = Ruleset::default().handle_access(handled())?;
+    if confine_signals {
+        ruleset = ruleset.scope(Scope::Signal)?;
+    }
+    let mut ruleset = ruleset.create()?;
     for (dir, toward) in &plan {
         allow_around(&mut ruleset, dir, toward)?;
     }

@@ -56,42 +56,6 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
     if let Err(e) = terminate::set_child_subreaper() {
         eprintln!("warrant: warning: cannot keep the agent's orphans in the task: {e}");
     }
-    // From here this process, the agent and everything under it cannot read
-    // the warrant home. The socket stays reachable: Landlock does not govern
-    // connecting to it.
-    match &sandbox_status {
-        Some(status) if status.hides_files() => {
-            let home = std::fs::canonicalize(&ctx.home).unwrap_or_else(|_| ctx.home.clone());
-            let applied = sandbox::restrict_self_hiding(&[home.as_path()]);
-            match applied {
-                Ok(status) => eprintln!(
-                    "warrant: task {} as {}; {status}: the agent cannot read {}",
-                    view.task,
-                    view.actor,
-                    ctx.home.display()
-                ),
-                Err(e) => {
-                    end_task(ctx, &session, None);
-                    bail!("cannot sandbox the agent, so it was not started: {e}");
-                }
-            }
-        }
-        Some(status) => eprintln!(
-            "warrant: task {} as {}; WARNING: {status}. The agent runs unsandboxed and can read \
-             the files in {} (keep the store passphrase-protected)",
-            view.task,
-            view.actor,
-            ctx.home.display()
-        ),
-        None => eprintln!(
-            "warrant: task {} as {}; WARNING: no sandbox (--insecure-no-sandbox): the agent can \
-             read the files in {}",
-            view.task,
-            view.actor,
-            ctx.home.display()
-        ),
-    }
-
     // The terminal sends ^C and ^\ to the agent itself; TERM and HUP sent to
     // this process are passed on. Handlers (not SIG_IGN) so the agent starts
     // with default dispositions.
@@ -103,14 +67,79 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
         agent.env_remove(var);
     }
     warrant_exec::die_with_parent(&mut agent);
-    let mut child = match agent.spawn() {
-        Ok(child) => child,
-        Err(e) => {
+    let hide = sandbox_status
+        .as_ref()
+        .filter(|s| s.hides_files())
+        .map(|_| std::fs::canonicalize(&ctx.home).unwrap_or_else(|_| ctx.home.clone()));
+
+    // The agent is started from a thread of its own, which alone enters the
+    // sandbox (Landlock applies per thread, and children inherit it): the
+    // agent cannot read the warrant home, and with the signal scope it
+    // cannot signal out of the sandbox, so it can neither kill this
+    // supervisor to slip out of its task nor touch the daemon. This process
+    // stays outside. The thread also waits for the agent, since the agent's
+    // parent-death signal follows the thread that started it.
+    let name = program.to_string_lossy().into_owned();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let spawner = std::thread::Builder::new()
+        .name("warrant-agent".into())
+        .spawn(move || -> Result<std::process::ExitStatus, String> {
+            let applied = match &hide {
+                Some(home) => Some(sandbox::restrict_self_confined(&[home.as_path()]).map_err(
+                    |e| format!("cannot sandbox the agent, so it was not started: {e}"),
+                )?),
+                None => None,
+            };
+            let mut child = agent
+                .spawn()
+                .map_err(|e| format!("cannot start {name}: {e}"))?;
+            let _ = started_tx.send((child.id(), applied));
+            child
+                .wait()
+                .map_err(|e| format!("cannot wait for the agent: {e}"))
+        })
+        .context("cannot start the agent's thread")?;
+    let (agent_pid, applied) = match started_rx.recv() {
+        Ok(started) => started,
+        Err(_) => {
+            let error = match spawner.join() {
+                Ok(Err(error)) => error,
+                _ => "the agent did not start".to_owned(),
+            };
             end_task(ctx, &session, Some(127));
-            bail!("cannot start {}: {e}", program.to_string_lossy());
+            bail!("{error}");
         }
     };
-    let agent_pid = child.id();
+    match (
+        applied.as_ref().or(sandbox_status.as_ref()),
+        applied.is_some(),
+    ) {
+        (Some(status), true) if status.hides_files() => eprintln!(
+            "warrant: task {} as {}; {status}: the agent cannot read {}{}",
+            view.task,
+            view.actor,
+            ctx.home.display(),
+            if status.confines_signals() {
+                " or signal processes outside its task"
+            } else {
+                " (this kernel cannot stop it from signalling other processes)"
+            }
+        ),
+        (Some(status), _) => eprintln!(
+            "warrant: task {} as {}; WARNING: {status}. The agent runs unsandboxed and can read \
+             the files in {} (keep the store passphrase-protected)",
+            view.task,
+            view.actor,
+            ctx.home.display()
+        ),
+        (None, _) => eprintln!(
+            "warrant: task {} as {}; WARNING: no sandbox (--insecure-no-sandbox): the agent can \
+             read the files in {}",
+            view.task,
+            view.actor,
+            ctx.home.display()
+        ),
+    }
     let handle = signals.handle();
     let forwarder = std::thread::spawn(move || {
         for signal in signals.forever() {
@@ -124,7 +153,11 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
     });
     let watcher = watch_daemon(ctx.home.clone(), Arc::clone(&session));
 
-    let status = child.wait().context("cannot wait for the agent")?;
+    let status = match spawner.join() {
+        Ok(Ok(status)) => status,
+        Ok(Err(error)) => bail!("{error}"),
+        Err(_) => bail!("the agent's thread failed"),
+    };
     let code = status
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))

@@ -378,7 +378,6 @@ fn without_the_sandbox_the_task_says_so() {
 /// re-parented outside the task's tree, so the daemon takes it for a caller
 /// outside any task and believes whatever actor it claims.
 #[test]
-#[ignore = "bug: a process left behind by an agent that SIGKILLs its `warrant task` escapes the task and can claim any actor"]
 fn an_agent_that_kills_its_task_cannot_escape_its_actor() {
     let (home, value, _daemon) = Home::with_daemon();
     let dir = home.scratch();
@@ -393,7 +392,12 @@ fn an_agent_that_kills_its_task_cannot_escape_its_actor() {
         i=0; while [ ! -s leftover.pid ]; do sleep 0.01; i=$((i+1)); [ $i -gt 200 ] && exit 92; done; \
         kill -9 $PPID";
     let task = home.task(&["--actor", "bot"], script);
-    assert_eq!(task.code, -1, "warrant task was killed: {task:?}");
+    // The agent is confined (Landlock's signal scope): its SIGKILL never
+    // reaches the supervisor outside its sandbox.
+    assert_ne!(
+        task.code, -1,
+        "the agent killed its own warrant task: {task:?}"
+    );
     let leftover: u32 = read(&dir.join("leftover.pid")).parse().unwrap();
     // Either the leftover is ended, or it finishes its attempt.
     assert!(

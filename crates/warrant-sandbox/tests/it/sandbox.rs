@@ -373,3 +373,40 @@ fn a_missing_hidden_path_is_an_error_and_restricts_nothing() {
     );
     read.unwrap();
 }
+
+#[test]
+fn a_confined_sandbox_cannot_signal_out_but_signals_within() {
+    let tree = Tree::new();
+    // A process outside the sandbox (this test's own child).
+    let mut outside = Command::new("sleep").arg("30").spawn().unwrap();
+    let target = outside.id();
+    let hidden = tree.path("hidden");
+    let (out_refused, inside_killed) = thread::spawn(move || {
+        let status = warrant_sandbox::sandbox::restrict_self_confined(&[hidden.as_path()]).unwrap();
+        assert!(status.confines_signals(), "needs Landlock ABI 6: {status}");
+        let out = Command::new("kill")
+            .args(["-TERM", &target.to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        // Inside, a shell still ends its own child.
+        let within = Command::new("sh")
+            .args(["-c", "sleep 30 & kill -TERM $! && wait $!; echo $?"])
+            .output()
+            .unwrap();
+        (
+            !out.success(),
+            String::from_utf8_lossy(&within.stdout).trim().to_owned(),
+        )
+    })
+    .join()
+    .unwrap();
+    assert!(out_refused, "a confined process signalled one outside");
+    assert_eq!(inside_killed, "143", "signals inside the sandbox must work");
+    assert!(
+        outside.try_wait().unwrap().is_none(),
+        "the outside process was killed"
+    );
+    outside.kill().unwrap();
+    outside.wait().unwrap();
+}
