@@ -94,8 +94,10 @@ pub struct Grant {
     pub hosts: Vec<String>,
     /// Hosts each secret may be sent to: a secret covered by one rule must
     /// not travel to a host only another secret's rule allows.
+    /// (A list of pairs, not a map: a grant holds a few secrets, and a
+    /// map's node costs hundreds of bytes in each of many live grants.)
     #[serde(default)]
-    pub secret_hosts: std::collections::BTreeMap<String, Vec<String>>,
+    pub secret_hosts: Vec<(String, Vec<String>)>,
     /// Lifetime once active, in milliseconds.
     pub ttl_ms: u64,
     /// Use limit.

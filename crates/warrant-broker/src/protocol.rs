@@ -259,7 +259,7 @@ impl GrantView {
             reason: grant.reason.clone(),
             commands: grant.command_scopes.clone(),
             hosts: grant.hosts.clone(),
-            secret_hosts: grant.secret_hosts.clone(),
+            secret_hosts: grant.secret_hosts.iter().cloned().collect(),
             ttl_secs: grant.ttl_ms / 1000,
             remaining_secs: if grant.status.is_live() {
                 grant.remaining_ms(now_ms).div_ceil(1000)

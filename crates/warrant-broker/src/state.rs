@@ -21,6 +21,9 @@ const GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("grants");
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// redb's page cache.
+const CACHE_BYTES: usize = 16 << 20;
+
 /// The meta key holding the hash of the policy an approver accepted.
 pub const ACCEPTED_POLICY: &str = "accepted_policy";
 /// The meta key holding the hash of the policy last loaded.
@@ -91,7 +94,10 @@ impl StateDb {
             e => Error::state(&path, e),
         };
         let backend = FileBackend::new(file).map_err(opened)?;
+        // redb caches pages in memory, up to 1 GiB by default; grant
+        // records are small and the daemon keeps live ones itself.
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(backend)
             .map_err(opened)?;
         let state = Self { db, path };
