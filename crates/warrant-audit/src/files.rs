@@ -88,13 +88,12 @@ pub(crate) fn read_tail(path: &Path) -> io::Result<Tail> {
 /// Replaces `dir/name` with `bytes` atomically.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     let target = dir.join(name);
-    // The rename is not made durable: a head lost in a crash leaves the old
-    // one, which names a record the log has, and that is accepted as the
-    // trace of a crash (see `AuditLog::check_end`). One sync fewer per append.
-    // The first head is a new name, which must survive: a missing head
-    // reads as damage.
+    // Nothing is synced: after a crash the head may be the old one, which
+    // names a record the log has, or empty; both are accepted as the trace
+    // of a crash (see `AuditLog::check_end`). The first head is a new name,
+    // which must survive: a missing head reads as damage.
     if target.exists() {
-        warrant_fs::write_atomic_unsynced_rename(&target, bytes, FILE_MODE)
+        warrant_fs::replace_unsynced(&target, bytes, FILE_MODE)
     } else {
         warrant_fs::write_atomic(&target, bytes, FILE_MODE)
     }

@@ -255,6 +255,9 @@ impl AuditLog {
         let Err(reason) = chain::check_head(last, head) else {
             return Ok(());
         };
+        if head.is_none() && self.head_is_torn() {
+            return Ok(());
+        }
         if let (Some(l), Some(h)) = (last, head)
             && l.seq > h.seq + 1
             && self.link_at(h.seq)?.is_some_and(|at| at.hash == h.hash)
@@ -312,6 +315,7 @@ impl AuditLog {
                 (Some(l), Some(h)) if l.seq > h.seq + 1 => {
                     self.link_at(h.seq)?.is_some_and(|at| at.hash == h.hash)
                 }
+                (Some(_), None) => self.head_is_torn(),
                 _ => false,
             };
             if !lagging {
@@ -390,6 +394,14 @@ impl AuditLog {
         }
     }
 
+    /// An empty `audit.head`: a crash between its rename and its data
+    /// reaching the disk (its writes are not synced).
+    fn head_is_torn(&self) -> bool {
+        std::fs::metadata(self.head_path()).is_ok_and(|m| m.len() == 0)
+    }
+
+    /// The head, or `None` when it is missing or empty (see
+    /// [`AuditLog::head_is_torn`]).
     fn read_head(&self) -> Result<Option<Head>, Error> {
         let path = self.head_path();
         let bytes = match std::fs::read(&path) {
@@ -397,6 +409,9 @@ impl AuditLog {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path)(e)),
         };
+        if bytes.is_empty() {
+            return Ok(None);
+        }
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| Error::Broken {

@@ -52,13 +52,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// [`write_atomic`] without syncing the directory: the file is whole at the
-/// path, old or new, but after a crash the rename may be lost and the old
-/// content back. Only for files whose readers accept an older version
-/// (the audit log's head, which may lag the log after a crash).
-pub fn write_atomic_unsynced_rename(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// Replaces `path` with `bytes` by a rename, syncing nothing: readers see
+/// the old content or the new, never a mix, but after a crash the file may
+/// hold the old content, the new, or nothing at all (a zero-length file,
+/// when the rename reached the disk before the data). Only for files whose
+/// readers accept all three: the audit log's head, which may lag the log
+/// after a crash.
+pub fn replace_unsynced(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let temp = temp_path(path);
-    let result = write_new(&temp, bytes, mode).and_then(|()| fs::rename(&temp, path));
+    let result = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| fs::rename(&temp, path));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }

@@ -352,3 +352,19 @@ fn a_head_left_behind_by_a_crash_mid_batch_is_repaired_but_a_wrong_one_is_not() 
     assert!(log.append(set("b/5")).is_err());
     drop(home);
 }
+
+#[test]
+fn an_empty_head_left_by_a_crash_is_repaired_but_a_missing_one_is_damage() {
+    let (_home, log) = log_of(3);
+    // Head writes are not synced: a crash may leave the file empty.
+    std::fs::write(log.head_path(), b"").unwrap();
+    assert_eq!(log.verify().unwrap().records, 3);
+    let record = log.append(set("c/1")).unwrap();
+    assert_eq!(record.seq, 4);
+    assert!(!std::fs::read(log.head_path()).unwrap().is_empty());
+    assert_eq!(log.verify().unwrap().records, 4);
+
+    std::fs::remove_file(log.head_path()).unwrap();
+    assert!(matches!(log.verify(), Err(Error::Broken { .. })));
+    assert!(log.append(set("c/2")).is_err());
+}
