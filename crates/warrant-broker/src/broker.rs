@@ -51,6 +51,11 @@ pub struct Ending {
     pub grace: Duration,
 }
 
+/// The longest reason a request may give.
+const MAX_REASON: usize = 1000;
+/// The most secrets, commands or hosts one request may name.
+const MAX_LIST: usize = 64;
+
 /// SIGTERM → SIGKILL grace for what a vanished `warrant task` left behind.
 const ORPHAN_GRACE: Duration = Duration::from_secs(2);
 
@@ -442,6 +447,22 @@ impl Broker {
                 None,
             )));
         }
+        // What a request carries ends up in the audit log and the state:
+        // keep it to the size of a request, not of a file.
+        if req.reason.trim().is_empty() || req.reason.chars().count() > MAX_REASON {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("a reason is needed, of at most {MAX_REASON} characters"),
+                Some("say in a sentence what the task needs the secrets for".into()),
+            )));
+        }
+        if names.len() > MAX_LIST || req.commands.len() > MAX_LIST || req.hosts.len() > MAX_LIST {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("at most {MAX_LIST} secrets, commands and hosts per request"),
+                None,
+            )));
+        }
         let decision = policy.decide(&warrant_policy::Request {
             actor: &actor,
             secrets: &names,
@@ -719,6 +740,16 @@ impl Broker {
         id: &str,
         reason: Option<String>,
     ) -> Result<Outcome<GrantView>, Error> {
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON)
+        {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("a reason is limited to {MAX_REASON} characters"),
+                None,
+            )));
+        }
         let by = self.who(caller);
         let Some(grant) = self.live.get(id) else {
             return Ok(Err(self.ended_or_missing(id)?));
@@ -755,6 +786,16 @@ impl Broker {
         id: &str,
         reason: Option<String>,
     ) -> Result<Outcome<(GrantView, Ending)>, Error> {
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON)
+        {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("a reason is limited to {MAX_REASON} characters"),
+                None,
+            )));
+        }
         let by = self.who(caller);
         let Some(grant) = self.live.get(id) else {
             return Ok(Err(self.ended_or_missing(id)?));
@@ -1014,6 +1055,13 @@ impl Broker {
         sandbox: String,
     ) -> Result<Outcome<TaskView>, Error> {
         self.refresh_policy()?;
+        if reason.chars().count() > MAX_REASON || command.chars().count() > MAX_REASON {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("the reason and command name are limited to {MAX_REASON} characters"),
+                None,
+            )));
+        }
         if let Some(outer) = self.task_of(caller) {
             return Ok(Err(ErrorBody::new(
                 "forbidden",

@@ -325,3 +325,27 @@ fn unknown_or_missing_secrets_and_actors_are_refused() {
         "bad_request"
     );
 }
+
+#[test]
+fn requests_are_bounded_in_size() {
+    let mut f = fixture();
+    let c = me();
+    let mut long = ask("bot", &["db/dev/url"], 60_000);
+    long.reason = "x".repeat(5000);
+    assert_eq!(
+        f.broker.request(&c, long).unwrap().unwrap_err().code,
+        "bad_request"
+    );
+    let mut blank = ask("bot", &["db/dev/url"], 60_000);
+    blank.reason = "  ".into();
+    assert_eq!(
+        f.broker.request(&c, blank).unwrap().unwrap_err().code,
+        "bad_request"
+    );
+    let mut many = ask("bot", &["db/dev/url"], 60_000);
+    many.hosts = (0..100).map(|i| format!("h{i}.example")).collect();
+    assert_eq!(
+        f.broker.request(&c, many).unwrap().unwrap_err().code,
+        "bad_request"
+    );
+}
