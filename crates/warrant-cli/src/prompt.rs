@@ -73,6 +73,37 @@ fn read_all(reader: &mut impl Read) -> Result<Zeroizing<Vec<u8>>> {
     Ok(value)
 }
 
+/// One line of `reader` without its `\n` (and `\r`), read a byte at a time
+/// so nothing after it is consumed.
+fn read_line(reader: &mut impl Read) -> Result<Zeroizing<Vec<u8>>> {
+    let mut line = Zeroizing::new(Vec::with_capacity(256));
+    let mut byte = [0u8; 1];
+    loop {
+        match reader.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => {
+                if line.len() == line.capacity() {
+                    if line.len() >= MAX_VALUE_LEN {
+                        bail!("a line on stdin is longer than {MAX_VALUE_LEN} bytes");
+                    }
+                    // Grow by hand: a reallocation must not leave a copy.
+                    let mut bigger = Zeroizing::new(Vec::with_capacity(line.capacity() * 2));
+                    bigger.extend_from_slice(&line);
+                    line = bigger;
+                }
+                line.push(byte[0]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("cannot read stdin"),
+        }
+    }
+    if line.ends_with(b"\r") {
+        line.pop();
+    }
+    Ok(line)
+}
+
 fn strip_newline(bytes: &mut Zeroizing<Vec<u8>>) {
     let len = bytes.len();
     if bytes.ends_with(b"\r\n") {
@@ -97,57 +128,46 @@ fn first_line(bytes: &mut Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>> {
 }
 
 /// Answers to several secret questions: asked one by one without echo on a
-/// terminal, or taken line by line from stdin when it is not one (stdin is
-/// read once, into a wiped buffer).
+/// terminal, or taken line by line from stdin when it is not one. Each line
+/// is read as it is needed (not the whole of stdin, which a script may keep
+/// open), byte by byte into a wiped buffer.
 pub struct Answers {
-    lines: Option<Vec<Zeroizing<Vec<u8>>>>,
+    interactive: bool,
     next: usize,
 }
 
 impl Answers {
-    /// Reads stdin now unless it is a terminal.
+    /// Answers from the terminal, or from stdin's lines.
     pub fn new() -> Result<Self> {
-        if std::io::stdin().is_terminal() {
-            return Ok(Self {
-                lines: None,
-                next: 0,
-            });
-        }
-        let bytes = read_all(&mut std::io::stdin().lock())?;
-        let lines = bytes
-            .split(|&b| b == b'\n')
-            .map(|line| Zeroizing::new(line.strip_suffix(b"\r").unwrap_or(line).to_vec()))
-            .collect();
         Ok(Self {
-            lines: Some(lines),
+            interactive: std::io::stdin().is_terminal(),
             next: 0,
         })
     }
 
     /// Whether answers come from a terminal.
     pub fn interactive(&self) -> bool {
-        self.lines.is_none()
+        self.interactive
     }
 
     /// One answer; `what` names it in the prompt and in errors.
     pub fn secret(&mut self, what: &str) -> Result<SecretValue> {
-        let bytes = match &mut self.lines {
-            None => Zeroizing::new(
+        self.next += 1;
+        let bytes = if self.interactive {
+            Zeroizing::new(
                 rpassword::prompt_password(format!("{what}: "))
                     .with_context(|| format!("cannot read the {what} from the terminal"))?
                     .into_bytes(),
-            ),
-            Some(lines) => {
-                let line = lines.get_mut(self.next).map(std::mem::take);
-                self.next += 1;
-                match line {
-                    Some(line) if !line.is_empty() => line,
-                    _ => bail!(
-                        "stdin has no line {} for the {what}; pipe one line per answer",
-                        self.next
-                    ),
-                }
+            )
+        } else {
+            let line = read_line(&mut std::io::stdin().lock())?;
+            if line.is_empty() {
+                bail!(
+                    "stdin has no line {} for the {what}; pipe one line per answer",
+                    self.next
+                );
             }
+            line
         };
         if bytes.is_empty() {
             bail!("the {what} is empty");
@@ -165,5 +185,29 @@ impl Answers {
             }
         }
         Ok(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_read_one_at_a_time_without_their_ends() {
+        let mut input: &[u8] = b"first\r\nsecond\nthird";
+        assert_eq!(&read_line(&mut input).unwrap()[..], b"first");
+        // Nothing past the first line was consumed.
+        assert_eq!(input, b"second\nthird");
+        assert_eq!(&read_line(&mut input).unwrap()[..], b"second");
+        assert_eq!(&read_line(&mut input).unwrap()[..], b"third");
+        assert!(read_line(&mut input).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_long_line_grows_and_an_endless_one_is_refused() {
+        let long = vec![b'x'; 5000];
+        assert_eq!(read_line(&mut &long[..]).unwrap().len(), 5000);
+        let endless = vec![b'x'; MAX_VALUE_LEN + 10];
+        assert!(read_line(&mut &endless[..]).is_err());
     }
 }

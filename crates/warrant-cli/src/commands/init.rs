@@ -12,9 +12,17 @@ use crate::args::InitArgs;
 use crate::prompt;
 
 pub fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
-    let mut answers = prompt::Answers::new()?;
+    // Stdin is read only when there is something to ask.
+    let mut answers = if args.passphrase || args.approver {
+        Some(prompt::Answers::new()?)
+    } else {
+        None
+    };
     let (protection, key) = if args.passphrase {
-        let passphrase = answers.new_secret("New passphrase for the store")?;
+        let passphrase = answers
+            .as_mut()
+            .expect("made when asking")
+            .new_secret("New passphrase for the store")?;
         let text = std::str::from_utf8(passphrase.expose_secret())
             .context("the passphrase is not valid UTF-8")?;
         if text.chars().count() < 8 {
@@ -29,7 +37,10 @@ pub fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     };
     // Asked before anything is created, so a bad answer leaves no half store.
     let approver = if args.approver {
-        let passphrase = answers.new_secret("New approver passphrase (to approve grants)")?;
+        let passphrase = answers
+            .as_mut()
+            .expect("made when asking")
+            .new_secret("New approver passphrase (to approve grants)")?;
         Some(Verifier::create(
             passphrase.expose_secret(),
             super::approver::insecure_fast_kdf(),
