@@ -7,16 +7,18 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# Tools the integration tests drive: coreutils, util-linux (setsid), procps.
+# Tools the integration tests drive: coreutils, util-linux (setsid,
+# setpriv for a second uid, rev), procps (kill), python3 (a hand-written
+# client of the daemon's socket).
 missing=()
-for tool in sh base64 od tr readlink setsid; do
+for tool in sh base64 od tr readlink setsid setpriv rev kill timeout python3; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
     log "installing Debian packages for: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq coreutils util-linux procps >/dev/null
+    apt-get install -y -qq coreutils util-linux procps python3 >/dev/null
 fi
 
 log "format"
