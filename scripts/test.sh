@@ -18,7 +18,7 @@ if ((${#missing[@]})); then
     log "installing Debian packages for: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq coreutils util-linux procps python3 >/dev/null
+    apt-get install -y -qq coreutils util-linux bsdextrautils procps python3 >/dev/null
 fi
 
 log "format"
