@@ -1,0 +1,274 @@
+//! Approvals, the approver passphrase and acceptance of a changed policy.
+
+use std::time::Duration;
+
+use warrant_audit::Event;
+use warrant_policy::Policy;
+
+use crate::approver::Verifier;
+use crate::error::Error;
+use crate::grant::{GrantStatus, now_ms};
+use crate::protocol::{ErrorBody, GrantView};
+
+use super::{Broker, Caller, Change, Outcome};
+use crate::state::{ACCEPTED_POLICY, LAST_POLICY};
+
+impl Broker {
+    /// Reloads the policy if its file changed, auditing the change.
+    pub fn refresh_policy(&mut self) -> Result<(), Error> {
+        let Some(change) = self.policy.refresh() else {
+            return Ok(());
+        };
+        let Some(current) = change.current else {
+            return Ok(());
+        };
+        let path = self.policy.path_display();
+        let previous = self.last_policy.clone();
+        if previous.as_deref() == Some(current.as_str()) {
+            return Ok(());
+        }
+        self.record(Event::PolicyChanged {
+            path: path.clone(),
+            previous: previous.clone(),
+            current: current.clone(),
+        })?;
+        self.stage(Change::Meta(LAST_POLICY, current.clone()));
+        self.last_policy = Some(current.clone());
+        // The first policy a daemon ever loads is the one its operator
+        // started it with; later versions need an approver's acceptance
+        // before their automatic approvals apply.
+        if previous.is_none() && self.accepted_policy.is_none() {
+            self.record(Event::PolicyAccepted {
+                path,
+                policy: current.clone(),
+                by: "daemon start".into(),
+            })?;
+            self.stage(Change::Meta(ACCEPTED_POLICY, current.clone()));
+            self.accepted_policy = Some(current);
+        }
+        Ok(())
+    }
+
+    pub(super) fn policy_accepted(&self, policy: &Policy) -> Result<bool, Error> {
+        Ok(self.accepted_policy.as_deref() == Some(policy.hash()))
+    }
+
+    /// First half of an approval: may this caller try, and against what.
+    /// The passphrase is checked outside the broker's lock (Argon2 is slow
+    /// on purpose), then [`Broker::approve_finish`] applies the result.
+    pub fn approve_check(&mut self, caller: &Caller, id: &str) -> Result<Outcome<Verifier>, Error> {
+        if let Some(task) = self.task_of(caller).cloned() {
+            return self.approval_refused(
+                caller,
+                id,
+                format!(
+                    "asked from inside task {} ({}): an agent cannot approve",
+                    task.id, task.actor
+                ),
+                "forbidden",
+                Some("approve from a terminal that is not running under `warrant task`".into()),
+            );
+        }
+        if let Some(wait) = self.throttle.wait(std::time::Instant::now()) {
+            return self.approval_refused(
+                caller,
+                id,
+                format!(
+                    "locked for {} s after {} wrong passphrase(s)",
+                    wait.as_secs().max(1),
+                    self.throttle.failures()
+                ),
+                "throttled",
+                Some("wait, then try again with the right passphrase".into()),
+            );
+        }
+        let Some(verifier) = self.approver.clone() else {
+            return Ok(Err(ErrorBody::new(
+                "forbidden",
+                "no approver passphrase is set, so nothing can be approved",
+                Some("set one with `warrant approver set` (outside any agent task)".into()),
+            )));
+        };
+        match self.live.get(id) {
+            Some(g) if g.status == GrantStatus::Pending => Ok(Ok(verifier)),
+            Some(g) => Ok(Err(ErrorBody::new(
+                "not_pending",
+                format!("grant {id} is {}, not pending", g.status),
+                None,
+            ))),
+            None => Ok(Err(self.ended_or_missing(id)?)),
+        }
+    }
+
+    /// Second half of an approval, once the passphrase was checked.
+    pub fn approve_finish(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        ttl_ms: Option<u64>,
+        passphrase_ok: bool,
+    ) -> Result<Outcome<GrantView>, Error> {
+        if !passphrase_ok {
+            let lockout = self.throttle.failed(std::time::Instant::now());
+            return self.approval_refused(
+                caller,
+                id,
+                "wrong approver passphrase".into(),
+                "wrong_passphrase",
+                Some(format!(
+                    "approval is locked for {} s; the lock doubles with each wrong passphrase",
+                    lockout.as_secs()
+                )),
+            );
+        }
+        self.throttle.succeeded();
+        let now = now_ms();
+        let Some(grant) = self.live.get(id) else {
+            return Ok(Err(self.ended_or_missing(id)?));
+        };
+        if grant.status != GrantStatus::Pending || grant.is_due(now) {
+            return Ok(Err(ErrorBody::new(
+                "not_pending",
+                format!("grant {id} is no longer pending"),
+                None,
+            )));
+        }
+        let mut grant = grant.clone();
+        let ttl = ttl_ms.map_or(grant.ttl_ms, |t| t.min(grant.ttl_ms));
+        if ttl == 0 {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                "ttl must be more than zero",
+                None,
+            )));
+        }
+        grant.status = GrantStatus::Active;
+        grant.ttl_ms = ttl;
+        grant.approved_ms = Some(now);
+        grant.approved_by = Some(caller.user.clone());
+        grant.expires_ms = now.saturating_add(ttl);
+        self.record(Event::GrantApproved {
+            grant: id.to_owned(),
+            by: caller.user.clone(),
+            ttl_secs: ttl / 1000,
+        })?;
+        self.stage(Change::Grant(grant.clone()));
+        let view = GrantView::of(&grant, now);
+        self.live.insert(grant.id.clone(), grant);
+        Ok(Ok(view))
+    }
+
+    pub(super) fn approval_refused<T>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: String,
+        code: &str,
+        hint: Option<String>,
+    ) -> Result<Outcome<T>, Error> {
+        self.record(Event::ApprovalRefused {
+            grant: id.to_owned(),
+            by: caller.user.clone(),
+            reason: reason.clone(),
+        })?;
+        Ok(Err(ErrorBody::new(code, reason, hint)))
+    }
+
+    /// The approver verifier, if set (to check a passphrase outside the lock).
+    pub fn approver(&self) -> Option<Verifier> {
+        self.approver.clone()
+    }
+
+    /// Installs a new approver verifier, checked by the caller.
+    pub fn set_approver(
+        &mut self,
+        caller: &Caller,
+        verifier: Verifier,
+    ) -> Result<Outcome<()>, Error> {
+        if let Some(task) = self.task_of(caller) {
+            return Ok(Err(ErrorBody::new(
+                "forbidden",
+                format!(
+                    "asked from inside task {}: an agent cannot set the approver",
+                    task.id
+                ),
+                None,
+            )));
+        }
+        verifier.save(&self.home)?;
+        self.record(Event::ApproverSet {
+            replaced: self.approver.is_some(),
+        })?;
+        self.approver = Some(verifier);
+        Ok(Ok(()))
+    }
+
+    /// May this caller set the approver or accept a policy at all.
+    pub fn check_outside_task(&self, caller: &Caller, what: &str) -> Outcome<()> {
+        match self.task_of(caller) {
+            Some(task) => Err(ErrorBody::new(
+                "forbidden",
+                format!(
+                    "asked from inside task {} ({}): an agent cannot {what}",
+                    task.id, task.actor
+                ),
+                None,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Throttle state, shared by every passphrase check.
+    pub fn throttle_wait(&self) -> Option<Duration> {
+        self.throttle.wait(std::time::Instant::now())
+    }
+
+    /// Records the result of a passphrase check that is not an approval.
+    pub fn passphrase_checked(
+        &mut self,
+        caller: &Caller,
+        what: &str,
+        ok: bool,
+    ) -> Result<Outcome<()>, Error> {
+        if ok {
+            self.throttle.succeeded();
+            return Ok(Ok(()));
+        }
+        let lockout = self.throttle.failed(std::time::Instant::now());
+        self.approval_refused(
+            caller,
+            what,
+            "wrong approver passphrase".into(),
+            "wrong_passphrase",
+            Some(format!("locked for {} s", lockout.as_secs())),
+        )
+    }
+
+    /// Accepts the current policy (its automatic approvals apply again).
+    pub fn policy_accept(
+        &mut self,
+        caller: &Caller,
+    ) -> Result<Outcome<crate::protocol::PolicyView>, Error> {
+        self.refresh_policy()?;
+        let Some(policy) = self.policy.current() else {
+            return Ok(Err(ErrorBody::new(
+                "not_found",
+                self.policy.unavailable_reason(),
+                Some(self.policy.hint()),
+            )));
+        };
+        self.record(Event::PolicyAccepted {
+            path: policy.path().display().to_string(),
+            policy: policy.hash().to_owned(),
+            by: caller.user.clone(),
+        })?;
+        self.stage(Change::Meta(ACCEPTED_POLICY, policy.hash().to_owned()));
+        self.accepted_policy = Some(policy.hash().to_owned());
+        Ok(Ok(crate::protocol::PolicyView {
+            path: policy.path().display().to_string(),
+            hash: policy.hash().to_owned(),
+            accepted: true,
+            error: None,
+        }))
+    }
+}

@@ -1,0 +1,370 @@
+//! Asking for grants, listing them, and ending them by hand.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use warrant_audit::Event;
+use warrant_policy::{Approval, Decision};
+use warrant_secret::SecretName;
+
+use crate::error::Error;
+use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
+use crate::protocol::{ErrorBody, GrantRequest, GrantView};
+
+use super::{Broker, Caller, Change, Ending, MAX_LIST, MAX_REASON, Outcome, not_found};
+
+impl Broker {
+    /// Asks for a grant.
+    pub fn request(
+        &mut self,
+        caller: &Caller,
+        req: GrantRequest,
+    ) -> Result<Outcome<GrantView>, Error> {
+        self.refresh_policy()?;
+        let task = self.task_of(caller).cloned();
+        let actor = match (&task, &req.actor) {
+            (Some(task), Some(claimed)) if claimed != &task.actor => {
+                return Ok(Err(ErrorBody::new(
+                    "forbidden",
+                    format!(
+                        "inside task {} every process acts as {}; it cannot claim actor {claimed}",
+                        task.id, task.actor
+                    ),
+                    Some("leave out --actor inside a task".into()),
+                )));
+            }
+            (Some(task), _) => task.actor.clone(),
+            (None, Some(claimed)) => claimed.clone(),
+            (None, None) => {
+                return Ok(Err(ErrorBody::new(
+                    "bad_request",
+                    "no actor: outside a task, say who asks",
+                    Some("pass --actor NAME (an actor of the policy), or run the agent under `warrant task`".into()),
+                )));
+            }
+        };
+        let task_id = task.as_ref().map(|t| t.id.clone());
+        let deny = |this: &Self,
+                    reason: String,
+                    hint: Option<String>|
+         -> Result<Outcome<GrantView>, Error> {
+            this.record(Event::RequestDenied {
+                actor: actor.clone(),
+                task: task_id.clone(),
+                secrets: req.secrets.clone(),
+                reason: reason.clone(),
+            })?;
+            Ok(Err(ErrorBody::new("denied", reason, hint)))
+        };
+        let Some(policy) = self.policy.current() else {
+            let reason = self.policy.unavailable_reason();
+            return deny(self, reason, Some(self.policy.hint()));
+        };
+        let mut names = Vec::new();
+        for secret in &req.secrets {
+            match SecretName::new(secret) {
+                Ok(name) => names.push(name),
+                Err(e) => return Ok(Err(ErrorBody::new("bad_request", e.to_string(), None))),
+            }
+        }
+        if names.is_empty() {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                "no secrets asked for",
+                Some("name them with --secret NAME".into()),
+            )));
+        }
+        if req.ttl_ms == 0 {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                "ttl must be more than zero",
+                None,
+            )));
+        }
+        // What a request carries ends up in the audit log and the state:
+        // keep it to the size of a request, not of a file.
+        if req.reason.trim().is_empty() || req.reason.chars().count() > MAX_REASON {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("a reason is needed, of at most {MAX_REASON} characters"),
+                Some("say in a sentence what the task needs the secrets for".into()),
+            )));
+        }
+        if names.len() > MAX_LIST || req.commands.len() > MAX_LIST || req.hosts.len() > MAX_LIST {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("at most {MAX_LIST} secrets, commands and hosts per request"),
+                None,
+            )));
+        }
+        let decision = policy.decide(&warrant_policy::Request {
+            actor: &actor,
+            secrets: &names,
+            commands: &req.commands,
+            hosts: &req.hosts,
+            ttl: Duration::from_millis(req.ttl_ms),
+        });
+        let terms = match decision {
+            Decision::Allow(terms) => terms,
+            Decision::Deny(denial) => {
+                let hint = format!(
+                    "see why with `warrant policy explain --actor {actor} --secret {}`",
+                    denial
+                        .secret
+                        .as_ref()
+                        .map_or_else(|| req.secrets[0].clone(), |s| s.to_string())
+                );
+                return deny(self, denial.reason, Some(hint));
+            }
+        };
+        let stored: Vec<SecretName> = self.store.list()?.into_iter().map(|m| m.name).collect();
+        if let Some(missing) = names.iter().find(|n| !stored.contains(n)) {
+            return deny(
+                self,
+                format!("no secret named {missing} in the store"),
+                Some(format!("add it with `warrant secret set {missing}`")),
+            );
+        }
+        let accepted = self.policy_accepted(&policy)?;
+        let auto = terms.approval == Approval::Auto && accepted;
+        let now = now_ms();
+        let ttl_ms = u64::try_from(terms.ttl.as_millis()).unwrap_or(u64::MAX);
+        let id = grant::new_id("g").map_err(|e| Error::Random(e.to_string()))?;
+        // Each secret keeps its own rule's hosts (or the hosts asked for,
+        // which every covering rule allowed).
+        let secret_hosts = terms
+            .coverage
+            .iter()
+            .map(|c| {
+                let hosts = if req.hosts.is_empty() {
+                    policy
+                        .rule_at(c.rule)
+                        .map(|r| r.hosts.patterns().to_vec())
+                        .unwrap_or_default()
+                } else {
+                    terms.hosts.clone()
+                };
+                (c.secret.to_string(), hosts)
+            })
+            .collect();
+        let mut grant = Grant {
+            id,
+            actor: actor.clone(),
+            task: task_id.clone(),
+            secrets: names.iter().map(ToString::to_string).collect(),
+            reason: req.reason.clone(),
+            command_scopes: terms.command_scopes.clone(),
+            hosts: terms.hosts.clone(),
+            secret_hosts,
+            ttl_ms,
+            max_uses: terms.max_uses,
+            uses: 0,
+            status: GrantStatus::Pending,
+            created_ms: now,
+            approved_ms: None,
+            approved_by: None,
+            expires_ms: now.saturating_add(PENDING_LIFETIME_MS),
+            ended_ms: None,
+            end_reason: None,
+            rules: terms.rules.iter().map(|&l| l as u64).collect(),
+            policy_hash: policy.hash().to_owned(),
+            terminate_on_expiry: terms.on_expiry == warrant_policy::OnExpiry::Terminate,
+            grace_ms: u64::try_from(terms.grace.as_millis()).unwrap_or(u64::MAX),
+            processes: Vec::new(),
+        };
+        if auto {
+            grant.status = GrantStatus::Active;
+            grant.approved_ms = Some(now);
+            grant.approved_by = Some("policy".into());
+            grant.expires_ms = now.saturating_add(ttl_ms);
+        }
+        self.record(Event::GrantRequested {
+            grant: grant.id.clone(),
+            actor,
+            task: task_id,
+            secrets: grant.secrets.clone(),
+            commands: grant.command_scopes.iter().flatten().cloned().collect(),
+            hosts: grant.hosts.clone(),
+            ttl_secs: ttl_ms / 1000,
+            max_uses: grant.max_uses,
+            reason: req.reason,
+            status: grant.status.as_str().to_owned(),
+            rules: grant.rules.clone(),
+            policy: grant.policy_hash.clone(),
+        })?;
+        if auto {
+            self.record(Event::GrantApproved {
+                grant: grant.id.clone(),
+                by: "policy".into(),
+                ttl_secs: ttl_ms / 1000,
+            })?;
+        }
+        self.stage(Change::Grant(grant.clone()));
+        let view = GrantView::of(&grant, now);
+        self.live.insert(grant.id.clone(), grant);
+        Ok(Ok(view))
+    }
+
+    /// Every live grant, or every grant ever with `all`, oldest first.
+    pub fn grants(&self, caller: &Caller, all: bool) -> Result<Vec<GrantView>, Error> {
+        let now = now_ms();
+        let task = self.task_of(caller).map(|t| t.id.clone());
+        let mut grants: Vec<Grant> = if all {
+            // The database, overlaid with what is staged and what is live.
+            let mut by_id: HashMap<String, Grant> = self
+                .journal
+                .state
+                .grants()?
+                .into_iter()
+                .map(|g| (g.id.clone(), g))
+                .collect();
+            for change in &self.pending.borrow().changes {
+                if let Change::Grant(g) = change {
+                    by_id.insert(g.id.clone(), g.clone());
+                }
+            }
+            for g in self.live.values() {
+                by_id.insert(g.id.clone(), g.clone());
+            }
+            by_id.into_values().collect()
+        } else {
+            self.live.values().cloned().collect()
+        };
+        // Inside a task, an agent sees its own task's grants only.
+        if let Some(task) = &task {
+            grants.retain(|g| g.task.as_ref() == Some(task));
+        }
+        grants.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        Ok(grants.iter().map(|g| GrantView::of(g, now)).collect())
+    }
+
+    /// One grant.
+    pub fn show(&self, id: &str) -> Result<Outcome<GrantView>, Error> {
+        let grant = self.lookup(id)?;
+        Ok(grant
+            .map(|g| GrantView::of(&g, now_ms()))
+            .ok_or_else(|| not_found(id)))
+    }
+
+    /// Refuses a pending grant.
+    pub fn deny(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<Outcome<GrantView>, Error> {
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON)
+        {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("a reason is limited to {MAX_REASON} characters"),
+                None,
+            )));
+        }
+        let by = self.who(caller);
+        let Some(grant) = self.live.get(id) else {
+            return Ok(Err(self.ended_or_missing(id)?));
+        };
+        if grant.status != GrantStatus::Pending {
+            return Ok(Err(ErrorBody::new(
+                "not_pending",
+                format!("grant {id} is {}, not pending", grant.status),
+                Some(format!("end an active grant with `warrant revoke {id}`")),
+            )));
+        }
+        if let Err(refusal) = self.may_touch(caller, grant) {
+            return Ok(Err(refusal));
+        }
+        let mut grant = grant.clone();
+        let now = now_ms();
+        grant.status = GrantStatus::Denied;
+        grant.ended_ms = Some(now);
+        grant.end_reason = Some(reason.clone().unwrap_or_else(|| format!("denied by {by}")));
+        self.record(Event::GrantDenied {
+            grant: id.to_owned(),
+            by,
+            reason,
+        })?;
+        self.stage(Change::Grant(grant.clone()));
+        self.live.remove(id);
+        Ok(Ok(GrantView::of(&grant, now)))
+    }
+
+    /// Ends a live grant now; returns the processes to end with it.
+    pub fn revoke(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<Outcome<(GrantView, Ending)>, Error> {
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON)
+        {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                format!("a reason is limited to {MAX_REASON} characters"),
+                None,
+            )));
+        }
+        let by = self.who(caller);
+        let Some(grant) = self.live.get(id) else {
+            return Ok(Err(self.ended_or_missing(id)?));
+        };
+        if let Err(refusal) = self.may_touch(caller, grant) {
+            return Ok(Err(refusal));
+        }
+        let reason = reason.unwrap_or_else(|| "revoked".into());
+        let (view, ending) = self.end_grant(id, GrantStatus::Revoked, &by, &reason, true)?;
+        Ok(Ok((view, ending)))
+    }
+
+    /// Ends grant `id` (which must be live) with `status`, auditing it.
+    pub(super) fn end_grant(
+        &mut self,
+        id: &str,
+        status: GrantStatus,
+        by: &str,
+        reason: &str,
+        terminate: bool,
+    ) -> Result<(GrantView, Ending), Error> {
+        let mut grant = self
+            .live
+            .get(id)
+            .cloned()
+            .expect("caller checked it is live");
+        let now = now_ms();
+        let ending = Ending {
+            processes: if terminate {
+                grant.processes.iter().map(|&p| p.into()).collect()
+            } else {
+                Vec::new()
+            },
+            grace: Duration::from_millis(grant.grace_ms),
+        };
+        let ended = ending.processes.len() as u64;
+        match status {
+            GrantStatus::Expired => self.record(Event::GrantExpired {
+                grant: id.to_owned(),
+                processes_ended: ended,
+            })?,
+            _ => self.record(Event::GrantRevoked {
+                grant: id.to_owned(),
+                by: by.to_owned(),
+                reason: reason.to_owned(),
+                processes_ended: ended,
+            })?,
+        };
+        grant.status = status;
+        grant.ended_ms = Some(now);
+        grant.end_reason = Some(reason.to_owned());
+        if terminate {
+            grant.processes.clear();
+        }
+        self.stage(Change::Grant(grant.clone()));
+        self.live.remove(id);
+        Ok((GrantView::of(&grant, now), ending))
+    }
+}

@@ -1,0 +1,205 @@
+//! Using a grant: the checks, the count, and the record of the run.
+
+use std::path::Path;
+use std::time::Duration;
+
+use warrant_audit::Event;
+use warrant_sandbox::proc::{self, ProcessId};
+
+use crate::error::Error;
+use crate::grant::{GrantProcess, GrantStatus, now_ms};
+use crate::protocol::{ErrorBody, RunResult, UseReply, UseRequest};
+
+use super::{Broker, Caller, Change, Ending, Outcome, program_name};
+
+impl Broker {
+    /// Checks a use and counts it. The caller reads the values from the
+    /// store (outside the lock) and sends them only once the use's record
+    /// is durable.
+    pub fn use_begin(
+        &mut self,
+        caller: &Caller,
+        req: &UseRequest,
+    ) -> Result<Outcome<UseReply>, Error> {
+        let now = now_ms();
+        let command = program_name(&req.program);
+        let task = self.task_of(caller).cloned();
+        let caller_actor = task.as_ref().map(|t| t.actor.clone());
+        let refuse =
+            |this: &Self, actor: &str, reason: String, code: &str, hint: Option<String>| {
+                this.record(Event::UseRefused {
+                    grant: req.grant.clone(),
+                    actor: actor.to_owned(),
+                    command: command.clone(),
+                    reason: reason.clone(),
+                })?;
+                Ok(Err(ErrorBody::new(code, reason, hint)))
+            };
+        let Some(grant) = self.live.get(&req.grant) else {
+            let body = self.ended_or_missing(&req.grant)?;
+            let actor = caller_actor.unwrap_or_else(|| caller.user.clone());
+            return refuse(self, &actor, body.message, &body.code, body.hint);
+        };
+        let actor = grant.actor.clone();
+        if grant.status == GrantStatus::Pending {
+            return refuse(
+                self,
+                &actor,
+                format!("grant {} is pending approval", grant.id),
+                "not_active",
+                Some(format!("an approver runs `warrant approve {}`", grant.id)),
+            );
+        }
+        if grant.is_due(now) {
+            return refuse(
+                self,
+                &actor,
+                format!("grant {} has expired", grant.id),
+                "not_active",
+                None,
+            );
+        }
+        if let Some(task) = &task {
+            if grant.task.as_ref() != Some(&task.id) && grant.actor != task.actor {
+                return refuse(
+                    self,
+                    &actor,
+                    format!(
+                        "grant {} is not for task {} ({})",
+                        grant.id, task.id, task.actor
+                    ),
+                    "forbidden",
+                    None,
+                );
+            }
+        }
+        if let Some(owner) = &grant.task {
+            if task.as_ref().map(|t| &t.id) != Some(owner) {
+                return refuse(
+                    self,
+                    &actor,
+                    format!(
+                        "grant {} belongs to task {owner}; only its processes may use it",
+                        grant.id
+                    ),
+                    "forbidden",
+                    None,
+                );
+            }
+        }
+        if let Some(missing) = req.secrets.iter().find(|s| !grant.secrets.contains(s)) {
+            return refuse(
+                self,
+                &actor,
+                format!("grant {} does not cover {missing}", grant.id),
+                "out_of_scope",
+                Some(format!("it covers: {}", grant.secrets.join(", "))),
+            );
+        }
+        let resolved = req.resolved.as_deref().map(Path::new);
+        if !warrant_policy::command_matches(&grant.command_scopes, &req.program, resolved) {
+            let scopes: Vec<String> = grant.command_scopes.iter().map(|s| s.join(" | ")).collect();
+            return refuse(
+                self,
+                &actor,
+                format!("command {command} is outside grant {}'s scope", grant.id),
+                "out_of_scope",
+                Some(format!("the grant allows: {}", scopes.join("; and "))),
+            );
+        }
+        if !grant.has_uses_left() {
+            return refuse(
+                self,
+                &actor,
+                format!("grant {} is used up ({} uses)", grant.id, grant.uses),
+                "not_active",
+                Some("ask for a new grant".into()),
+            );
+        }
+        let mut grant = grant.clone();
+        grant.uses += 1;
+        let (env_secrets, file_secrets): (Vec<String>, Vec<String>) = req
+            .secrets
+            .iter()
+            .cloned()
+            .partition(|s| !req.file_secrets.contains(s));
+        self.record(Event::GrantUsed {
+            grant: grant.id.clone(),
+            actor: actor.clone(),
+            command,
+            use_number: grant.uses,
+            env_secrets,
+            file_secrets,
+        })?;
+        self.stage(Change::Grant(grant.clone()));
+        let reply = UseReply {
+            grant: grant.id.clone(),
+            actor,
+            use_number: grant.uses,
+            names: req.secrets.clone(),
+        };
+        self.live.insert(grant.id.clone(), grant);
+        Ok(Ok(reply))
+    }
+
+    /// The process holding a use's values started. When the grant ended in
+    /// the meantime, the process is returned to be ended at once.
+    pub fn use_spawned(
+        &mut self,
+        grant_id: &str,
+        process: ProcessId,
+    ) -> Result<Option<Ending>, Error> {
+        let Some(grant) = self.live.get(grant_id) else {
+            let grace = Duration::from_secs(1);
+            return Ok(Some(Ending {
+                processes: vec![process],
+                grace,
+            }));
+        };
+        let mut grant = grant.clone();
+        grant.processes.push(GrantProcess::from(process));
+        self.stage(Change::Grant(grant.clone()));
+        self.live.insert(grant.id.clone(), grant);
+        Ok(None)
+    }
+
+    /// The process of a use ended (or its `warrant run` went away).
+    pub fn use_finished(
+        &mut self,
+        use_reply: &UseReply,
+        req: &UseRequest,
+        process: Option<ProcessId>,
+        result: Option<RunResult>,
+    ) -> Result<(), Error> {
+        if let (Some(process), Some(grant)) = (process, self.live.get(&use_reply.grant)) {
+            let still_running = result.is_none() && proc::is_alive(&process);
+            if !still_running {
+                let mut grant = grant.clone();
+                grant
+                    .processes
+                    .retain(|p| p.pid != process.pid || p.start_time != process.start_time);
+                self.stage(Change::Grant(grant.clone()));
+                self.live.insert(grant.id.clone(), grant);
+            }
+        }
+        let result = result.unwrap_or_default();
+        let (env_secrets, file_secrets): (Vec<String>, Vec<String>) = req
+            .secrets
+            .iter()
+            .cloned()
+            .partition(|s| !req.file_secrets.contains(s));
+        self.record(Event::Run {
+            command: program_name(&req.program),
+            child_pid: process.map(|p| p.pid),
+            env_secrets,
+            file_secrets,
+            exit_code: result.exit_code,
+            signal: result.signal,
+            redactions: result.redactions_by.values().sum(),
+            redactions_by: result.redactions_by,
+            grant: Some(use_reply.grant.clone()),
+            actor: Some(use_reply.actor.clone()),
+        })?;
+        Ok(())
+    }
+}
