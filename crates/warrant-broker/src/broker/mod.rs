@@ -6,6 +6,13 @@
 //! state did, never less: a grant the state shows active always has its
 //! approval in the log. Values are read from the store only for a use that
 //! passed every check.
+//!
+//! Operations change memory and stage their records; one writer at a time
+//! commits what is staged in batches (see [`Journal`]), and the daemon
+//! answers only once an operation's batch is on disk. The operations live
+//! in `grants` (request, list, deny, revoke), `usage` (a use and its run),
+//! `approval` (approving, the approver, the policy's acceptance) and `tasks`
+//! (tasks and the tick that expires grants).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
