@@ -27,6 +27,9 @@ cargo fmt --all --check
 log "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
 log "tests"
 cargo test --workspace --locked
 
