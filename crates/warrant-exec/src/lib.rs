@@ -312,13 +312,39 @@ impl RunOutcome {
 /// Blocks until the child has exited and its output is drained (see
 /// [`DRAIN_GRACE`]). Several runs may go on at once in different threads.
 pub fn run(spec: RunSpec) -> Result<RunOutcome, Error> {
-    session::run(spec, &mut |_| {})
+    session::run(spec, Streams::default(), &mut |_| {})
 }
 
 /// [`run`], calling `on_spawn` with the child's pid as soon as it exists
 /// (the broker registers it, to end it when its grant ends).
 pub fn run_with(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOutcome, Error> {
-    session::run(spec, on_spawn)
+    session::run(spec, Streams::default(), on_spawn)
+}
+
+/// Where a run's standard streams come from and go, when not warrant's own.
+#[derive(Debug, Default)]
+pub struct Streams {
+    /// The child's stdin (e.g. a pipe's read end, or `/dev/null`); warrant's
+    /// own when `None`.
+    pub stdin: Option<OwnedFd>,
+    /// Where the redacted stdout goes; warrant's own when `None`.
+    pub stdout: Option<OwnedFd>,
+    /// Where the redacted stderr goes; warrant's own when `None`.
+    pub stderr: Option<OwnedFd>,
+    /// Start the child as the leader of a new process group, so that it and
+    /// everything it starts can be ended at once (a caller's timeout).
+    pub new_process_group: bool,
+}
+
+/// [`run_with`] for a caller that takes the output itself (the MCP server):
+/// the child gets pipes, never a terminal, and its redacted output goes to
+/// `streams`. Only values that went through the redactor reach them.
+pub fn run_with_streams(
+    spec: RunSpec,
+    streams: Streams,
+    on_spawn: &mut dyn FnMut(u32),
+) -> Result<RunOutcome, Error> {
+    session::run(spec, streams, on_spawn)
 }
 
 /// Finds `program` as the child would (`execvp` rules over `path_var`),

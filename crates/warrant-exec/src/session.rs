@@ -27,14 +27,18 @@ use crate::pump::{InputPump, OutputPump, Step};
 use crate::signals::{CloseOnDrop, Events, SignalWatch};
 use crate::spawn::{self, ChildStdio, SpawnError, SpawnRequest, Stage};
 use crate::{
-    ChildStatus, DRAIN_GRACE, Error, RunOutcome, RunSpec, TerminalMode, above_stdio,
+    ChildStatus, DRAIN_GRACE, Error, RunOutcome, RunSpec, Streams, TerminalMode, above_stdio,
     make_non_dumpable,
 };
 
 /// How often to check on the child when pidfds are not available.
 const WAIT_TICK: Duration = Duration::from_millis(50);
 
-pub(crate) fn run(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOutcome, Error> {
+pub(crate) fn run(
+    spec: RunSpec,
+    streams: Streams,
+    on_spawn: &mut dyn FnMut(u32),
+) -> Result<RunOutcome, Error> {
     make_non_dumpable()?;
     let RunSpec {
         program,
@@ -54,8 +58,14 @@ pub(crate) fn run(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOut
     drop(secret_env);
 
     let stdin = rustix::stdio::stdin();
-    let stdout = rustix::stdio::stdout();
-    let stderr = rustix::stdio::stderr();
+    let stdout = streams
+        .stdout
+        .as_ref()
+        .map_or(rustix::stdio::stdout(), AsFd::as_fd);
+    let stderr = streams
+        .stderr
+        .as_ref()
+        .map_or(rustix::stdio::stderr(), AsFd::as_fd);
     // Whatever the caller printed comes before the child's output.
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
@@ -81,7 +91,9 @@ pub(crate) fn run(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOut
         inherit: &inherit,
     };
 
-    let use_pty = terminal == TerminalMode::Auto && rustix::termios::isatty(stdout);
+    // A caller that takes the output itself gets pipes, never a terminal.
+    let captured = streams.stdout.is_some() || streams.stderr.is_some();
+    let use_pty = terminal == TerminalMode::Auto && !captured && rustix::termios::isatty(stdout);
     let mut raw_mode = None;
     let (pid, out, err, input) = if use_pty {
         let stdin_is_tty = rustix::termios::isatty(stdin);
@@ -103,8 +115,10 @@ pub(crate) fn run(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOut
         let (out_r, out_w) = pipe().map_err(Error::setup("create a pipe"))?;
         let (err_r, err_w) = pipe().map_err(Error::setup("create a pipe"))?;
         let pid = spawn::spawn(&request(ChildStdio::Pipes {
+            stdin: streams.stdin.as_ref().map(AsFd::as_fd),
             stdout: out_w.as_fd(),
             stderr: err_w.as_fd(),
+            new_group: streams.new_process_group,
         }))
         .map_err(|e| spawn_error(&program, e))?;
         let out = OutputPump::new(out_r, stdout, redactor.stream());
@@ -196,9 +210,9 @@ struct Session<'a> {
     wake: OwnedFd,
     events: &'a Events,
     /// The child's stdout, or the pty master (both of its outputs).
-    out: OutputPump<'static>,
+    out: OutputPump<'a>,
     /// The child's stderr (pipes only).
-    err: Option<OutputPump<'static>>,
+    err: Option<OutputPump<'a>>,
     /// warrant's stdin to the pty master (pty only).
     input: Option<InputPump>,
 }

@@ -8,7 +8,7 @@
 //! Between `fork` and `execve` the child is a copy of a multi-threaded
 //! process with only the forking thread: another thread may have held the
 //! allocator's lock, so only async-signal-safe functions may run there. The
-//! child code below calls only `dup2`, `setsid`, `ioctl`, `fcntl`,
+//! child code below calls only `dup2`, `setsid`, `setpgid`, `ioctl`, `fcntl`,
 //! `sigaction`, `sigprocmask`, `execve`, `write` and `_exit`, on data
 //! prepared before the fork (C strings, pointer arrays, descriptor numbers),
 //! and never allocates, locks or panics.
@@ -25,10 +25,15 @@ use crate::above_stdio;
 
 /// What the child's standard descriptors become.
 pub(crate) enum ChildStdio<'a> {
-    /// Stdin inherited from warrant; stdout and stderr onto these pipe ends.
+    /// Stdout and stderr onto these pipe ends; stdin from `stdin`, or
+    /// inherited from warrant when `None`. With `new_group` the child leads
+    /// a process group of its own (so a caller can end it and everything it
+    /// starts at once).
     Pipes {
+        stdin: Option<BorrowedFd<'a>>,
         stdout: BorrowedFd<'a>,
         stderr: BorrowedFd<'a>,
+        new_group: bool,
     },
     /// A new session whose controlling terminal is this pty slave, on 0, 1 and 2.
     Pty { slave: BorrowedFd<'a> },
@@ -143,9 +148,17 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, SpawnError> {
         argv: req.argv.as_ptr(),
         envp: req.envp.as_ptr(),
         stdio: match req.stdio {
-            ChildStdio::Pipes { stdout, stderr } => {
-                PlanStdio::Pipes(stdout.as_raw_fd(), stderr.as_raw_fd())
-            }
+            ChildStdio::Pipes {
+                stdin,
+                stdout,
+                stderr,
+                new_group,
+            } => PlanStdio::Pipes {
+                stdin: stdin.map_or(-1, |fd| fd.as_raw_fd()),
+                stdout: stdout.as_raw_fd(),
+                stderr: stderr.as_raw_fd(),
+                new_group,
+            },
             ChildStdio::Pty { slave } => PlanStdio::Pty(slave.as_raw_fd()),
         },
         inherit: req.inherit,
@@ -224,7 +237,13 @@ fn reap(pid: Pid) {
 }
 
 enum PlanStdio {
-    Pipes(RawFd, RawFd),
+    /// `stdin` is -1 to keep warrant's.
+    Pipes {
+        stdin: RawFd,
+        stdout: RawFd,
+        stderr: RawFd,
+        new_group: bool,
+    },
     Pty(RawFd),
 }
 
@@ -246,7 +265,7 @@ impl ChildPlan<'_> {
     ///
     /// Only in the child right after `fork`, with all signals blocked. Every
     /// call here is async-signal-safe (POSIX.1-2017 §2.4.3 lists `dup2`,
-    /// `setsid`, `fcntl`, `sigaction`, `sigprocmask`, `execve`, `write`,
+    /// `setsid`, `setpgid`, `fcntl`, `sigaction`, `sigprocmask`, `execve`, `write`,
     /// `_exit`; Linux's `ioctl(TIOCSCTTY)` and reading `errno` are plain
     /// system-call wrappers); nothing allocates, locks or can panic; the
     /// pointers were built by the parent and stay valid (the child has a
@@ -255,8 +274,19 @@ impl ChildPlan<'_> {
         unsafe {
             // 1. Descriptors, while all signals are still blocked.
             match self.stdio {
-                PlanStdio::Pipes(stdout, stderr) => {
-                    if libc::dup2(stdout, 1) < 0 || libc::dup2(stderr, 2) < 0 {
+                PlanStdio::Pipes {
+                    stdin,
+                    stdout,
+                    stderr,
+                    new_group,
+                } => {
+                    if new_group && libc::setpgid(0, 0) < 0 {
+                        self.fail(Stage::Session);
+                    }
+                    if (stdin >= 0 && libc::dup2(stdin, 0) < 0)
+                        || libc::dup2(stdout, 1) < 0
+                        || libc::dup2(stderr, 2) < 0
+                    {
                         self.fail(Stage::Dup);
                     }
                 }

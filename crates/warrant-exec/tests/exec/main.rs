@@ -12,6 +12,7 @@ mod pty;
 mod scenario;
 mod signals;
 mod status;
+mod streams;
 
 use std::ffi::OsString;
 
