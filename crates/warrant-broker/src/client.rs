@@ -11,8 +11,8 @@ use warrant_secret::SecretValue;
 
 use crate::error::Error;
 use crate::protocol::{
-    GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, StatusView,
-    TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
+    GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
+    StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
 };
 
 /// How long a client waits for the daemon by default.
@@ -121,6 +121,11 @@ impl Client {
     /// Asks for a grant.
     pub fn request(&mut self, request: GrantRequest) -> Result<GrantView, Error> {
         self.call(&Request::Request(request), &[])
+    }
+
+    /// The secrets an actor may ask for (names, descriptions, hosts).
+    pub fn secrets(&mut self, actor: Option<String>) -> Result<Vec<SecretInfo>, Error> {
+        self.call(&Request::Secrets { actor }, &[])
     }
 
     /// Lists grants.

@@ -94,6 +94,12 @@ pub enum Request {
         /// The agent's exit code, if it exited.
         exit_code: Option<i32>,
     },
+    /// The secrets the caller's actor may ask for, with where each may be
+    /// sent. Names and descriptions only.
+    Secrets {
+        /// The actor claimed; ignored in favour of the task's inside a task.
+        actor: Option<String>,
+    },
     /// Set the approver passphrase; two frames follow: the current one
     /// (empty when none is set) and the new one.
     ApproverSet,
@@ -320,6 +326,17 @@ pub struct PolicyView {
     /// Why it could not be loaded, when it could not (the last good version
     /// stays in force).
     pub error: Option<String>,
+}
+
+/// A secret an actor may ask for (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInfo {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Hosts it may be sent to (host patterns of the rules that cover it).
+    pub hosts: Vec<String>,
 }
 
 /// What `task_start` answers.

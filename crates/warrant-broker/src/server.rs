@@ -364,6 +364,10 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                     return task_session(&shared, stream, task).await;
                 }
             }
+            Request::Secrets { actor } => {
+                let r = with_broker_durable(&shared, move |b| b.secrets_for(&c, actor)).await;
+                send(&mut stream, r).await?;
+            }
             Request::ApproverSet => {
                 let r = approver_set(&shared, &mut stream, &caller).await?;
                 send(&mut stream, r).await?;

@@ -9,7 +9,7 @@ use warrant_secret::SecretName;
 
 use crate::error::Error;
 use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
-use crate::protocol::{ErrorBody, GrantRequest, GrantView};
+use crate::protocol::{ErrorBody, GrantRequest, GrantView, SecretInfo};
 
 use super::{Broker, Caller, Change, Ending, MAX_LIST, MAX_REASON, Outcome, not_found};
 
@@ -366,5 +366,58 @@ impl Broker {
         self.stage(Change::Grant(grant.clone()));
         self.live.remove(id);
         Ok((GrantView::of(&grant, now), ending))
+    }
+
+    /// The secrets in the store that the caller's actor may ask for, with
+    /// the hosts each may be sent to. Secrets no rule lets it use are not
+    /// listed: an agent learns only what it could be granted.
+    pub fn secrets_for(
+        &mut self,
+        caller: &Caller,
+        claimed: Option<String>,
+    ) -> Result<Outcome<Vec<SecretInfo>>, Error> {
+        self.refresh_policy()?;
+        let actor = match (self.task_of(caller), claimed) {
+            (Some(task), _) => task.actor.clone(),
+            (None, Some(actor)) => actor,
+            (None, None) => {
+                return Ok(Err(ErrorBody::new(
+                    "bad_request",
+                    "no actor: outside a task, say who asks",
+                    Some("pass --actor NAME, or run the agent under `warrant task`".into()),
+                )));
+            }
+        };
+        let Some(policy) = self.policy.current() else {
+            return Ok(Err(ErrorBody::new(
+                "denied",
+                self.policy.unavailable_reason(),
+                Some(self.policy.hint()),
+            )));
+        };
+        let mut out = Vec::new();
+        for meta in self.store.list()? {
+            let name = meta.name.to_string();
+            let rules: Vec<_> = policy
+                .rules()
+                .iter()
+                .filter(|r| r.actors.iter().any(|a| a == &actor) && r.secrets.is_match(&name))
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            let mut hosts: Vec<String> = rules
+                .iter()
+                .flat_map(|r| r.hosts.patterns().iter().cloned())
+                .collect();
+            hosts.sort();
+            hosts.dedup();
+            out.push(SecretInfo {
+                name,
+                description: meta.description,
+                hosts,
+            });
+        }
+        Ok(Ok(out))
     }
 }

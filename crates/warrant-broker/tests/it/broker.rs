@@ -349,3 +349,32 @@ fn requests_are_bounded_in_size() {
         "bad_request"
     );
 }
+
+#[test]
+fn an_actor_sees_only_the_secrets_it_could_be_granted_with_their_hosts() {
+    let mut f = fixture();
+    let c = me();
+    let codex = f
+        .broker
+        .secrets_for(&c, Some("codex".into()))
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = codex.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db/dev/url", "github/token"]);
+    assert_eq!(codex[0].hosts, ["db.internal"]);
+    assert_eq!(codex[1].hosts, ["api.github.com"]);
+    let bot = f
+        .broker
+        .secrets_for(&c, Some("bot".into()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(bot.len(), 1, "bot's rules cover db/dev/* only");
+    assert!(bot[0].hosts.is_empty());
+    let nobody = f
+        .broker
+        .secrets_for(&c, Some("mallory".into()))
+        .unwrap()
+        .unwrap();
+    assert!(nobody.is_empty());
+    assert!(f.broker.secrets_for(&c, None).unwrap().is_err());
+}
