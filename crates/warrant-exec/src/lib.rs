@@ -334,6 +334,8 @@ pub struct Streams {
     /// Start the child as the leader of a new process group, so that it and
     /// everything it starts can be ended at once (a caller's timeout).
     pub new_process_group: bool,
+    /// The child's working directory; warrant's when `None`.
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// [`run_with`] for a caller that takes the output itself (the MCP server):

@@ -80,6 +80,14 @@ pub(crate) fn run(
 
     let (events, wake) = Events::new().map_err(Error::setup("create a pipe"))?;
 
+    let cwd = streams
+        .cwd
+        .as_ref()
+        .map(|dir| {
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
+                .map_err(|_| Error::InvalidArgument { index: 0 })
+        })
+        .transpose()?;
     let argv_ptrs = argv.pointers();
     let envp_ptrs = block.pointers();
     let inherit = files.fds();
@@ -89,6 +97,7 @@ pub(crate) fn run(
         envp: &envp_ptrs,
         stdio,
         inherit: &inherit,
+        cwd: cwd.as_deref(),
     };
 
     // A caller that takes the output itself gets pipes, never a terminal.

@@ -8,7 +8,7 @@
 //! Between `fork` and `execve` the child is a copy of a multi-threaded
 //! process with only the forking thread: another thread may have held the
 //! allocator's lock, so only async-signal-safe functions may run there. The
-//! child code below calls only `dup2`, `setsid`, `setpgid`, `ioctl`, `fcntl`,
+//! child code below calls only `dup2`, `setsid`, `setpgid`, `chdir`, `ioctl`, `fcntl`,
 //! `sigaction`, `sigprocmask`, `execve`, `write` and `_exit`, on data
 //! prepared before the fork (C strings, pointer arrays, descriptor numbers),
 //! and never allocates, locks or panics.
@@ -50,6 +50,8 @@ pub(crate) struct SpawnRequest<'a> {
     pub(crate) stdio: ChildStdio<'a>,
     /// Descriptors the child keeps across exec (they are close-on-exec in warrant).
     pub(crate) inherit: &'a [BorrowedFd<'a>],
+    /// The child's working directory, when not warrant's.
+    pub(crate) cwd: Option<&'a CStr>,
 }
 
 /// The step of the child's setup that failed.
@@ -60,6 +62,7 @@ pub(crate) enum Stage {
     Session = 3,
     ControllingTerminal = 4,
     Inherit = 5,
+    Cwd = 6,
 }
 
 impl Stage {
@@ -70,6 +73,7 @@ impl Stage {
             Self::Session,
             Self::ControllingTerminal,
             Self::Inherit,
+            Self::Cwd,
         ]
         .into_iter()
         .find(|stage| *stage as i32 == raw)
@@ -82,6 +86,7 @@ impl Stage {
             Self::Session => "start a new session for the child",
             Self::ControllingTerminal => "give the child its terminal",
             Self::Inherit => "pass in-memory files to the child",
+            Self::Cwd => "enter the child's working directory",
         }
     }
 }
@@ -162,6 +167,7 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, SpawnError> {
             ChildStdio::Pty { slave } => PlanStdio::Pty(slave.as_raw_fd()),
         },
         inherit: req.inherit,
+        cwd: req.cwd.map_or(std::ptr::null(), CStr::as_ptr),
         report: report_write.as_raw_fd(),
         max_signal: libc::SIGRTMAX(),
     };
@@ -254,6 +260,8 @@ struct ChildPlan<'a> {
     envp: *const *const c_char,
     stdio: PlanStdio,
     inherit: &'a [BorrowedFd<'a>],
+    /// NULL to keep warrant's.
+    cwd: *const c_char,
     report: RawFd,
     max_signal: c_int,
 }
@@ -265,7 +273,7 @@ impl ChildPlan<'_> {
     ///
     /// Only in the child right after `fork`, with all signals blocked. Every
     /// call here is async-signal-safe (POSIX.1-2017 §2.4.3 lists `dup2`,
-    /// `setsid`, `setpgid`, `fcntl`, `sigaction`, `sigprocmask`, `execve`, `write`,
+    /// `setsid`, `setpgid`, `chdir`, `fcntl`, `sigaction`, `sigprocmask`, `execve`, `write`,
     /// `_exit`; Linux's `ioctl(TIOCSCTTY)` and reading `errno` are plain
     /// system-call wrappers); nothing allocates, locks or can panic; the
     /// pointers were built by the parent and stay valid (the child has a
@@ -303,6 +311,9 @@ impl ChildPlan<'_> {
                         self.fail(Stage::ControllingTerminal);
                     }
                 }
+            }
+            if !self.cwd.is_null() && libc::chdir(self.cwd) < 0 {
+                self.fail(Stage::Cwd);
             }
             // The originals stay close-on-exec; dup2's copies are not.
             for fd in self.inherit {

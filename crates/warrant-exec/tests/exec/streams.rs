@@ -49,6 +49,7 @@ fn stdin_comes_from_the_caller_and_redacted_output_goes_back_to_it() {
         stdout: Some(out_w),
         stderr: Some(err_w),
         new_process_group: true,
+        cwd: None,
     };
     let mut pid = 0;
     let outcome = run_with_streams(spec, streams, &mut |p| pid = p).unwrap();
@@ -67,4 +68,31 @@ fn stdin_comes_from_the_caller_and_redacted_output_goes_back_to_it() {
         "{out:?}"
     );
     assert_eq!(outcome.pid, pid);
+}
+
+#[test]
+fn the_child_runs_in_the_directory_asked_for() {
+    let dir = std::env::temp_dir().canonicalize().unwrap();
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let (out, _err) = (read_all(out_r), read_all(err_r));
+    let streams = Streams {
+        stdout: Some(out_w),
+        stderr: Some(err_w),
+        cwd: Some(dir.clone()),
+        ..Streams::default()
+    };
+    let outcome = run_with_streams(spec(&["pwd"]), streams, &mut |_| {}).unwrap();
+    assert_eq!(outcome.exit_code(), 0);
+    let printed = String::from_utf8(out.join().unwrap()).unwrap();
+    assert_eq!(printed.trim(), dir.to_str().unwrap());
+
+    let missing = Streams {
+        cwd: Some(dir.join("no-such-dir-for-warrant")),
+        stdout: Some(pipe().1),
+        stderr: Some(pipe().1),
+        ..Streams::default()
+    };
+    let error = run_with_streams(spec(&["pwd"]), missing, &mut |_| {}).unwrap_err();
+    assert!(error.to_string().contains("working directory"), "{error}");
 }
