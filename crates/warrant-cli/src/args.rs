@@ -71,6 +71,20 @@ pub enum Command {
     Approver(ApproverCommand),
     /// Summarise exposure from the audit log, per secret and per actor
     Report(ReportArgs),
+    /// Serve MCP on stdio: agents use credentials without seeing them
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Started by an MCP client (Codex, Claude Code, Cursor, VS Code): stdout \
+carries only the protocol; diagnostics go to stderr. Under `warrant task` the server acts for \
+the task's actor whatever --actor says; outside a task, --actor is all that names who asks."
+)]
+pub struct McpArgs {
+    /// Who asks, outside a task (an actor of the policy)
+    #[arg(long, env = "WARRANT_ACTOR")]
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Args)]

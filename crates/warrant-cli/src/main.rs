@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Accept(args)) => commands::policy::accept(&ctx, args),
         Command::Approver(command) => commands::approver::run(&ctx, command),
         Command::Report(args) => commands::report::run(&ctx, args),
+        Command::Mcp(args) => commands::mcp::run(&ctx, args),
         Command::Run(args) => match commands::run::run(&ctx, args) {
             Ok(code) => Ok(code),
             Err(error) => {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod grant;
 pub mod import;
 pub mod init;
+pub mod mcp;
 pub mod policy;
 pub mod report;
 pub mod run;
