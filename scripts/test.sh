@@ -21,6 +21,18 @@ if ((${#missing[@]})); then
     apt-get install -y -qq coreutils util-linux bsdextrautils procps python3 >/dev/null
 fi
 
+# The MCP tests drive warrant with the official MCP Python SDK (a client we
+# did not write), installed from PyPI into target/pydeps once.
+pydeps="$PWD/target/pydeps"
+if ! PYTHONPATH="$pydeps" python3 -c 'import mcp' >/dev/null 2>&1; then
+    log "installing the MCP Python SDK into $pydeps"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+    fi
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$pydeps" 'mcp==2.3.0'
+fi
+export WARRANT_TEST_PYDEPS="$pydeps"
+
 log "format"
 cargo fmt --all --check
 

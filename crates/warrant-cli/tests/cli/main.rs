@@ -8,6 +8,7 @@ mod grants;
 mod harness;
 mod import;
 mod init;
+mod mcp;
 mod policy;
 mod report;
 mod run;

@@ -1,0 +1,280 @@
+//! `warrant mcp` driven over stdio by the official MCP Python SDK (a client
+//! we did not write), against a real daemon. `scripts/test.sh` installs the
+//! SDK into `target/pydeps` and names it in `WARRANT_TEST_PYDEPS`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::harness::{APPROVER, Home, contains, path_with_bin};
+
+/// The client: runs one scenario and prints one JSON line per call.
+const DRIVER: &str = r#"
+import asyncio, json, os, sys
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+def emit(label, res):
+    print(json.dumps({"label": label, "error": bool(res.is_error),
+                      "data": res.structured_content,
+                      "text": " ".join(getattr(c, "text", "") for c in res.content)}), flush=True)
+
+async def call(s, label, tool, args):
+    res = await s.call_tool(tool, args)
+    emit(label, res)
+    return res.structured_content or {}
+
+async def main(actor, scenario):
+    params = StdioServerParameters(command="warrant", args=["mcp", "--actor", actor], env=dict(os.environ))
+    async with stdio_client(params) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            tools = await s.list_tools()
+            print(json.dumps({"label": "tools", "data": sorted(t.name for t in tools.tools)}), flush=True)
+            await call(s, "list", "list_secrets", {})
+            grant = await call(s, "request", "request_access",
+                               {"secrets": ["db/dev/url"], "reason": "mcp tests", "ttl": "10m"})
+            gid = grant.get("grant_id")
+            if scenario == "approval":
+                print(json.dumps({"label": "waiting", "data": gid}), flush=True)
+                for _ in range(200):
+                    st = await s.call_tool("access_status", {"grant_id": gid})
+                    if st.structured_content.get("status") != "pending":
+                        break
+                    await asyncio.sleep(0.05)
+                emit("status", st)
+            await call(s, "encodings", "run_command", {"grant_id": gid, "argv": ["sh", "-c",
+                "printf 'raw=%s\\n' \"$DB_DEV_URL\"; printf %s \"$DB_DEV_URL\" | base64; "
+                "printf '{\"v\":\"%s\"}\\n' \"$DB_DEV_URL\"; echo err=$DB_DEV_URL >&2"]})
+            await call(s, "named_env", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "echo ${#DB}"],
+                                                       "env": {"DB": "warrant://db/dev/url"}})
+            await call(s, "stdin_cwd", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "read x; echo $x; pwd"],
+                                                       "stdin": "hello\n", "cwd": "/"})
+            await call(s, "out_of_scope", "run_command", {"grant_id": gid, "argv": ["ls"]})
+            await call(s, "flood", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "yes | head -c 5000000"]})
+            await call(s, "timeout", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "sleep 30 & sleep 30"],
+                                                     "timeout_s": 1})
+            await call(s, "wrong_type", "run_command", {"grant_id": gid, "argv": "sh -c true"})
+            try:
+                res = await s.call_tool("no_such_tool", {})
+                emit("unknown_tool", res)
+            except Exception as e:
+                print(json.dumps({"label": "unknown_tool", "error": True, "data": None, "text": str(e)}), flush=True)
+            await call(s, "end", "end_task", {})
+            await call(s, "after_end", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "true"]})
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"#;
+
+/// Where the SDK is installed, or a clear failure.
+fn pydeps() -> PathBuf {
+    let dir = std::env::var_os("WARRANT_TEST_PYDEPS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pydeps"),
+        PathBuf::from,
+    );
+    let ok = Command::new("python3")
+        .args(["-c", "import mcp"])
+        .env("PYTHONPATH", &dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "the MCP Python SDK is not in {}; run scripts/test.sh, which installs it",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs the driver as `actor`; `between` runs once the driver says it waits.
+fn drive(home: &Home, actor: &str, scenario: &str, between: impl FnOnce(&str)) -> Vec<Value> {
+    let driver = home.scratch().join("driver.py");
+    std::fs::write(&driver, DRIVER).unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.arg(&driver)
+        .args([actor, scenario])
+        .env("PYTHONPATH", pydeps())
+        .env("PATH", path_with_bin())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    home.configure(&mut cmd);
+    let mut child = cmd.spawn().expect("python3");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let mut between = Some(between);
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let value: Value = serde_json::from_str(&line.unwrap()).expect("a JSON line");
+        if value["label"] == "waiting"
+            && let Some(f) = between.take()
+        {
+            f(value["data"].as_str().unwrap());
+        }
+        lines.push(value);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "driver failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    lines
+}
+
+fn step<'a>(lines: &'a [Value], label: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["label"] == label)
+        .unwrap_or_else(|| panic!("no step {label} in {lines:#?}"))
+}
+
+/// `max_uses`: the grant's use limit, when the policy sets one (codex: 3).
+fn check_session(home: &Home, value: &str, lines: &[Value], max_uses: Option<u64>) {
+    let tools = &step(lines, "tools")["data"];
+    assert_eq!(
+        tools,
+        &serde_json::json!([
+            "access_status",
+            "end_task",
+            "list_secrets",
+            "request_access",
+            "run_command"
+        ])
+    );
+    let list = &step(lines, "list")["data"]["secrets"];
+    assert_eq!(list[0]["name"], "db/dev/url");
+
+    let enc = step(lines, "encodings");
+    assert_eq!(enc["error"], false, "{enc}");
+    let out = enc["data"]["stdout"].as_str().unwrap();
+    assert_eq!(out.matches("<redacted:db/dev/url>").count(), 3, "{out}");
+    assert_eq!(enc["data"]["stderr"], "err=<redacted:db/dev/url>\n");
+    assert_eq!(enc["data"]["exit_code"], 0);
+
+    let named = step(lines, "named_env");
+    assert_eq!(
+        named["data"]["stdout"].as_str().unwrap().trim(),
+        value.len().to_string()
+    );
+    let io = step(lines, "stdin_cwd");
+    assert_eq!(io["data"]["stdout"], "hello\n/\n");
+
+    let scope = step(lines, "out_of_scope");
+    assert_eq!(scope["error"], true);
+    assert_eq!(scope["data"]["error"], "out_of_scope");
+
+    let flood = step(lines, "flood");
+    if max_uses == Some(3) {
+        // Three uses so far: the fourth is refused, over MCP as anywhere.
+        assert_eq!(flood["error"], true, "{flood}");
+        assert_eq!(flood["data"]["error"], "not_active");
+    } else {
+        assert_eq!(flood["data"]["truncated"], true);
+        assert!(flood["data"]["stdout"].as_str().unwrap().len() < 100_000);
+        let timeout = step(lines, "timeout");
+        assert_eq!(timeout["data"]["timed_out"], true, "{timeout}");
+        assert_ne!(timeout["data"]["exit_code"], 0);
+    }
+
+    assert_eq!(step(lines, "wrong_type")["error"], true);
+    assert_eq!(step(lines, "unknown_tool")["error"], true);
+
+    let end = step(lines, "end");
+    assert_eq!(end["data"]["revoked"].as_array().unwrap().len(), 1, "{end}");
+    let after = step(lines, "after_end");
+    assert_eq!(after["error"], true);
+    assert_eq!(after["data"]["error"], "not_active");
+
+    // Nothing the client saw, and nothing on disk, holds the value.
+    let all = serde_json::to_string(lines).unwrap();
+    assert!(!all.contains(value), "a value reached the MCP client");
+    assert!(!contains(&home.all_bytes(), value.as_bytes()));
+    let audit = home.audit_text();
+    assert!(audit.contains("\"event\":\"grant_used\""));
+    assert!(audit.contains("\"event\":\"use_refused\""));
+    assert!(audit.contains("\"event\":\"run\""));
+}
+
+#[test]
+fn an_agent_uses_a_credential_over_mcp_without_seeing_it() {
+    let (home, value, _daemon) = Home::with_daemon();
+    let lines = drive(&home, "bot", "auto", |_| {});
+    assert_eq!(step(&lines, "request")["data"]["status"], "active");
+    check_session(&home, &value, &lines, None);
+}
+
+#[test]
+fn a_pending_grant_approved_from_the_cli_meanwhile_works_over_mcp() {
+    let (home, value, _daemon) = Home::with_daemon();
+    // codex's rule needs approval, and allows sh.
+    let lines = drive(&home, "codex", "approval", |id| {
+        home.cmd()
+            .args(["approve", id])
+            .write_stdin(format!("{APPROVER}\n"))
+            .assert()
+            .success();
+    });
+    let request = step(&lines, "request");
+    assert_eq!(request["data"]["status"], "pending");
+    assert!(
+        request["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("warrant approve")
+    );
+    assert_eq!(step(&lines, "status")["data"]["status"], "active");
+    check_session(&home, &value, &lines, Some(3));
+}
+
+#[test]
+fn the_server_survives_malformed_input() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    let mut cmd = home.std_cmd();
+    cmd.args(["mcp", "--actor", "bot"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write;
+    // Not JSON, a huge line, a request of the wrong shape, then a proper
+    // initialize: the server must still answer it.
+    stdin.write_all(b"this is not json\n").unwrap();
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"ping\",\"params\":{{\"x\":\"{}\"}}}}\n",
+        "a".repeat(4 << 20)
+    );
+    stdin.write_all(big.as_bytes()).unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":42}\n")
+        .unwrap();
+    stdin
+        .write_all(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}
+"#,
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut answered = false;
+    for _ in 0..10 {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+            break;
+        }
+        let value: Value = serde_json::from_str(&line).expect("stdout carries only JSON-RPC");
+        if value["id"] == 1 {
+            assert!(value["result"]["serverInfo"].is_object(), "{value}");
+            answered = true;
+            break;
+        }
+    }
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        answered,
+        "the server did not answer initialize after malformed input"
+    );
+}
