@@ -145,6 +145,22 @@ pub enum Event {
         /// Secrets delivered as in-memory files.
         file_secrets: Vec<String>,
     },
+    /// A grant's values were substituted into an HTTP request on its way to
+    /// an allowed host: used without any process of the agent's holding them.
+    Substituted {
+        /// The grant's id.
+        grant: String,
+        /// Its actor.
+        actor: String,
+        /// Secrets substituted.
+        secrets: Vec<String>,
+        /// The host the request went to.
+        host: String,
+        /// The HTTP method.
+        method: String,
+        /// Which use of the grant this is (1-based).
+        use_number: u64,
+    },
     /// A use of a grant was refused (not active, out of scope, used up).
     UseRefused {
         /// The grant's id.
@@ -259,6 +275,7 @@ impl Event {
             Self::GrantDenied { .. } => "grant_denied",
             Self::ApprovalRefused { .. } => "approval_refused",
             Self::GrantUsed { .. } => "grant_used",
+            Self::Substituted { .. } => "substituted",
             Self::UseRefused { .. } => "use_refused",
             Self::GrantExpired { .. } => "grant_expired",
             Self::GrantRevoked { .. } => "grant_revoked",

@@ -393,6 +393,12 @@ impl Tally {
 
     fn record(&mut self, record: &Record, grants: &Grants<'_>) {
         let event = match &record.event {
+            AnyEvent::Known(event @ Event::Substituted { .. }) => {
+                if let Ok(Value::Object(fields)) = serde_json::to_value(event) {
+                    self.substituted(&fields, grants, &record.user);
+                }
+                return;
+            }
             AnyEvent::Known(event) => event,
             AnyEvent::Unknown(fields) => {
                 if record.event.kind() == SUBSTITUTED {
@@ -458,6 +464,8 @@ impl Tally {
             | Event::SecretsImported { .. }
             | Event::PolicyChanged { .. }
             | Event::PolicyAccepted { .. }
+            // Counted above, before this match.
+            | Event::Substituted { .. }
             | Event::PeerRefused { .. }
             | Event::DaemonStarted { .. }
             | Event::DaemonStopped {}

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use warrant_secret::SecretValue;
 
 use crate::error::Error;
+use crate::protocol::SubstituteRequest;
 use crate::protocol::{
     GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
     StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
@@ -202,6 +203,23 @@ impl Client {
             values.push(SecretValue::from(frame.to_vec()));
         }
         Ok((UseSession { client: self }, reply, values))
+    }
+
+    /// Values to substitute into an HTTP request to `request.host`, in the
+    /// order asked; the daemon checks each may go there and audits the use.
+    pub fn substitute(
+        mut self,
+        request: SubstituteRequest,
+    ) -> Result<(UseReply, Vec<SecretValue>), Error> {
+        let reply: UseReply = self.call(&Request::Substitute(request), &[])?;
+        let mut values = Vec::with_capacity(reply.names.len());
+        for name in &reply.names {
+            let frame = read_frame(&mut self.stream)
+                .map_err(|e| self.broken(e))?
+                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
+            values.push(SecretValue::from(frame.to_vec()));
+        }
+        Ok((reply, values))
     }
 
     /// Starts a task rooted at this process.

@@ -63,6 +63,9 @@ pub enum Request {
     /// Use a grant: the reply carries the values. The connection then stays
     /// open for [`Request::Spawned`] and [`Request::Finished`].
     Use(UseRequest),
+    /// Values to substitute into an HTTP request to `host`: the reply
+    /// carries them, as for a use; nothing follows.
+    Substitute(SubstituteRequest),
     /// The process that holds the values started (no reply).
     Spawned {
         /// Its pid.
@@ -138,6 +141,19 @@ pub struct UseRequest {
     pub secrets: Vec<String>,
     /// Which of them are delivered as files (for the audit log).
     pub file_secrets: Vec<String>,
+}
+
+/// The fields of a substitution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubstituteRequest {
+    /// The grant.
+    pub grant: String,
+    /// Secret names to substitute.
+    pub secrets: Vec<String>,
+    /// The request's host (each secret must be allowed to go there).
+    pub host: String,
+    /// The HTTP method (for the audit log).
+    pub method: String,
 }
 
 /// How a granted run ended.

@@ -24,7 +24,8 @@ use crate::error::Error;
 use crate::grant::now_ms;
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    ErrorBody, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, UseRequest,
+    ErrorBody, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SubstituteRequest,
+    UseReply, UseRequest,
 };
 
 /// How often the daemon looks for expired grants and ended tasks when
@@ -339,6 +340,7 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::Use(req) => return use_grant(&shared, stream, caller, req).await,
+            Request::Substitute(req) => return substitute(&shared, stream, caller, req).await,
             Request::TaskStart {
                 actor,
                 reason,
@@ -546,18 +548,7 @@ async fn use_grant(
     caller: Caller,
     req: UseRequest,
 ) -> std::io::Result<()> {
-    // Values go only to the warrant binary itself, which injects them into
-    // one child and redacts its output; a hand-written client is refused.
-    let genuine = proc::same_executable(caller.pid, shared.pid).unwrap_or(false);
-    if !genuine {
-        let body = ErrorBody::new(
-            "forbidden",
-            "only the warrant binary the daemon runs may receive values",
-            Some(
-                "use `warrant run --grant ID -- COMMAND` (restart `warrant serve` after upgrading warrant)"
-                    .into(),
-            ),
-        );
+    if let Err(body) = genuine(shared, &caller) {
         return send::<()>(&mut stream, Err(body)).await;
     }
     let (c, r) = (caller.clone(), req.clone());
@@ -565,21 +556,9 @@ async fn use_grant(
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
-    let store = with_broker(shared, |b| b.store()).await;
-    let values = reply
-        .names
-        .iter()
-        .map(|n| {
-            let name = SecretName::new(n).map_err(|e| e.to_string())?;
-            store.get(&name).map_err(|e| e.to_string())
-        })
-        .collect::<Result<Vec<SecretValue>, String>>();
-    let values = match values {
+    let values = match values_of(shared, &reply).await {
         Ok(values) => values,
-        Err(e) => {
-            let body = ErrorBody::new("internal", format!("cannot read the store: {e}"), None);
-            return send::<()>(&mut stream, Err(body)).await;
-        }
+        Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
     send(&mut stream, Ok(&reply)).await?;
     for value in &values {
@@ -629,6 +608,63 @@ async fn use_grant(
     .await;
     if finished {
         send(&mut stream, audited).await?;
+    }
+    Ok(())
+}
+
+/// Values go only to the warrant binary itself, which injects them into
+/// one child and redacts its output, or substitutes them on the way to an
+/// allowed host; a hand-written client is refused.
+fn genuine(shared: &Shared, caller: &Caller) -> Result<(), ErrorBody> {
+    if proc::same_executable(caller.pid, shared.pid).unwrap_or(false) {
+        return Ok(());
+    }
+    Err(ErrorBody::new(
+        "forbidden",
+        "only the warrant binary the daemon runs may receive values",
+        Some(
+            "use `warrant run --grant ID -- COMMAND` (restart `warrant serve` after upgrading warrant)"
+                .into(),
+        ),
+    ))
+}
+
+/// Reads the values a use or substitution was granted, in order.
+async fn values_of(shared: &Arc<Shared>, reply: &UseReply) -> Result<Vec<SecretValue>, ErrorBody> {
+    let store = with_broker(shared, |b| b.store()).await;
+    reply
+        .names
+        .iter()
+        .map(|n| {
+            let name = SecretName::new(n).map_err(|e| e.to_string())?;
+            store.get(&name).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<SecretValue>, String>>()
+        .map_err(|e| ErrorBody::new("internal", format!("cannot read the store: {e}"), None))
+}
+
+/// A substitution: values out, once the use is on disk; nothing comes back.
+async fn substitute(
+    shared: &Arc<Shared>,
+    mut stream: UnixStream,
+    caller: Caller,
+    req: SubstituteRequest,
+) -> std::io::Result<()> {
+    if let Err(body) = genuine(shared, &caller) {
+        return send::<()>(&mut stream, Err(body)).await;
+    }
+    let reply = match with_broker_durable(shared, move |b| b.substitute_begin(&caller, &req)).await
+    {
+        Ok(reply) => reply,
+        Err(body) => return send::<()>(&mut stream, Err(body)).await,
+    };
+    let values = match values_of(shared, &reply).await {
+        Ok(values) => values,
+        Err(body) => return send::<()>(&mut stream, Err(body)).await,
+    };
+    send(&mut stream, Ok(&reply)).await?;
+    for value in &values {
+        write_frame(&mut stream, value.expose_secret()).await?;
     }
     Ok(())
 }

@@ -8,21 +8,23 @@ use warrant_sandbox::proc::{self, ProcessId};
 
 use crate::error::Error;
 use crate::grant::{GrantProcess, GrantStatus, now_ms};
-use crate::protocol::{ErrorBody, RunResult, UseReply, UseRequest};
+use crate::protocol::{ErrorBody, RunResult, SubstituteRequest, UseReply, UseRequest};
 
 use super::{Broker, Caller, Change, Ending, Outcome, program_name};
 
 impl Broker {
-    /// Checks a use and counts it. The caller reads the values from the
-    /// store (outside the lock) and sends them only once the use's record
-    /// is durable.
-    pub fn use_begin(
+    /// Every check of a use but the command scope (a substitution has no
+    /// command): the grant exists and is active, unexpired, the caller's
+    /// to use, covers every secret asked for, and has uses left. Refusals
+    /// are audited under `command`.
+    pub(super) fn usable(
         &mut self,
         caller: &Caller,
         req: &UseRequest,
-    ) -> Result<Outcome<UseReply>, Error> {
+        command: &str,
+    ) -> Result<Outcome<()>, Error> {
         let now = now_ms();
-        let command = program_name(&req.program);
+        let command = command.to_owned();
         let task = self.task_of(caller).cloned();
         let caller_actor = task.as_ref().map(|t| t.actor.clone());
         let refuse =
@@ -96,17 +98,6 @@ impl Broker {
                 Some(format!("it covers: {}", grant.secrets.join(", "))),
             );
         }
-        let resolved = req.resolved.as_deref().map(Path::new);
-        if !warrant_policy::command_matches(&grant.command_scopes, &req.program, resolved) {
-            let scopes: Vec<String> = grant.command_scopes.iter().map(|s| s.join(" | ")).collect();
-            return refuse(
-                self,
-                &actor,
-                format!("command {command} is outside grant {}'s scope", grant.id),
-                "out_of_scope",
-                Some(format!("the grant allows: {}", scopes.join("; and "))),
-            );
-        }
         if !grant.has_uses_left() {
             return refuse(
                 self,
@@ -115,6 +106,39 @@ impl Broker {
                 "not_active",
                 Some("ask for a new grant".into()),
             );
+        }
+        Ok(Ok(()))
+    }
+
+    /// Checks a use and counts it. The caller reads the values from the
+    /// store (outside the lock) and sends them only once the use's record
+    /// is durable.
+    pub fn use_begin(
+        &mut self,
+        caller: &Caller,
+        req: &UseRequest,
+    ) -> Result<Outcome<UseReply>, Error> {
+        let command = program_name(&req.program);
+        if let Err(body) = self.usable(caller, req, &command)? {
+            return Ok(Err(body));
+        }
+        let grant = &self.live[&req.grant];
+        let actor = grant.actor.clone();
+        let resolved = req.resolved.as_deref().map(Path::new);
+        if !warrant_policy::command_matches(&grant.command_scopes, &req.program, resolved) {
+            let scopes: Vec<String> = grant.command_scopes.iter().map(|s| s.join(" | ")).collect();
+            let reason = format!("command {command} is outside grant {}'s scope", grant.id);
+            self.record(Event::UseRefused {
+                grant: req.grant.clone(),
+                actor,
+                command,
+                reason: reason.clone(),
+            })?;
+            return Ok(Err(ErrorBody::new(
+                "out_of_scope",
+                reason,
+                Some(format!("the grant allows: {}", scopes.join("; and "))),
+            )));
         }
         let mut grant = grant.clone();
         grant.uses += 1;
@@ -201,5 +225,78 @@ impl Broker {
             actor: Some(use_reply.actor.clone()),
         })?;
         Ok(())
+    }
+
+    /// Checks a substitution into an HTTP request and counts it as a use:
+    /// the grant must be usable now by this caller, cover every secret, and
+    /// allow each secret to go to `host`. A secret aimed at a host it may
+    /// not reach is refused and audited as an attempt to send it elsewhere.
+    pub fn substitute_begin(
+        &mut self,
+        caller: &Caller,
+        req: &SubstituteRequest,
+    ) -> Result<Outcome<UseReply>, Error> {
+        let command = format!("http {} {}", req.method, req.host);
+        let check = UseRequest {
+            grant: req.grant.clone(),
+            program: command.clone(),
+            resolved: None,
+            secrets: req.secrets.clone(),
+            file_secrets: Vec::new(),
+        };
+        // Everything a use checks but the command scope.
+        if let Err(body) = self.usable(caller, &check, &command)? {
+            return Ok(Err(body));
+        }
+        let grant = self.live[&req.grant].clone();
+        let host = req.host.to_ascii_lowercase();
+        for secret in &req.secrets {
+            let allowed = grant
+                .secret_hosts
+                .iter()
+                .find(|(name, _)| name == secret)
+                .map(|(_, hosts)| hosts.as_slice())
+                .unwrap_or(&[]);
+            if !warrant_policy::host_matches(allowed, &host) {
+                let reason = format!(
+                    "exfiltration attempt: {secret} may not be sent to {host} (allowed: {})",
+                    if allowed.is_empty() {
+                        "no host".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                );
+                self.record(Event::UseRefused {
+                    grant: grant.id.clone(),
+                    actor: grant.actor.clone(),
+                    command,
+                    reason: reason.clone(),
+                })?;
+                return Ok(Err(ErrorBody::new(
+                    "forbidden",
+                    reason,
+                    Some("a secret goes only to the hosts its policy rule lists".into()),
+                )));
+            }
+        }
+        let mut grant = grant;
+        grant.uses += 1;
+        self.record(Event::Substituted {
+            grant: grant.id.clone(),
+            actor: grant.actor.clone(),
+            secrets: req.secrets.clone(),
+            host,
+            method: req.method.clone(),
+            use_number: grant.uses,
+        })?;
+        self.stage(Change::Grant(grant.clone()));
+        let reply = UseReply {
+            grant: grant.id.clone(),
+            actor: grant.actor.clone(),
+            use_number: grant.uses,
+            names: req.secrets.clone(),
+        };
+        self.live.insert(grant.id.clone(), grant);
+        Ok(Ok(reply))
     }
 }

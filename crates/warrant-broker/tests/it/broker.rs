@@ -378,3 +378,51 @@ fn an_actor_sees_only_the_secrets_it_could_be_granted_with_their_hosts() {
     assert!(nobody.is_empty());
     assert!(f.broker.secrets_for(&c, None).unwrap().is_err());
 }
+
+#[test]
+fn a_value_is_substituted_only_for_its_own_hosts() {
+    use warrant_broker::protocol::SubstituteRequest;
+    let mut f = fixture();
+    let c = me();
+    let g = f
+        .broker
+        .request(&c, ask("codex", &["db/dev/url", "github/token"], 60_000))
+        .unwrap()
+        .unwrap();
+    f.broker
+        .approve_finish(&c, &g.id, None, true)
+        .unwrap()
+        .unwrap();
+    let sub = |secrets: &[&str], host: &str| SubstituteRequest {
+        grant: g.id.clone(),
+        secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
+        host: host.into(),
+        method: "GET".into(),
+    };
+    let ok = f
+        .broker
+        .substitute_begin(&c, &sub(&["github/token"], "API.GitHub.com"))
+        .unwrap();
+    assert_eq!(ok.unwrap().names, ["github/token"]);
+    // The github rule's host is not the database secret's.
+    let refused = f
+        .broker
+        .substitute_begin(&c, &sub(&["db/dev/url"], "api.github.com"))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.code, "forbidden");
+    assert!(
+        refused.message.contains("exfiltration attempt"),
+        "{}",
+        refused.message
+    );
+    let elsewhere = f
+        .broker
+        .substitute_begin(&c, &sub(&["github/token"], "evil.example"))
+        .unwrap();
+    assert!(elsewhere.is_err());
+    flush(&mut f.broker);
+    let kinds = audit_kinds(&f.home);
+    assert_eq!(kinds.iter().filter(|k| *k == "substituted").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "use_refused").count(), 2);
+}
