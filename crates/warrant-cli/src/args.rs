@@ -82,9 +82,40 @@ carries only the protocol; diagnostics go to stderr. Under `warrant task` the se
 the task's actor whatever --actor says; outside a task, --actor is all that names who asks."
 )]
 pub struct McpArgs {
+    #[command(subcommand)]
+    pub command: Option<McpCommand>,
     /// Who asks, outside a task (an actor of the policy)
     #[arg(long, env = "WARRANT_ACTOR")]
     pub actor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Add warrant's server to an MCP client's configuration (no secret in it)
+    ///
+    /// Keeps every other entry (and, for TOML, comments and layout), backs the
+    /// old file up beside it as FILE.warrant-backup, writes atomically, and
+    /// changes nothing when the entry is already there.
+    Install(McpInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpInstallArgs {
+    /// codex, claude-code, claude-desktop, cursor or vscode
+    #[arg(long)]
+    pub client: String,
+    /// user (your own configuration) or project (this directory's)
+    #[arg(long, default_value = "user")]
+    pub scope: String,
+    /// The actor the agent asks as, outside `warrant task`
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Print the change instead of writing it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,8 +6,8 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::schemars;
@@ -215,15 +215,11 @@ pub fn run(config: &Config, args: CommandArgs) -> Result<Value, warrant_broker::
     };
 
     let pid = Arc::new(AtomicU32::new(0));
-    let finished = Arc::new(Mutex::new(false));
+    let (finished, done) = std::sync::mpsc::channel::<()>();
     let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchdog = {
-        let (pid, finished, timed_out) = (
-            Arc::clone(&pid),
-            Arc::clone(&finished),
-            Arc::clone(&timed_out),
-        );
-        std::thread::spawn(move || watchdog(timeout, &pid, &finished, &timed_out))
+        let (pid, timed_out) = (Arc::clone(&pid), Arc::clone(&timed_out));
+        std::thread::spawn(move || watchdog(timeout, &pid, &done, &timed_out))
     };
     let session = std::cell::RefCell::new(Some(session));
     let mut on_spawn = |child: u32| {
@@ -233,9 +229,8 @@ pub fn run(config: &Config, args: CommandArgs) -> Result<Value, warrant_broker::
         }
     };
     let outcome = warrant_exec::run_with_streams(spec, streams, &mut on_spawn);
-    if let Ok(mut done) = finished.lock() {
-        *done = true;
-    }
+    // Wakes the watchdog at once (a closed channel ends its wait).
+    drop(finished);
     let _ = watchdog.join();
     let _ = feeder.join();
     let outcome =
@@ -305,20 +300,16 @@ fn text(bytes: &[u8], cut: bool) -> String {
 }
 
 /// Ends the command's process group at the timeout: SIGTERM, then SIGKILL.
+/// Returns as soon as `done` closes (the command ended).
 fn watchdog(
     timeout: Duration,
     pid: &AtomicU32,
-    finished: &Mutex<bool>,
+    done: &std::sync::mpsc::Receiver<()>,
     timed_out: &std::sync::atomic::AtomicBool,
 ) {
-    let step = Duration::from_millis(20);
-    let mut waited = Duration::ZERO;
-    while waited < timeout {
-        if finished.lock().map(|d| *d).unwrap_or(true) {
-            return;
-        }
-        std::thread::sleep(step);
-        waited += step;
+    use std::sync::mpsc::RecvTimeoutError;
+    if !matches!(done.recv_timeout(timeout), Err(RecvTimeoutError::Timeout)) {
+        return;
     }
     let leader = pid.load(Ordering::SeqCst);
     let Some(group) = i32::try_from(leader)
@@ -329,15 +320,12 @@ fn watchdog(
     };
     timed_out.store(true, Ordering::SeqCst);
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-    let mut waited = Duration::ZERO;
-    while waited < KILL_GRACE {
-        if finished.lock().map(|d| *d).unwrap_or(true) {
-            return;
-        }
-        std::thread::sleep(step);
-        waited += step;
+    if matches!(
+        done.recv_timeout(KILL_GRACE),
+        Err(RecvTimeoutError::Timeout)
+    ) {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
 }
 
 #[cfg(test)]

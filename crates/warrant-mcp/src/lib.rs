@@ -14,6 +14,8 @@
 //! configuration, which nothing but that configuration vouches for.
 
 mod command;
+mod http;
+pub mod install;
 mod tools;
 
 use std::path::PathBuf;

@@ -15,6 +15,7 @@ use warrant_broker::protocol::GrantRequest;
 
 use crate::Config;
 use crate::command::{self, CommandArgs};
+use crate::http::HttpArgs;
 
 /// The server: one per MCP session.
 #[derive(Clone)]
@@ -260,6 +261,20 @@ impl WarrantTools {
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         Ok(match result {
+            Ok(value) => ok(value),
+            Err(e) => refusal(&e),
+        })
+    }
+
+    /// `http_request`.
+    #[tool(
+        description = "Call an HTTP API with a credential you never see: put {{secret:NAME}} where the value goes, in a header value (e.g. \"Authorization\": \"Bearer {{secret:github/token}}\"), the URL's query or the body. warrant substitutes each value only if the grant covers it and the URL's host is one of that secret's allowed hosts (see list_secrets); anything else is refused and recorded. Redirects are not followed. The response comes back redacted (status, headers, body; the body capped at 256 KiB)."
+    )]
+    async fn http_request(
+        &self,
+        Parameters(args): Parameters<HttpArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(match crate::http::request(&self.config, args).await {
             Ok(value) => ok(value),
             Err(e) => refusal(&e),
         })

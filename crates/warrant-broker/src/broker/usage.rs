@@ -98,16 +98,27 @@ impl Broker {
                 Some(format!("it covers: {}", grant.secrets.join(", "))),
             );
         }
-        if !grant.has_uses_left() {
-            return refuse(
-                self,
-                &actor,
-                format!("grant {} is used up ({} uses)", grant.id, grant.uses),
-                "not_active",
-                Some("ask for a new grant".into()),
-            );
-        }
         Ok(Ok(()))
+    }
+
+    /// Refuses (and audits) a use of a grant that has none left.
+    pub(super) fn uses_left(&self, grant_id: &str, command: &str) -> Result<Outcome<()>, Error> {
+        let grant = &self.live[grant_id];
+        if grant.has_uses_left() {
+            return Ok(Ok(()));
+        }
+        let reason = format!("grant {} is used up ({} uses)", grant.id, grant.uses);
+        self.record(Event::UseRefused {
+            grant: grant.id.clone(),
+            actor: grant.actor.clone(),
+            command: command.to_owned(),
+            reason: reason.clone(),
+        })?;
+        Ok(Err(ErrorBody::new(
+            "not_active",
+            reason,
+            Some("ask for a new grant".into()),
+        )))
     }
 
     /// Checks a use and counts it. The caller reads the values from the
@@ -140,6 +151,10 @@ impl Broker {
                 Some(format!("the grant allows: {}", scopes.join("; and "))),
             )));
         }
+        if let Err(body) = self.uses_left(&req.grant, &command)? {
+            return Ok(Err(body));
+        }
+        let grant = &self.live[&req.grant];
         let mut grant = grant.clone();
         grant.uses += 1;
         let (env_secrets, file_secrets): (Vec<String>, Vec<String>) = req
@@ -278,6 +293,9 @@ impl Broker {
                     Some("a secret goes only to the hosts its policy rule lists".into()),
                 )));
             }
+        }
+        if let Err(body) = self.uses_left(&req.grant, &command)? {
+            return Ok(Err(body));
         }
         let mut grant = grant;
         grant.uses += 1;

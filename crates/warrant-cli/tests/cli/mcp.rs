@@ -30,6 +30,21 @@ async def main(actor, scenario):
     async with stdio_client(params) as (r, w):
         async with ClientSession(r, w) as s:
             await s.initialize()
+            if scenario == "http":
+                port = os.environ["ECHO_PORT"]
+                grant = await call(s, "request", "request_access",
+                                   {"secrets": ["api/token", "db/dev/url"], "reason": "api tests", "ttl": "10m"})
+                gid = grant.get("grant_id")
+                await call(s, "echo", "http_request", {"grant_id": gid, "method": "POST",
+                    "url": f"http://127.0.0.1:{port}/echo?key={{{{secret:api/token}}}}",
+                    "headers": {"Authorization": "Bearer {{secret:api/token}}"},
+                    "body": "{\"token\": \"{{secret:api/token}}\"}"})
+                await call(s, "exfil", "http_request", {"grant_id": gid, "method": "GET",
+                    "url": f"http://127.0.0.1:{port}/steal",
+                    "headers": {"X-Leak": "{{secret:db/dev/url}}"}})
+                await call(s, "in_path", "http_request", {"grant_id": gid, "method": "GET",
+                    "url": f"http://127.0.0.1:{port}/{{{{secret:api/token}}}}"})
+                return
             tools = await s.list_tools()
             print(json.dumps({"label": "tools", "data": sorted(t.name for t in tools.tools)}), flush=True)
             await call(s, "list", "list_secrets", {})
@@ -88,6 +103,16 @@ fn pydeps() -> PathBuf {
 
 /// Runs the driver as `actor`; `between` runs once the driver says it waits.
 fn drive(home: &Home, actor: &str, scenario: &str, between: impl FnOnce(&str)) -> Vec<Value> {
+    drive_with(home, actor, scenario, &[], between)
+}
+
+fn drive_with(
+    home: &Home,
+    actor: &str,
+    scenario: &str,
+    env: &[(&str, String)],
+    between: impl FnOnce(&str),
+) -> Vec<Value> {
     let driver = home.scratch().join("driver.py");
     std::fs::write(&driver, DRIVER).unwrap();
     let mut cmd = Command::new("python3");
@@ -99,6 +124,9 @@ fn drive(home: &Home, actor: &str, scenario: &str, between: impl FnOnce(&str)) -
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     home.configure(&mut cmd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let mut child = cmd.spawn().expect("python3");
     let stdout = child.stdout.take().unwrap();
     let mut lines = Vec::new();
@@ -136,6 +164,7 @@ fn check_session(home: &Home, value: &str, lines: &[Value], max_uses: Option<u64
         &serde_json::json!([
             "access_status",
             "end_task",
+            "http_request",
             "list_secrets",
             "request_access",
             "run_command"
@@ -276,5 +305,187 @@ fn the_server_survives_malformed_input() {
     assert!(
         answered,
         "the server did not answer initialize after malformed input"
+    );
+}
+
+/// A server on loopback that records each request it gets and answers with
+/// the request itself as the body (so a value sent comes straight back).
+fn echo_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as much body as Content-Length says.
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            record.lock().unwrap().extend_from_slice(&request);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Echo: {}\r\nConnection: close\r\n\r\n",
+                request.len(),
+                String::from_utf8_lossy(&request)
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("authorization"))
+                    .unwrap_or("")
+            );
+            let _ = stream.write_all(reply.as_bytes());
+            let _ = stream.write_all(&request);
+        }
+    });
+    (port, seen)
+}
+
+const API_RULES: &str = r#"
+[actors.api]
+kind = "agent"
+
+[[rules]]
+actors   = ["api"]
+secrets  = ["api/token"]
+hosts    = ["127.0.0.1"]
+max_ttl  = "10m"
+approval = "auto"
+
+[[rules]]
+actors   = ["api"]
+secrets  = ["db/dev/url"]
+hosts    = ["db.internal"]
+max_ttl  = "10m"
+approval = "auto"
+"#;
+
+#[test]
+fn http_request_substitutes_only_toward_allowed_hosts_and_redacts_the_answer() {
+    let home = Home::with_approver();
+    let token = crate::harness::fake_value("api");
+    let db = crate::harness::fake_value("db");
+    home.set("api/token", &token);
+    home.set("db/dev/url", &db);
+    home.write_policy(&format!("{}{API_RULES}", crate::harness::POLICY));
+    let _daemon = home.serve();
+    let (port, seen) = echo_server();
+    let lines = drive_with(
+        &home,
+        "api",
+        "http",
+        &[("ECHO_PORT", port.to_string())],
+        |_| {},
+    );
+
+    assert_eq!(step(&lines, "request")["data"]["status"], "active");
+    let echo = step(&lines, "echo");
+    assert_eq!(echo["error"], false, "{echo}");
+    assert_eq!(echo["data"]["status"], 200);
+    let body = echo["data"]["body"].as_str().unwrap();
+    // The server got the real value three times: query (encoded), header, body.
+    let received = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+    assert!(received.contains(&format!("Bearer {token}")), "{received}");
+    assert!(
+        received.contains(&format!("\"token\": \"{token}\"")),
+        "{received}"
+    );
+    assert!(received.contains(&format!("key={token}")), "{received}");
+    // The agent sees it redacted, in the body and in the headers.
+    assert!(body.contains("Bearer <redacted:api/token>"), "{body}");
+    assert!(!body.contains(&token));
+    assert_eq!(
+        echo["data"]["headers"]["x-echo"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase(),
+        "authorization: bearer <redacted:api/token>"
+    );
+
+    let exfil = step(&lines, "exfil");
+    assert_eq!(exfil["error"], true);
+    assert_eq!(exfil["data"]["error"], "forbidden");
+    assert!(
+        !received.contains("/steal"),
+        "the server saw the refused request"
+    );
+    assert!(!received.contains(&db));
+    let in_path = step(&lines, "in_path");
+    assert_eq!(in_path["data"]["error"], "bad_request");
+
+    let all = serde_json::to_string(&lines).unwrap();
+    assert!(
+        !all.contains(&token) && !all.contains(&db),
+        "a value reached the client"
+    );
+    let audit = home.audit_text();
+    assert!(audit.contains("\"event\":\"substituted\""));
+    assert!(audit.contains("exfiltration attempt"));
+    assert!(!audit.contains(&token));
+}
+
+#[test]
+fn install_adds_the_entry_once_and_keeps_the_rest() {
+    let home = Home::new();
+    let user = home.scratch().join("user");
+    let codex = user.join(".codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    let before =
+        "# my settings\nmodel = \"o4\"\n\n[mcp_servers.other]\ncommand = \"other\" # keep me\n";
+    std::fs::write(codex.join("config.toml"), before).unwrap();
+    let install = |extra: &[&str]| {
+        let mut cmd = home.std_cmd();
+        cmd.args(["mcp", "install", "--client", "codex", "--actor", "codex"])
+            .args(extra)
+            .env("HOME", &user)
+            .env_remove("CODEX_HOME")
+            .env_remove("XDG_CONFIG_HOME");
+        cmd.output().unwrap()
+    };
+    let dry = install(&["--dry-run"]);
+    assert!(dry.status.success());
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("+[mcp_servers.warrant]"));
+    assert_eq!(
+        std::fs::read_to_string(codex.join("config.toml")).unwrap(),
+        before
+    );
+
+    assert!(install(&[]).status.success());
+    let after = std::fs::read_to_string(codex.join("config.toml")).unwrap();
+    assert!(after.starts_with(before), "the rest changed:\n{after}");
+    assert!(after.contains("[mcp_servers.warrant]"));
+    assert!(after.contains("args = [\"mcp\", \"--actor\", \"codex\"]"));
+    // The home is not the default one, so the entry names it.
+    assert!(after.contains("WARRANT_HOME"), "{after}");
+    assert_eq!(
+        std::fs::read_to_string(codex.join("config.toml.warrant-backup")).unwrap(),
+        before
+    );
+    let again = install(&[]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing changed"));
+    assert_eq!(
+        std::fs::read_to_string(codex.join("config.toml")).unwrap(),
+        after
     );
 }

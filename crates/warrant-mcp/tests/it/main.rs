@@ -1,0 +1,3 @@
+//! Integration tests of warrant-mcp's library.
+
+mod install;
