@@ -161,6 +161,13 @@ pub enum Event {
         /// Which use of the grant this is (1-based).
         use_number: u64,
     },
+    /// An actor was told which secrets it may ask for (names only).
+    SecretsListed {
+        /// Who asked.
+        actor: String,
+        /// The names it was shown.
+        secrets: Vec<String>,
+    },
     /// A use of a grant was refused (not active, out of scope, used up).
     UseRefused {
         /// The grant's id.
@@ -276,6 +283,7 @@ impl Event {
             Self::ApprovalRefused { .. } => "approval_refused",
             Self::GrantUsed { .. } => "grant_used",
             Self::Substituted { .. } => "substituted",
+            Self::SecretsListed { .. } => "secrets_listed",
             Self::UseRefused { .. } => "use_refused",
             Self::GrantExpired { .. } => "grant_expired",
             Self::GrantRevoked { .. } => "grant_revoked",

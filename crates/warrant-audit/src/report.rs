@@ -466,6 +466,7 @@ impl Tally {
             | Event::PolicyAccepted { .. }
             // Counted above, before this match.
             | Event::Substituted { .. }
+            | Event::SecretsListed { .. }
             | Event::PeerRefused { .. }
             | Event::DaemonStarted { .. }
             | Event::DaemonStopped {}

@@ -418,6 +418,10 @@ impl Broker {
                 hosts,
             });
         }
+        self.record(Event::SecretsListed {
+            actor,
+            secrets: out.iter().map(|s| s.name.clone()).collect(),
+        })?;
         Ok(Ok(out))
     }
 }

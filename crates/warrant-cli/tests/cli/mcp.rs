@@ -222,6 +222,7 @@ fn check_session(home: &Home, value: &str, lines: &[Value], max_uses: Option<u64
     assert!(audit.contains("\"event\":\"grant_used\""));
     assert!(audit.contains("\"event\":\"use_refused\""));
     assert!(audit.contains("\"event\":\"run\""));
+    assert!(audit.contains("\"event\":\"secrets_listed\""));
 }
 
 #[test]
