@@ -90,6 +90,16 @@ impl WarrantTools {
     }
 }
 
+/// The actor to claim: none inside `warrant task`, where the daemon goes by
+/// process ancestry and the task's actor is the only one (a configured
+/// `--actor` that differs would only get the request refused).
+fn claimed(config: &Config) -> Option<String> {
+    if std::env::var_os("WARRANT_TASK").is_some() {
+        return None;
+    }
+    config.actor.clone()
+}
+
 /// A tool error the model can act on: `isError`, with the reason and a hint.
 pub(crate) fn refusal(error: &warrant_broker::Error) -> CallToolResult {
     let (code, message, hint) = match error {
@@ -161,7 +171,7 @@ impl WarrantTools {
         description = "List the secrets you may ask access to: their names, what they are for, and the hosts each may be sent to. Never returns a value. Use it first, to know which names to pass to request_access."
     )]
     async fn list_secrets(&self) -> Result<CallToolResult, ErrorData> {
-        let found = self.daemon(|c, cfg| c.secrets(cfg.actor.clone())).await;
+        let found = self.daemon(|c, cfg| c.secrets(claimed(cfg))).await;
         Ok(match found {
             Ok(secrets) => ok(json!({ "secrets": secrets })),
             Err(e) => refusal(&e),
@@ -195,7 +205,7 @@ impl WarrantTools {
         let result = self
             .daemon(move |c, cfg| {
                 c.request(GrantRequest {
-                    actor: cfg.actor.clone(),
+                    actor: claimed(cfg),
                     ..request
                 })
             })

@@ -67,7 +67,7 @@ async def main(actor, scenario):
             await call(s, "stdin_cwd", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "read x; echo $x; pwd"],
                                                        "stdin": "hello\n", "cwd": "/"})
             await call(s, "out_of_scope", "run_command", {"grant_id": gid, "argv": ["ls"]})
-            await call(s, "flood", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "yes | head -c 5000000"]})
+            await call(s, "flood", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "yes | head -c 2000000000"], "timeout_s": 120})
             await call(s, "timeout", "run_command", {"grant_id": gid, "argv": ["sh", "-c", "sleep 30 & sleep 30"],
                                                      "timeout_s": 1})
             await call(s, "wrong_type", "run_command", {"grant_id": gid, "argv": "sh -c true"})
@@ -113,9 +113,29 @@ fn drive_with(
     env: &[(&str, String)],
     between: impl FnOnce(&str),
 ) -> Vec<Value> {
+    drive_as(home, None, actor, scenario, env, between)
+}
+
+/// `task_actor`: run the client (and so the server it starts) under
+/// `warrant task --actor TASK_ACTOR`.
+fn drive_as(
+    home: &Home,
+    task_actor: Option<&str>,
+    actor: &str,
+    scenario: &str,
+    env: &[(&str, String)],
+    between: impl FnOnce(&str),
+) -> Vec<Value> {
     let driver = home.scratch().join("driver.py");
     std::fs::write(&driver, DRIVER).unwrap();
-    let mut cmd = Command::new("python3");
+    let mut cmd = match task_actor {
+        Some(task_actor) => {
+            let mut cmd = home.std_cmd();
+            cmd.args(["task", "--actor", task_actor, "--", "python3"]);
+            cmd
+        }
+        None => Command::new("python3"),
+    };
     cmd.arg(&driver)
         .args([actor, scenario])
         .env("PYTHONPATH", pydeps())
@@ -489,4 +509,24 @@ fn install_adds_the_entry_once_and_keeps_the_rest() {
         std::fs::read_to_string(codex.join("config.toml")).unwrap(),
         after
     );
+}
+
+#[test]
+fn under_a_task_the_server_acts_for_the_tasks_actor() {
+    let (home, value, _daemon) = Home::with_daemon();
+    // The client's configuration says codex (approval required); the task
+    // says bot (automatic approval): the task wins.
+    let lines = drive_as(&home, Some("bot"), "codex", "auto", &[], |_| {});
+    assert_eq!(step(&lines, "request")["data"]["status"], "active");
+    let enc = step(&lines, "encodings");
+    assert!(
+        enc["data"]["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("<redacted:db/dev/url>")
+    );
+    let requested = home.audit_events("grant_requested");
+    assert_eq!(requested[0]["actor"], "bot");
+    assert!(requested[0]["task"].is_string(), "{requested:?}");
+    assert!(!serde_json::to_string(&lines).unwrap().contains(&value));
 }
