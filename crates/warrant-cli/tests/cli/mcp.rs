@@ -530,3 +530,50 @@ fn under_a_task_the_server_acts_for_the_tasks_actor() {
     assert!(requested[0]["task"].is_string(), "{requested:?}");
     assert!(!serde_json::to_string(&lines).unwrap().contains(&value));
 }
+
+#[test]
+fn the_server_speaks_each_protocol_revision_clients_use() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let mut cmd = home.std_cmd();
+        cmd.args(["mcp", "--actor", "bot"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        use std::io::Write;
+        let requests = [
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": version, "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"}}}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        ];
+        for r in requests {
+            writeln!(stdin, "{r}").unwrap();
+        }
+        stdin.flush().unwrap();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut answers = std::collections::BTreeMap::new();
+        while answers.len() < 2 {
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+                break;
+            }
+            let value: Value = serde_json::from_str(&line).unwrap();
+            if let Some(id) = value["id"].as_u64() {
+                answers.insert(id, value);
+            }
+        }
+        drop(stdin);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            answers[&1]["result"]["protocolVersion"], version,
+            "{answers:?}"
+        );
+        let tools = answers[&2]["result"]["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 6, "{version}: {tools:?}");
+    }
+}
