@@ -161,6 +161,13 @@ pub enum Event {
         /// Which use of the grant this is (1-based).
         use_number: u64,
     },
+    /// An agent asked after a grant's status (through the MCP server).
+    GrantChecked {
+        /// The grant's id.
+        grant: String,
+        /// Its status then.
+        status: String,
+    },
     /// An actor was told which secrets it may ask for (names only).
     SecretsListed {
         /// Who asked.
@@ -284,6 +291,7 @@ impl Event {
             Self::GrantUsed { .. } => "grant_used",
             Self::Substituted { .. } => "substituted",
             Self::SecretsListed { .. } => "secrets_listed",
+            Self::GrantChecked { .. } => "grant_checked",
             Self::UseRefused { .. } => "use_refused",
             Self::GrantExpired { .. } => "grant_expired",
             Self::GrantRevoked { .. } => "grant_revoked",

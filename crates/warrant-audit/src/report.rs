@@ -467,6 +467,7 @@ impl Tally {
             // Counted above, before this match.
             | Event::Substituted { .. }
             | Event::SecretsListed { .. }
+            | Event::GrantChecked { .. }
             | Event::PeerRefused { .. }
             | Event::DaemonStarted { .. }
             | Event::DaemonStopped {}

@@ -139,6 +139,11 @@ impl Client {
         self.call(&Request::Show { id: id.to_owned() }, &[])
     }
 
+    /// One grant, recorded in the audit log (for agents).
+    pub fn check(&mut self, id: &str) -> Result<GrantView, Error> {
+        self.call(&Request::Check { id: id.to_owned() }, &[])
+    }
+
     /// Approves a pending grant with the approver passphrase.
     pub fn approve(
         &mut self,

@@ -39,6 +39,12 @@ pub enum Request {
         /// Its id.
         id: String,
     },
+    /// One grant, for an agent (the MCP server's `access_status`): like
+    /// [`Request::Show`], and recorded in the audit log.
+    Check {
+        /// Its id.
+        id: String,
+    },
     /// Approve a pending grant; one frame with the approver passphrase follows.
     Approve {
         /// The grant.

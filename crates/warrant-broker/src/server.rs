@@ -319,6 +319,10 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 let r = with_broker_durable(&shared, move |b| b.grants(&c, all).map(Ok)).await;
                 send(&mut stream, r).await?;
             }
+            Request::Check { id } => {
+                let r = with_broker_durable(&shared, move |b| b.check(&id)).await;
+                send(&mut stream, r).await?;
+            }
             Request::Show { id } => {
                 let r = with_broker_durable(&shared, move |b| b.show(&id)).await;
                 send(&mut stream, r).await?;

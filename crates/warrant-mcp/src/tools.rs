@@ -248,7 +248,7 @@ impl WarrantTools {
         Parameters(args): Parameters<AccessStatusArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let id = args.grant_id;
-        Ok(match self.daemon(move |c, _| c.show(&id)).await {
+        Ok(match self.daemon(move |c, _| c.check(&id)).await {
             Ok(g) => ok(json!({
                 "grant_id": g.id,
                 "status": g.status,

@@ -424,4 +424,16 @@ impl Broker {
         })?;
         Ok(Ok(out))
     }
+
+    /// [`Broker::show`] for an agent, recorded.
+    pub fn check(&self, id: &str) -> Result<Outcome<GrantView>, Error> {
+        let view = self.show(id)?;
+        if let Ok(view) = &view {
+            self.record(Event::GrantChecked {
+                grant: view.id.clone(),
+                status: view.status.clone(),
+            })?;
+        }
+        Ok(view)
+    }
 }

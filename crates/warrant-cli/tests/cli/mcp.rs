@@ -243,6 +243,7 @@ fn check_session(home: &Home, value: &str, lines: &[Value], max_uses: Option<u64
     assert!(audit.contains("\"event\":\"use_refused\""));
     assert!(audit.contains("\"event\":\"run\""));
     assert!(audit.contains("\"event\":\"secrets_listed\""));
+    assert!(audit.contains("\"event\":\"grant_revoked\""));
 }
 
 #[test]
@@ -273,6 +274,7 @@ fn a_pending_grant_approved_from_the_cli_meanwhile_works_over_mcp() {
             .contains("warrant approve")
     );
     assert_eq!(step(&lines, "status")["data"]["status"], "active");
+    assert!(home.audit_text().contains("\"event\":\"grant_checked\""));
     check_session(&home, &value, &lines, Some(3));
 }
 
