@@ -3,7 +3,7 @@
 
 use std::io;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -22,7 +22,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection to the daemon serving one warrant home.
 pub struct Client {
     stream: UnixStream,
-    home: PathBuf,
 }
 
 impl Client {
@@ -31,10 +30,7 @@ impl Client {
         let socket = home.join(SOCKET_FILE);
         match UnixStream::connect(&socket) {
             Ok(stream) => {
-                let client = Self {
-                    stream,
-                    home: home.to_owned(),
-                };
+                let client = Self { stream };
                 client.set_timeout(DEFAULT_TIMEOUT)?;
                 Ok(client)
             }
@@ -63,11 +59,6 @@ impl Client {
             .set_read_timeout(Some(timeout))
             .and_then(|()| self.stream.set_write_timeout(Some(timeout)))
             .map_err(|e| Error::io("cannot set a timeout on the daemon's socket", e))
-    }
-
-    /// The home this client talks for.
-    pub fn home(&self) -> &Path {
-        &self.home
     }
 
     fn send(&mut self, request: &Request, frames: &[&[u8]]) -> Result<(), Error> {
@@ -112,6 +103,19 @@ impl Client {
             );
         }
         Error::io("lost the connection to the warrant daemon", e)
+    }
+
+    /// The raw value frames that follow a use or substitution reply, in its
+    /// order, each read straight into a wiped buffer.
+    fn values(&mut self, reply: &UseReply) -> Result<Vec<SecretValue>, Error> {
+        let mut values = Vec::with_capacity(reply.names.len());
+        for name in &reply.names {
+            let frame = read_frame(&mut self.stream)
+                .map_err(|e| self.broken(e))?
+                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
+            values.push(SecretValue::from(frame.to_vec()));
+        }
+        Ok(values)
     }
 
     /// Whether the daemon is up, and what it holds.
@@ -200,13 +204,7 @@ impl Client {
         request: UseRequest,
     ) -> Result<(UseSession, UseReply, Vec<SecretValue>), Error> {
         let reply: UseReply = self.call(&Request::Use(request), &[])?;
-        let mut values = Vec::with_capacity(reply.names.len());
-        for name in &reply.names {
-            let frame = read_frame(&mut self.stream)
-                .map_err(|e| self.broken(e))?
-                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
-            values.push(SecretValue::from(frame.to_vec()));
-        }
+        let values = self.values(&reply)?;
         Ok((UseSession { client: self }, reply, values))
     }
 
@@ -217,13 +215,7 @@ impl Client {
         request: SubstituteRequest,
     ) -> Result<(UseReply, Vec<SecretValue>), Error> {
         let reply: UseReply = self.call(&Request::Substitute(request), &[])?;
-        let mut values = Vec::with_capacity(reply.names.len());
-        for name in &reply.names {
-            let frame = read_frame(&mut self.stream)
-                .map_err(|e| self.broken(e))?
-                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
-            values.push(SecretValue::from(frame.to_vec()));
-        }
+        let values = self.values(&reply)?;
         Ok((reply, values))
     }
 

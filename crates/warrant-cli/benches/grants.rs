@@ -17,7 +17,7 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +26,9 @@ use warrant_broker::Client;
 use warrant_broker::protocol::{GrantRequest, RunResult, UseRequest};
 use warrant_broker::server::{self, ServeOptions};
 use warrant_store::{LocalStore, Unlock};
+
+mod support;
+use support::{BenchHome, env_or, ms, percentile};
 
 const POLICY: &str = r#"
 [actors.bot]
@@ -39,48 +42,16 @@ max_ttl  = "1h"
 approval = "auto"
 "#;
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; this harness takes no arguments.
     let clients = env_or("WARRANT_BENCH_CLIENTS", 50);
     let cycles = env_or("WARRANT_BENCH_CYCLES", 40);
     let grants = env_or("WARRANT_BENCH_GRANTS", 100_000);
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_warrant"));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let home = dir.path().join("home");
-    let policy = dir.path().join("warrant.toml");
-    std::fs::write(&policy, POLICY).unwrap();
-    let warrant = |args: &[&str]| {
-        let mut cmd = Command::new(&bin);
-        cmd.args(args)
-            .env("WARRANT_HOME", &home)
-            .env("WARRANT_INSECURE_FAST_KDF", "1")
-            .current_dir(dir.path());
-        cmd
-    };
-    let status = warrant(&["init"]).status().unwrap();
-    assert!(status.success());
-    let mut set = warrant(&["secret", "set", "db/dev/url"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    set.stdin
-        .take()
-        .unwrap()
-        .write_all(b"fake-bench-value-0123456789")
-        .unwrap();
-    assert!(set.wait().unwrap().success());
-
+    let bench = BenchHome::new(POLICY);
+    let (bin, home, policy) = (bench.bin.clone(), bench.home.clone(), bench.policy());
     println!("warrant grant benchmark: {clients} clients, {cycles} cycles each");
     in_process(&home, &policy, clients, cycles);
-    let daemon = RealDaemon::start(&bin, &home, dir.path());
+    let daemon = bench.serve();
     let pace = Duration::from_millis(env_or("WARRANT_BENCH_PACE_MS", 2000) as u64);
     through_binary(&bin, &home, clients, cycles.min(10), pace);
     through_binary(&bin, &home, clients, cycles.min(5), Duration::ZERO);
@@ -334,45 +305,6 @@ fn memory(home: &Path, pid: u32, grants: usize) {
     );
 }
 
-struct RealDaemon {
-    child: std::process::Child,
-}
-
-impl RealDaemon {
-    fn start(bin: &Path, home: &Path, dir: &Path) -> Self {
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .env("WARRANT_HOME", home)
-            .current_dir(dir)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..500 {
-            if Client::connect(home).and_then(|mut c| c.status()).is_ok() {
-                return Self { child };
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the daemon did not start");
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for RealDaemon {
-    fn drop(&mut self) {
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(self.child.id() as i32).unwrap(),
-            rustix::process::Signal::TERM,
-        );
-        let _ = self.child.wait();
-    }
-}
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -380,17 +312,4 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    if samples.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
-    samples[rank.min(samples.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }

@@ -10,11 +10,13 @@
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod support;
+use support::{BenchHome, env_or, ms, percentile};
 
 const POLICY: &str = r#"
 [actors.bot]
@@ -29,43 +31,10 @@ approval = "auto"
 "#;
 
 fn main() {
-    let runs: usize = std::env::var("WARRANT_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_warrant"));
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    std::fs::write(dir.path().join("warrant.toml"), POLICY).unwrap();
-    let warrant = |args: &[&str]| {
-        let mut cmd = Command::new(&bin);
-        cmd.args(args)
-            .env("WARRANT_HOME", &home)
-            .env("WARRANT_INSECURE_FAST_KDF", "1")
-            .current_dir(dir.path());
-        cmd
-    };
-    assert!(warrant(&["init"]).status().unwrap().success());
-    let mut set = warrant(&["secret", "set", "db/dev/url"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    set.stdin
-        .take()
-        .unwrap()
-        .write_all(b"fake-bench-value-0123456789")
-        .unwrap();
-    assert!(set.wait().unwrap().success());
-    let mut daemon = warrant(&["serve"]).stderr(Stdio::null()).spawn().unwrap();
-    let mut up = false;
-    for _ in 0..500 {
-        if warrant(&["status"]).output().unwrap().status.success() {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(up, "the daemon did not start");
+    let runs = env_or("WARRANT_BENCH_RUNS", 200);
+    let bench = BenchHome::new(POLICY);
+    let warrant = |args: &[&str]| bench.warrant(args);
+    let daemon = bench.serve();
     let out = warrant(&[
         "request",
         "--actor",
@@ -153,8 +122,7 @@ fn main() {
     }
     let _ = server.kill();
     let _ = server.wait();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
 
     let (c50, c99) = (percentile(&mut cli, 50.0), percentile(&mut cli, 99.0));
     let (m50, m99) = (percentile(&mut mcp, 50.0), percentile(&mut mcp, 99.0));
@@ -174,16 +142,6 @@ fn main() {
         signed_ms(m50, c50),
         m50.as_secs_f64() / c50.as_secs_f64()
     );
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
-    samples[rank.min(samples.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn signed_ms(a: Duration, b: Duration) -> String {

@@ -170,6 +170,15 @@ impl EnvPlan {
         self.vars.iter()
     }
 
+    /// A variable's value when it is plain (no reference): e.g. the child's
+    /// `PATH`, which decides which program runs.
+    pub fn plain(&self, var: &OsStr) -> Option<&OsString> {
+        match &self.vars.get(var)?.delivery {
+            Delivery::Plain(value) => Some(value),
+            Delivery::Value(_) | Delivery::File(_) => None,
+        }
+    }
+
     /// The distinct secrets the plan needs, sorted.
     pub fn secret_names(&self) -> Vec<SecretName> {
         let mut names: Vec<SecretName> = self

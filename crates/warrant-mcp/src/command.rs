@@ -135,14 +135,8 @@ pub fn run(config: &Config, args: CommandArgs) -> Result<Value, warrant_broker::
         }
         _ => OsString::from(&args.argv[0]),
     };
-    let path_var = plan
-        .vars()
-        .find(|(var, _)| var.as_os_str() == OsStr::new("PATH"))
-        .and_then(|(_, p)| match &p.delivery {
-            Delivery::Plain(value) => Some(value.clone()),
-            _ => None,
-        });
-    let resolved = warrant_exec::resolve_program(&program, path_var.as_deref())
+    let path_var = plan.plain(OsStr::new("PATH"));
+    let resolved = warrant_exec::resolve_program(&program, path_var.map(OsString::as_os_str))
         .map_err(|e| refuse(e.to_string(), Some("check the program's name")))?;
     let resolved = std::path::absolute(&resolved).unwrap_or(resolved);
 

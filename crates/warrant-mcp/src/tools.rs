@@ -127,41 +127,15 @@ fn ttl_ms(ttl: &Ttl) -> Result<u64, String> {
     }
 }
 
-/// `15m`, `1h30m`, `90s`, `2h`: what a model writes for a lifetime.
+/// `15m`, `1h30m`, `90s`, `2h`: what a model writes for a lifetime (the
+/// same reading as `warrant request --ttl`).
 fn parse_duration(text: &str) -> Result<u64, String> {
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    let mut seen = false;
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            ' ' if number.is_empty() => continue,
-            _ => {
-                return Err(format!(
-                    "cannot read ttl {text:?}; write it like \"15m\" or \"1h\""
-                ));
-            }
-        };
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("cannot read ttl {text:?}; write it like \"15m\" or \"1h\""))?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        number.clear();
-        seen = true;
+    let bad = || format!("cannot read ttl {text:?}; write it like \"15m\" or \"1h\"");
+    let duration = humantime::parse_duration(text.trim()).map_err(|_| bad())?;
+    if duration.is_zero() {
+        return Err(bad());
     }
-    if !number.is_empty() || !seen || total == 0 {
-        return Err(format!(
-            "cannot read ttl {text:?}; write it like \"15m\" or \"1h\""
-        ));
-    }
-    Ok(total.saturating_mul(1000))
+    Ok(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[tool_router]

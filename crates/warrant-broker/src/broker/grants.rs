@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
 use crate::protocol::{ErrorBody, GrantRequest, GrantView, SecretInfo};
 
-use super::{Broker, Caller, Change, Ending, MAX_LIST, MAX_REASON, Outcome, not_found};
+use super::{Broker, Caller, Change, Ending, MAX_LIST, MAX_REASON, Outcome, bounded, not_found};
 
 impl Broker {
     /// Asks for a grant.
@@ -83,7 +83,7 @@ impl Broker {
         }
         // What a request carries ends up in the audit log and the state:
         // keep it to the size of a request, not of a file.
-        if req.reason.trim().is_empty() || req.reason.chars().count() > MAX_REASON {
+        if req.reason.trim().is_empty() || bounded("a reason", &req.reason).is_err() {
             return Ok(Err(ErrorBody::new(
                 "bad_request",
                 format!("a reason is needed, of at most {MAX_REASON} characters"),
@@ -253,15 +253,8 @@ impl Broker {
         id: &str,
         reason: Option<String>,
     ) -> Result<Outcome<GrantView>, Error> {
-        if reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REASON)
-        {
-            return Ok(Err(ErrorBody::new(
-                "bad_request",
-                format!("a reason is limited to {MAX_REASON} characters"),
-                None,
-            )));
+        if let Err(body) = bounded("a reason", reason.as_deref().unwrap_or_default()) {
+            return Ok(Err(body));
         }
         let by = self.who(caller);
         let Some(grant) = self.live.get(id) else {
@@ -299,15 +292,8 @@ impl Broker {
         id: &str,
         reason: Option<String>,
     ) -> Result<Outcome<(GrantView, Ending)>, Error> {
-        if reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REASON)
-        {
-            return Ok(Err(ErrorBody::new(
-                "bad_request",
-                format!("a reason is limited to {MAX_REASON} characters"),
-                None,
-            )));
+        if let Err(body) = bounded("a reason", reason.as_deref().unwrap_or_default()) {
+            return Ok(Err(body));
         }
         let by = self.who(caller);
         let Some(grant) = self.live.get(id) else {

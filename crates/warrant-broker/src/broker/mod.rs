@@ -63,6 +63,19 @@ const MAX_REASON: usize = 1000;
 /// The most secrets, commands or hosts one request may name.
 const MAX_LIST: usize = 64;
 
+/// Refuses free text (a reason) longer than [`MAX_REASON`] characters:
+/// what a caller sends ends up in the audit log and the state.
+fn bounded(what: &str, text: &str) -> Outcome<()> {
+    if text.chars().count() > MAX_REASON {
+        return Err(ErrorBody::new(
+            "bad_request",
+            format!("{what} is limited to {MAX_REASON} characters"),
+            None,
+        ));
+    }
+    Ok(())
+}
+
 /// SIGTERM → SIGKILL grace for what a vanished `warrant task` left behind.
 const ORPHAN_GRACE: Duration = Duration::from_secs(2);
 
@@ -207,11 +220,6 @@ impl Broker {
             broker.journal.write(&mut batch, || {})?;
         }
         Ok((broker, endings))
-    }
-
-    /// The warrant home.
-    pub fn home(&self) -> &Path {
-        &self.home
     }
 
     /// Where batches go (for the writer).

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::grant::{self, GrantStatus, now_ms};
 use crate::protocol::{ErrorBody, TaskEnded, TaskView};
 
-use super::{Broker, Caller, Change, Ending, MAX_REASON, ORPHAN_GRACE, Outcome};
+use super::{Broker, Caller, Change, Ending, ORPHAN_GRACE, Outcome, bounded};
 use crate::state::Task;
 
 impl Broker {
@@ -21,12 +21,8 @@ impl Broker {
         sandbox: String,
     ) -> Result<Outcome<TaskView>, Error> {
         self.refresh_policy()?;
-        if reason.chars().count() > MAX_REASON || command.chars().count() > MAX_REASON {
-            return Ok(Err(ErrorBody::new(
-                "bad_request",
-                format!("the reason and command name are limited to {MAX_REASON} characters"),
-                None,
-            )));
+        if let Err(body) = bounded("a reason", &reason).and(bounded("a command name", &command)) {
+            return Ok(Err(body));
         }
         if let Some(outer) = self.task_of(caller) {
             return Ok(Err(ErrorBody::new(

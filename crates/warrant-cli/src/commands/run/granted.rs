@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use warrant_broker::protocol::{RunResult, UseRequest};
@@ -37,14 +37,8 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
     }
     // The scope is checked against the file that will run: resolve it here,
     // exactly as the child's exec will, and execute that path.
-    let path_var = plan
-        .vars()
-        .find(|(var, _)| var.as_os_str() == OsStr::new("PATH"))
-        .and_then(|(_, p)| match &p.delivery {
-            Delivery::Plain(value) => Some(value.clone()),
-            _ => None,
-        });
-    let resolved = warrant_exec::resolve_program(program, path_var.as_deref())?;
+    let path_var = plan.plain(OsStr::new("PATH"));
+    let resolved = warrant_exec::resolve_program(program, path_var.map(OsString::as_os_str))?;
     let resolved = std::path::absolute(&resolved).unwrap_or(resolved);
     let file_secrets: Vec<String> = plan
         .vars()
