@@ -243,6 +243,29 @@ impl Redactor {
         (out, counts.total)
     }
 
+    /// Every occurrence of a value in `input` as `(span, label)`: the
+    /// leftmost-longest, non-overlapping matches that [`Redactor::redact`]
+    /// replaces. For scanners, which report where values are.
+    pub fn find_all(&self, input: &[u8]) -> Vec<(Range<usize>, &str)> {
+        let mut found = Vec::new();
+        let Some(matcher) = &self.0.matcher else {
+            return found;
+        };
+        let mut pos = 0;
+        while let Some(m) = matcher.find(input, pos) {
+            let label = &self.0.labels[self.0.pattern_label[m.pattern().as_usize()]];
+            found.push((m.range(), label.as_str()));
+            pos = m.end();
+        }
+        found
+    }
+
+    /// The longest pattern in bytes (0 without any): a scanner reading in
+    /// chunks overlaps them by at least this much to see every match whole.
+    pub fn longest_pattern(&self) -> usize {
+        self.0.matcher.as_ref().map_or(0, Matcher::max_len)
+    }
+
     /// How many patterns (forms of values) are registered.
     pub fn pattern_count(&self) -> usize {
         self.0.pattern_count

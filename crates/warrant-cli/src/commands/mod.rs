@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod policy;
 pub mod report;
 pub mod run;
+pub mod scan;
 pub mod secret;
 pub mod serve;
 pub mod status;

@@ -1,0 +1,2 @@
+//! Example generation from templates (for rule tests and benchmarks).
+#![doc(hidden)]
