@@ -73,6 +73,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve MCP on stdio: agents use credentials without seeing them
     Mcp(McpArgs),
+    /// Find secrets in files, git changes and agent configuration
+    Scan(ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -444,4 +446,92 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Finds the store's values (raw and encoded), credential formats \
+(`--list-rules`) and generic assignments such as `password = ...`. Findings show a \
+masked excerpt, never the secret. Exit status: 0 nothing found, 1 something found, \
+2 a file could not be read or git failed.\n\n\
+Allowlists, both reported as `allowed` in the output: a `.warrantignore` file \
+(gitignore syntax) in the scanned directory, and `warrant:allow` on the line."
+)]
+pub struct ScanArgs {
+    /// Files or directories to scan [default: .]; for --staged and --since,
+    /// a directory inside the repository
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Scan the lines staged for the next commit (the index, not the
+    /// working tree)
+    #[arg(long, conflicts_with_all = ["since", "mcp"])]
+    pub staged: bool,
+
+    /// Scan the lines that the commits after REV added (REV..HEAD)
+    #[arg(long, value_name = "REV", conflicts_with = "mcp")]
+    pub since: Option<String>,
+
+    /// Scan every agent and MCP configuration file on this machine and in
+    /// this project (Codex, Claude Code, Claude Desktop, Cursor, VS Code,
+    /// Windsurf, Gemini CLI, ...)
+    #[arg(long, conflicts_with = "paths")]
+    pub mcp: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ScanFormat,
+
+    /// Same as --format json
+    #[arg(long)]
+    pub json: bool,
+
+    /// Do not look for the store's values, only credential shapes
+    #[arg(long)]
+    pub no_store: bool,
+
+    /// Look for the store's values even if it needs its passphrase (asks
+    /// for it; by default they are checked only when no prompt is needed)
+    #[arg(long, conflicts_with = "no_store")]
+    pub store: bool,
+
+    /// Leave out a rule by id (repeatable; see --list-rules)
+    #[arg(long, value_name = "RULE")]
+    pub disable: Vec<String>,
+
+    /// Leave out the generic assignment rules (`password = ...`)
+    #[arg(long)]
+    pub no_generic: bool,
+
+    /// Also scan binaries and generated files (lock files, minified code,
+    /// source maps), which are otherwise skipped and listed
+    #[arg(long)]
+    pub all: bool,
+
+    /// Also scan what .gitignore and .ignore files exclude
+    #[arg(long)]
+    pub no_gitignore: bool,
+
+    /// List the files skipped by rule
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// List the rules and exit
+    #[arg(long)]
+    pub list_rules: bool,
+
+    /// Worker threads [default: one per core]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub threads: usize,
+}
+
+/// How `warrant scan` prints what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    /// One line per finding, for people
+    Human,
+    /// One JSON document, for scripts
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards
+    Sarif,
 }

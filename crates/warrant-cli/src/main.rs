@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Approver(command) => commands::approver::run(&ctx, command),
         Command::Report(args) => commands::report::run(&ctx, args),
         Command::Mcp(args) => commands::mcp::run(&ctx, args),
+        Command::Scan(args) => commands::scan::run(&ctx, args),
         Command::Run(args) => match commands::run::run(&ctx, args) {
             Ok(code) => Ok(code),
             Err(error) => {

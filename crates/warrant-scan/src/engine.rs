@@ -245,8 +245,11 @@ impl Scanner {
         reader: &mut dyn Read,
         buf: &mut Vec<u8>,
     ) -> io::Result<Vec<Finding>> {
-        buf.clear();
-        buf.resize(self.chunk, 0);
+        // Grown once and reused: zeroing a chunk per small file would cost
+        // more than scanning it.
+        if buf.len() != self.chunk {
+            buf.resize(self.chunk, 0);
+        }
         let mut lines = Lines::new();
         let mut out = Vec::new();
         // `buf[..filled]` holds content from absolute offset `base`; matches
@@ -478,5 +481,128 @@ mod tests {
         let at = hay.len() - 4;
         assert!(!marker_on_line(hay, at..at + 3));
         assert!(marker_on_line(hay, 4..5));
+    }
+}
+
+/// Chunk edges: whatever the chunk size and however reads are split, a
+/// reader scan finds exactly what a whole-buffer scan finds.
+#[cfg(test)]
+mod chunk_tests {
+    use std::io::Read;
+
+    use proptest::prelude::*;
+    use warrant_redact::RedactorBuilder;
+
+    use super::*;
+
+    /// Yields its data in reads of the given sizes, cycling.
+    struct Jagged<'a> {
+        data: &'a [u8],
+        sizes: Vec<usize>,
+        i: usize,
+    }
+
+    impl Read for Jagged<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let want = self.sizes[self.i % self.sizes.len()].max(1);
+            self.i += 1;
+            let n = want.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    const VALUE: &[u8] = b"Vq3x9LmP2rT7wZk4Nc8Hb5Jd";
+
+    fn scanner(chunk: usize) -> Scanner {
+        let mut values = RedactorBuilder::new();
+        values.add("team/db", VALUE);
+        Scanner::builder()
+            .values(values.build().unwrap())
+            .chunk_size(chunk)
+            .build()
+            .unwrap()
+    }
+
+    /// Filler with newlines (or none), never containing the value.
+    fn filler(len: usize, seed: u64, newlines: bool) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match x % 61 {
+                    0 if newlines => b'\n',
+                    n => b"abcdefghij klmnopqrs tuvwxyz.,;"[(n % 31) as usize],
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn planted_values_are_found_at_any_chunk_edge(
+            seed in any::<u64>(),
+            len in 1usize..400_000,
+            positions in proptest::collection::vec(any::<prop::sample::Index>(), 1..6),
+            newlines in any::<bool>(),
+            sizes in proptest::collection::vec(1usize..70_000, 1..4),
+            b64 in any::<bool>(),
+        ) {
+            let s = scanner(0);
+            let mut data = filler(len, seed, newlines);
+            let planted: Vec<u8> = if b64 { b"VnEzeDlMbVAyclQ3d1prNE5jOEhiNUpk".to_vec() } else { VALUE.to_vec() };
+            let mut at: Vec<usize> = positions.iter().map(|p| p.index(len)).collect();
+            at.sort_unstable();
+            at.dedup();
+            // Insert from the back so earlier offsets stay valid, then
+            // work out where each ended up.
+            for &p in at.iter().rev() {
+                data.splice(p..p, planted.iter().copied());
+            }
+            let expect: Vec<u64> = at.iter().enumerate().map(|(i, &p)| (p + i * planted.len()) as u64).collect();
+            let whole = s.scan_bytes(&data);
+            let offsets: Vec<u64> = whole.iter().map(|f| f.offset).collect();
+            prop_assert_eq!(&offsets, &expect);
+            let mut buf = Vec::new();
+            let mut reader = Jagged { data: &data, sizes, i: 0 };
+            let streamed = s.scan_reader(&mut reader, &mut buf).unwrap();
+            let key = |f: &Finding| (f.offset, f.line, f.column, f.rule.clone(), f.length);
+            prop_assert_eq!(
+                streamed.iter().map(key).collect::<Vec<_>>(),
+                whole.iter().map(key).collect::<Vec<_>>()
+            );
+            for f in &whole {
+                let before = &data[..f.offset as usize];
+                let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                let col = f.offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i as u64 + 1) + 1;
+                prop_assert_eq!((f.line, f.column), (line, col));
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_straddling_every_position_around_a_chunk_edge_is_found() {
+        let s = scanner(0);
+        let advance = s.chunk - 2 * s.overlap;
+        for edge in [
+            s.chunk - s.overlap,
+            s.chunk,
+            advance,
+            2 * advance + s.overlap,
+        ] {
+            for delta in 0..VALUE.len() + 2 {
+                let pos = edge - delta;
+                let mut data = filler(3 * s.chunk, 7, false);
+                data[pos..pos + VALUE.len()].copy_from_slice(VALUE);
+                let mut buf = Vec::new();
+                let found = s.scan_reader(&mut &data[..], &mut buf).unwrap();
+                assert_eq!(found.len(), 1, "edge {edge} delta {delta}");
+                assert_eq!(found[0].offset, pos as u64);
+            }
+        }
     }
 }

@@ -25,9 +25,12 @@
 mod checksum;
 mod engine;
 pub mod fixtures;
+pub mod git;
+pub mod report;
 mod rules;
+pub mod walk;
 
-pub use engine::{Finding, Kind, Scanner, ScannerBuilder};
+pub use engine::{ALLOW_MARKER, Finding, Kind, Scanner, ScannerBuilder};
 pub use rules::RuleInfo;
 
 /// Errors building a scanner.
