@@ -60,7 +60,11 @@ fn main() -> ExitCode {
         Command::Approver(command) => commands::approver::run(&ctx, command),
         Command::Report(args) => commands::report::run(&ctx, args),
         Command::Mcp(args) => commands::mcp::run(&ctx, args),
-        Command::Scan(args) => commands::scan::run(&ctx, args),
+        // A scan that could not finish exits 2, apart from 1 for findings.
+        Command::Scan(args) => match commands::scan::run(&ctx, args) {
+            Ok(code) => Ok(code),
+            Err(error) => return report(&error, commands::scan::EXIT_ERROR),
+        },
         Command::Run(args) => match commands::run::run(&ctx, args) {
             Ok(code) => Ok(code),
             Err(error) => {
