@@ -12,6 +12,7 @@ mod mcp;
 mod policy;
 mod report;
 mod run;
+mod scan;
 mod secret;
 mod signals;
 mod store_faults;
