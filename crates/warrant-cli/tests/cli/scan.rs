@@ -313,3 +313,51 @@ fn sarif_output_names_rules_and_locations() {
     assert!(rules.iter().any(|r| r["id"] == "store-value"));
     assert!(!contains(&out.stdout, value.as_bytes()));
 }
+
+#[test]
+fn mcp_scans_the_agent_configuration_files_that_exist() {
+    let home = Home::new();
+    let value = fake_value("gh");
+    home.set("gh", &value);
+    let user = home.dir.path().join("user");
+    let project = home.scratch();
+    write(
+        &user.join(".claude.json"),
+        &format!(
+            "{{\"mcpServers\": {{\"gh\": {{\"command\": \"npx\", \"env\": {{\"TOKEN\": \"{value}\"}}}}}}}}\n"
+        ),
+    );
+    write(
+        &user.join(".codex/config.toml"),
+        "[mcp_servers.x]\ncommand = \"x\"\n",
+    );
+    write(
+        &project.join(".cursor/mcp.json"),
+        &format!("{{\n  \"mcpServers\": {{\"db\": {{\"url\": \"{value}\"}}}}\n}}\n"),
+    );
+    // Not an agent configuration file: not scanned by --mcp.
+    write(&project.join("other.json"), &value);
+    let out = home
+        .cmd()
+        .args(["scan", "--mcp", "--json"])
+        .env("HOME", &user)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("CODEX_HOME")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<String> = found(&json).into_iter().map(|f| f.0).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(
+        paths[0].ends_with("/.cursor/mcp.json") && paths[1].ends_with("user/.claude.json"),
+        "{paths:?}"
+    );
+    assert_eq!(json["files_scanned"], 3);
+}
