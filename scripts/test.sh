@@ -51,3 +51,4 @@ scripts/fuzz.sh env_file 20
 scripts/fuzz.sh policy 20
 scripts/fuzz.sh protocol 20
 scripts/fuzz.sh mcp_config 20
+scripts/fuzz.sh scan 20
