@@ -369,9 +369,9 @@ impl Scanner {
         let text = &hay[..(win.end + 1).min(hay.len())];
         let mut at = win.start;
         while at < win.end {
-            let span = match rule.secret_group {
+            let span = match rule.regex.secret_group() {
                 Some(g) => {
-                    let Some(caps) = rule.regex.captures_at(text, at) else {
+                    let Some(caps) = rule.regex.get().captures_at(text, at) else {
                         break;
                     };
                     let whole = caps.get(0).map_or(at..at, |m| m.range());
@@ -382,7 +382,7 @@ impl Scanner {
                     }
                 }
                 None => {
-                    let Some(m) = rule.regex.find_at(text, at) else {
+                    let Some(m) = rule.regex.get().find_at(text, at) else {
                         break;
                     };
                     at = m.end().max(at + 1);

@@ -20,6 +20,8 @@
 //! negative = ["ghp_short"]             # must and must not be found
 //! ```
 
+use std::sync::OnceLock;
+
 use regex::bytes::Regex;
 use serde::Deserialize;
 
@@ -99,13 +101,53 @@ pub struct RuleInfo {
 pub(crate) struct Rule {
     pub info: RuleInfo,
     pub keywords: Vec<String>,
-    pub regex: Regex,
-    /// Index of the `secret` capture group, if the regex has one.
-    pub secret_group: Option<usize>,
+    pub regex: LazyRegex,
     pub max_len: usize,
     checksum: Option<Checksum>,
     min_entropy: Option<f64>,
-    exclude: Vec<Regex>,
+    exclude: Vec<LazyRegex>,
+}
+
+/// A regex compiled on first use: a hook that scans one prompt should not
+/// pay for compiling every rule.
+#[derive(Debug)]
+pub(crate) struct LazyRegex {
+    source: String,
+    compiled: OnceLock<(Regex, Option<usize>)>,
+}
+
+impl LazyRegex {
+    /// Checks the syntax now (cheap); compiles later.
+    fn new(source: &str) -> Result<LazyRegex, String> {
+        regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(source)
+            .map_err(|e| e.to_string())?;
+        Ok(LazyRegex {
+            source: source.to_owned(),
+            compiled: OnceLock::new(),
+        })
+    }
+
+    fn compiled(&self) -> &(Regex, Option<usize>) {
+        self.compiled.get_or_init(|| {
+            // The built-in rules are all compiled by a test, so this holds.
+            let regex = Regex::new(&self.source).expect("a rule regex that parsed compiles");
+            let group = regex.capture_names().position(|n| n == Some("secret"));
+            (regex, group)
+        })
+    }
+
+    /// The compiled regex.
+    pub fn get(&self) -> &Regex {
+        &self.compiled().0
+    }
+
+    /// Index of the `secret` capture group, if the regex has one.
+    pub fn secret_group(&self) -> Option<usize> {
+        self.compiled().1
+    }
 }
 
 impl Rule {
@@ -122,7 +164,7 @@ impl Rule {
         {
             return false;
         }
-        !self.exclude.iter().any(|r| r.is_match(secret))
+        !self.exclude.iter().any(|r| r.get().is_match(secret))
     }
 }
 
@@ -189,8 +231,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, Error> {
             crate::engine::MAX_MATCH
         )));
     }
-    let regex = Regex::new(&spec.regex).map_err(|e| err(&format!("bad regex: {e}")))?;
-    let secret_group = regex.capture_names().position(|n| n == Some("secret"));
+    let regex = LazyRegex::new(&spec.regex).map_err(|e| err(&format!("bad regex: {e}")))?;
     let checksum = spec
         .checksum
         .as_deref()
@@ -199,7 +240,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, Error> {
     let exclude = spec
         .exclude
         .iter()
-        .map(|e| Regex::new(e).map_err(|x| err(&format!("bad exclude regex: {x}"))))
+        .map(|e| LazyRegex::new(e).map_err(|x| err(&format!("bad exclude regex: {x}"))))
         .collect::<Result<_, _>>()?;
     Ok(Rule {
         info: RuleInfo {
@@ -212,7 +253,6 @@ fn compile(spec: RuleSpec) -> Result<Rule, Error> {
         },
         keywords: spec.keywords,
         regex,
-        secret_group,
         max_len: spec.max_len,
         checksum,
         min_entropy: spec.min_entropy,
@@ -224,5 +264,27 @@ fn rule_error(rule: &str, message: &str) -> Error {
     Error::Rule {
         rule: rule.to_owned(),
         message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_regex_compiles() {
+        for rule in builtin().unwrap() {
+            assert!(Regex::new(&rule.regex.source).is_ok(), "{}", rule.info.id);
+            for e in &rule.exclude {
+                assert!(Regex::new(&e.source).is_ok(), "{} exclude", rule.info.id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_regex_is_named_with_its_rule() {
+        let text = "[[rule]]\nid = \"x-y\"\nname = \"X\"\nkeywords = [\"abc\"]\nregex = \"abc(\"\nmax_len = 9\npositive = [\"abc\"]\n";
+        let err = parse("f.toml", text).unwrap_err().to_string();
+        assert!(err.starts_with("rule x-y: bad regex"), "{err}");
     }
 }
