@@ -75,6 +75,102 @@ pub enum Command {
     Mcp(McpArgs),
     /// Find secrets in files, git changes and agent configuration
     Scan(ScanArgs),
+    /// Move hard-coded secrets out of MCP configuration files into the store
+    ///
+    /// Every server entry whose `env` or `args` hold a secret (a value of the
+    /// store, or a credential format `warrant scan` knows) is rewritten to
+    /// start through `warrant run` with references instead of values:
+    /// `"command": "warrant", "args": ["run", "--env",
+    /// "TOKEN=warrant://mcp/SERVER/token", "--", OLD COMMAND...]`. A secret
+    /// passed as an argument reaches the server through `sh -c`, in its argv
+    /// as before. New secrets are named mcp/SERVER/VARIABLE (-2, -3, ... when
+    /// that name holds another value).
+    Migrate(MigrateArgs),
+    /// Check an agent hook's input (stdin): block a prompt or tool call
+    /// that carries a secret
+    Guard(GuardArgs),
+    /// Install warrant's git pre-commit hook, or its guard in an agent's hooks
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Run by an agent client's hooks (Claude Code, Codex, Cursor, Gemini CLI, \
+Windsurf, Cline; `warrant hook install --client NAME` sets it up), with the hook's JSON on \
+stdin. A prompt, tool call or file read that holds a value of the store or a credential is \
+blocked in the client's own terms, with a message naming what was found (never the value) \
+and how to store it (`warrant secret set NAME`) and use warrant://NAME instead. Anything else \
+passes. Input that cannot be read is reported on stderr and let through (exit 1, a hook \
+error the client shows; Cline: exit 0), unless --fail-closed."
+)]
+pub struct GuardArgs {
+    /// The client sending the input (claude-code, codex, cursor, gemini,
+    /// windsurf, cline) [default: told from the input's shape]
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Block what cannot be read or checked instead of letting it through
+    #[arg(long)]
+    pub fail_closed: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Install the git pre-commit hook here, or with --client the guard in
+    /// an agent client's hook configuration
+    ///
+    /// Without --client: a pre-commit hook in this repository (where git runs
+    /// hooks: core.hooksPath, worktrees) runs `warrant scan --staged` and stops
+    /// a commit that adds a secret. With --client: `warrant guard` in the
+    /// client's user configuration (--project: this project's), every other
+    /// setting kept, the old file backed up as FILE.warrant-backup. Running it
+    /// again changes nothing.
+    Install(HookInstallArgs),
+    /// Remove what `warrant hook install` added (same options)
+    Uninstall(HookUninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookInstallArgs {
+    /// claude-code, codex, cursor, gemini, windsurf or cline [default: the
+    /// git pre-commit hook]
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Write the project's configuration instead of the user's
+    #[arg(long)]
+    pub project: bool,
+    /// An existing pre-commit hook: keep it and run it after warrant's check
+    #[arg(long, conflicts_with = "force")]
+    pub chain: bool,
+    /// An existing hook that is not warrant's: replace it (a copy is kept as
+    /// FILE.warrant-backup)
+    #[arg(long)]
+    pub force: bool,
+    /// Have the guard block what it cannot read or check
+    #[arg(long)]
+    pub fail_closed: bool,
+    /// Print the change instead of writing it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HookUninstallArgs {
+    /// The client whose hooks to clean [default: the git pre-commit hook]
+    #[arg(long)]
+    pub client: Option<String>,
+    /// The project's configuration instead of the user's
+    #[arg(long)]
+    pub project: bool,
+    /// Print the change instead of writing it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +209,32 @@ pub struct McpInstallArgs {
     #[arg(long)]
     pub actor: Option<String>,
     /// Print the change instead of writing it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The secrets are stored first, then each file is written atomically after a \
+0600 copy of the old one, FILE.warrant-backup (it still holds the values: delete it once the \
+servers work). Comments, key order and every other entry stay as they were. Remote servers \
+(a URL with secret headers) are reported, not changed: warrant does not start them. Running \
+it again changes nothing.\n\n\
+Exit status: 0 done (or nothing to do), 1 some secrets were left in place, 2 error."
+)]
+pub struct MigrateArgs {
+    /// Every MCP configuration file of the known clients, for this user and
+    /// this project (Codex, Claude Code, Claude Desktop, Cursor, VS Code,
+    /// Windsurf, Gemini CLI, Zed, Kiro)
+    #[arg(long)]
+    pub mcp: bool,
+    /// Configuration files to migrate (JSON, JSON with comments, or Codex TOML)
+    #[arg(value_name = "FILE", required_unless_present = "mcp")]
+    pub files: Vec<PathBuf>,
+    /// Show the changes (values masked) without storing or writing anything
     #[arg(long)]
     pub dry_run: bool,
     /// Print the result as JSON

@@ -60,6 +60,13 @@ fn main() -> ExitCode {
         Command::Approver(command) => commands::approver::run(&ctx, command),
         Command::Report(args) => commands::report::run(&ctx, args),
         Command::Mcp(args) => commands::mcp::run(&ctx, args),
+        Command::Guard(args) => commands::guard::run(&ctx, args),
+        Command::Hook(command) => commands::hook::run(&ctx, command),
+        // 1 when some entries stay, 2 when migrate could not finish.
+        Command::Migrate(args) => match commands::migrate::run(&ctx, args) {
+            Ok(code) => Ok(code),
+            Err(error) => return report(&error, commands::migrate::EXIT_ERROR),
+        },
         // A scan that could not finish exits 2, apart from 1 for findings.
         Command::Scan(args) => match commands::scan::run(&ctx, args) {
             Ok(code) => Ok(code),

@@ -97,8 +97,8 @@
 //!   stays.
 
 mod diff;
-mod json;
-mod jsonc;
+pub(crate) mod json;
+pub(crate) mod jsonc;
 mod toml;
 
 use std::ffi::OsString;
@@ -497,7 +497,7 @@ enum Format {
 /// A configuration value, as much of one as the entry needs: scalars other
 /// than strings are kept as their source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Value {
+pub(crate) enum Value {
     Str(String),
     Arr(Vec<Value>),
     Obj(Vec<(String, Value)>),
@@ -540,12 +540,12 @@ impl Value {
 
 /// A syntax or shape error at a byte offset of the text.
 #[derive(Debug)]
-struct Located {
-    offset: usize,
-    message: String,
+pub(crate) struct Located {
+    pub(crate) offset: usize,
+    pub(crate) message: String,
 }
 
-fn malformed(path: &Path, text: &str, e: Located) -> Error {
+pub(crate) fn malformed(path: &Path, text: &str, e: Located) -> Error {
     let offset = e.offset.min(text.len());
     let head = text.get(..offset).unwrap_or(text);
     let line_start = head.rfind('\n').map_or(0, |i| i + 1);
@@ -558,7 +558,7 @@ fn malformed(path: &Path, text: &str, e: Located) -> Error {
 }
 
 /// The file's text, `None` when it does not exist. Not UTF-8 is malformed.
-fn read(path: &Path) -> Result<Option<String>, Error> {
+pub(crate) fn read(path: &Path) -> Result<Option<String>, Error> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

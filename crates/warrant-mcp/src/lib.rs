@@ -14,8 +14,10 @@
 //! configuration, which nothing but that configuration vouches for.
 
 mod command;
+pub mod hooks;
 mod http;
 pub mod install;
+pub mod migrate;
 mod tools;
 
 use std::path::PathBuf;

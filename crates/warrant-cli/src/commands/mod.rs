@@ -3,9 +3,12 @@
 pub mod approver;
 pub mod audit;
 pub mod grant;
+pub mod guard;
+pub mod hook;
 pub mod import;
 pub mod init;
 pub mod mcp;
+pub mod migrate;
 pub mod policy;
 pub mod report;
 pub mod run;

@@ -73,17 +73,17 @@ fn find<'a>(members: &'a [Member], key: &str) -> Result<Option<&'a Member>, Loca
 }
 
 /// Indentation and line endings, learnt from the file.
-struct Layout<'a> {
+pub(crate) struct Layout<'a> {
     text: &'a str,
-    unit: String,
-    nl: &'static str,
+    pub(crate) unit: String,
+    pub(crate) nl: &'static str,
 }
 
 /// One edit: at this offset, remove this many bytes, insert this text.
 type Edit = (usize, usize, String);
 
 impl<'a> Layout<'a> {
-    fn of(text: &'a str, root: &Node) -> Layout<'a> {
+    pub(crate) fn of(text: &'a str, root: &Node) -> Layout<'a> {
         let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
         let mut layout = Layout {
             text,
@@ -200,30 +200,30 @@ fn comma_follows(between: &str) -> bool {
     p.skip_ws().is_ok() && p.peek() == Some(b',')
 }
 
-fn line_start(text: &str, pos: usize) -> usize {
+pub(crate) fn line_start(text: &str, pos: usize) -> usize {
     text[..pos].rfind('\n').map_or(0, |i| i + 1)
 }
 
 /// The spaces and tabs that begin the line holding `pos`.
-fn indent_at(text: &str, pos: usize) -> &str {
+pub(crate) fn indent_at(text: &str, pos: usize) -> &str {
     let line = &text[line_start(text, pos)..];
     let width = line.len() - line.trim_start_matches([' ', '\t']).len();
     &line[..width]
 }
 
 /// Whether only spaces and tabs precede `pos` on its line.
-fn starts_line(text: &str, pos: usize) -> bool {
+pub(crate) fn starts_line(text: &str, pos: usize) -> bool {
     text[line_start(text, pos)..pos]
         .bytes()
         .all(|b| b == b' ' || b == b'\t')
 }
 
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string always serializes")
 }
 
 /// `value` over several lines; `indent` is that of the line it starts on.
-fn pretty(value: &Value, indent: &str, unit: &str, nl: &str, out: &mut String) {
+pub(crate) fn pretty(value: &Value, indent: &str, unit: &str, nl: &str, out: &mut String) {
     let inner = format!("{indent}{unit}");
     match value {
         Value::Obj(fields) if !fields.is_empty() => {
@@ -257,7 +257,7 @@ fn pretty(value: &Value, indent: &str, unit: &str, nl: &str, out: &mut String) {
 }
 
 /// `value` on one line: `{"a": ["b", "c"]}`.
-fn compact(value: &Value, out: &mut String) {
+pub(crate) fn compact(value: &Value, out: &mut String) {
     match value {
         Value::Str(s) => out.push_str(&quote(s)),
         Value::Other(raw) => out.push_str(raw),

@@ -6,27 +6,27 @@ use super::{Located, Value};
 /// Deeper nesting than this is refused rather than risk the stack.
 const MAX_DEPTH: usize = 256;
 
-pub(super) fn at(offset: usize, message: &str) -> Located {
+pub(crate) fn at(offset: usize, message: &str) -> Located {
     Located {
         offset,
         message: message.to_owned(),
     }
 }
 
-pub(super) struct Node {
+pub(crate) struct Node {
     pub start: usize,
     pub end: usize,
     pub kind: Kind,
 }
 
-pub(super) enum Kind {
+pub(crate) enum Kind {
     Object(Vec<Member>),
     Array(Vec<Node>),
     Str(String),
     Scalar,
 }
 
-pub(super) struct Member {
+pub(crate) struct Member {
     pub key: String,
     pub key_start: usize,
     pub value: Node,
@@ -57,7 +57,7 @@ impl Node {
 }
 
 /// A JSON (or JSONC) parser that keeps offsets.
-pub(super) struct Parser<'a> {
+pub(crate) struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
