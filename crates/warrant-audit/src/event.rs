@@ -272,6 +272,16 @@ pub enum Event {
         /// Whether one existed before.
         replaced: bool,
     },
+    /// `warrant guard` stopped a prompt or tool call on its way to an
+    /// agent's model because it carried a secret.
+    GuardBlocked {
+        /// The agent client (`claude-code`, `cursor`, ...).
+        client: String,
+        /// The client's hook event (`UserPromptSubmit`, ...).
+        hook: String,
+        /// What was found: rule ids, or `warrant://NAME` for store values.
+        found: Vec<String>,
+    },
 }
 
 impl Event {
@@ -303,6 +313,7 @@ impl Event {
             Self::TaskStarted { .. } => "task_started",
             Self::TaskEnded { .. } => "task_ended",
             Self::ApproverSet { .. } => "approver_set",
+            Self::GuardBlocked { .. } => "guard_blocked",
         }
     }
 }

@@ -472,7 +472,8 @@ impl Tally {
             | Event::DaemonStarted { .. }
             | Event::DaemonStopped {}
             | Event::TaskEnded { .. }
-            | Event::ApproverSet { .. } => {}
+            | Event::ApproverSet { .. }
+            | Event::GuardBlocked { .. } => {}
         }
     }
 

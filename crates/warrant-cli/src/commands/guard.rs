@@ -18,6 +18,7 @@
 use std::io::{Read, Write};
 
 use anyhow::Result;
+use warrant_audit::Event;
 use warrant_mcp::hooks::{self, Client, Hit, Parsed, Response};
 use warrant_scan::{Finding, Kind, Scanner};
 use zeroize::Zeroizing;
@@ -75,16 +76,35 @@ fn check(ctx: &Context, args: &GuardArgs) -> Response {
             );
         }
     };
-    hooks::render(&parsed, &hits(&scanner, &parsed))
+    let (hits, found) = hits(&scanner, &parsed);
+    if !found.is_empty() {
+        // Best effort: inside `warrant task` the log is out of reach, and
+        // the block matters more than its record.
+        let _ = ctx.audit(Event::GuardBlocked {
+            client: parsed.client.to_string(),
+            hook: parsed.event.clone(),
+            found,
+        });
+    }
+    hooks::render(&parsed, &hits)
 }
 
-/// What the scanner finds in each piece, allowlisted findings aside.
-fn hits(scanner: &Scanner, parsed: &Parsed) -> Vec<Hit> {
+/// What the scanner finds in each piece, allowlisted findings aside; and
+/// the rule ids or references found, for the audit log.
+fn hits(scanner: &Scanner, parsed: &Parsed) -> (Vec<Hit>, Vec<String>) {
     let mut hits: Vec<Hit> = Vec::new();
+    let mut found: Vec<String> = Vec::new();
     for piece in &parsed.pieces {
         for finding in scanner.scan_bytes(piece.text().as_bytes()) {
             if finding.allowed.is_some() {
                 continue;
+            }
+            let id = match &finding.secret_name {
+                Some(name) => format!("warrant://{name}"),
+                None => finding.rule.clone(),
+            };
+            if !found.contains(&id) {
+                found.push(id);
             }
             let hit = hit(&piece.what, &finding);
             if !hits.contains(&hit) {
@@ -92,7 +112,7 @@ fn hits(scanner: &Scanner, parsed: &Parsed) -> Vec<Hit> {
             }
         }
     }
-    hits
+    (hits, found)
 }
 
 /// A finding as the message names it: never by value.

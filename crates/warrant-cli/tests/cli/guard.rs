@@ -225,6 +225,20 @@ fn a_store_value_raw_or_base64_is_blocked_and_never_repeated() {
             }
         }
     }
+    // Each block is recorded, by reference, never by value.
+    let audit = home.audit_text();
+    let blocks: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event"] == "guard_blocked")
+        .collect();
+    assert_eq!(blocks.len(), CASES.len() * 2);
+    assert!(
+        blocks
+            .iter()
+            .all(|b| b["found"] == serde_json::json!(["warrant://db/url"]))
+    );
+    assert!(!audit.contains(&value) && !audit.contains(&b64));
 }
 
 #[test]
