@@ -202,12 +202,14 @@ struct Hit {
     label: Option<String>,
 }
 
-/// Line and column bookkeeping across chunks.
+/// Line, column and overlap bookkeeping across chunks.
 struct Lines {
     /// Absolute offset up to which newlines are counted.
     pos: u64,
     line: u64,
     line_start: u64,
+    /// Absolute end of the last finding reported (across chunks).
+    reported_end: u64,
 }
 
 impl Lines {
@@ -216,6 +218,7 @@ impl Lines {
             pos: 0,
             line: 1,
             line_start: 0,
+            reported_end: 0,
         }
     }
 
@@ -326,15 +329,21 @@ impl Scanner {
         if let Some(ac) = &self.automaton {
             self.rule_hits(ac, hay, &report, &mut hits);
         }
-        hits.sort_by_key(|h| (h.span.start, h.rule.is_some(), h.span.end));
-        // Where a store value and a rule (or two rules) find the same bytes,
-        // report the first only: store values, then formats in rule order.
-        let mut last_end = 0;
+        // Where several detectors find overlapping bytes, the earliest start
+        // wins; at one start, a store value, then a format (in rule order),
+        // then a generic assignment, then the longest.
+        let rank = |h: &Hit| match h.rule {
+            None => (0, 0),
+            Some(r) if !self.rules[r].info.generic => (1, r),
+            Some(r) => (2, r),
+        };
+        hits.sort_by_key(|h| (h.span.start, rank(h), std::cmp::Reverse(h.span.end)));
         for hit in hits {
-            if hit.span.start < last_end {
+            let end = base + hit.span.end as u64;
+            if base + (hit.span.start as u64) < lines.reported_end {
                 continue;
             }
-            last_end = hit.span.end;
+            lines.reported_end = end;
             lines.advance(hay, base, hit.span.start);
             out.push(self.finding(hay, base, hit, lines));
         }
@@ -497,6 +506,20 @@ mod tests {
         assert_eq!(mask(b"abcdefghijklmnop"), "abcd************");
         assert_eq!(mask(b"abcdefg"), "a******");
         assert_eq!(mask(b"ab"), "**");
+    }
+
+    #[test]
+    fn a_format_wins_over_a_generic_assignment_of_the_same_bytes() {
+        let scanner = Scanner::builder().build().unwrap();
+        let mut g = crate::fixtures::Generator::new(11);
+        let mut text = String::new();
+        for _ in 0..3 {
+            let token = g.token("github-pat").unwrap();
+            text.push_str(&format!("GITHUB_TOKEN={token}\n{}\n", "x".repeat(5000)));
+        }
+        let found = scanner.scan_bytes(text.as_bytes());
+        let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, ["github-pat"; 3]);
     }
 
     #[test]

@@ -118,12 +118,23 @@ pub(crate) struct LazyRegex {
 
 impl LazyRegex {
     /// Checks the syntax now (cheap); compiles later.
-    fn new(source: &str) -> Result<LazyRegex, String> {
-        regex_syntax::ParserBuilder::new()
+    fn new(source: &str, max_len: Option<usize>) -> Result<LazyRegex, String> {
+        let hir = regex_syntax::ParserBuilder::new()
             .utf8(false)
             .build()
             .parse(source)
             .map_err(|e| e.to_string())?;
+        // The engine looks only `max_len` bytes around a keyword: a longer
+        // match would be cut short or missed at a window or chunk edge.
+        if let Some(limit) = max_len {
+            match hir.properties().maximum_len() {
+                Some(n) if n <= limit => {}
+                Some(n) => {
+                    return Err(format!("it can match {n} bytes, more than max_len {limit}"));
+                }
+                None => return Err("it can match without bound; bound every repetition".into()),
+            }
+        }
         Ok(LazyRegex {
             source: source.to_owned(),
             compiled: OnceLock::new(),
@@ -231,7 +242,8 @@ fn compile(spec: RuleSpec) -> Result<Rule, Error> {
             crate::engine::MAX_MATCH
         )));
     }
-    let regex = LazyRegex::new(&spec.regex).map_err(|e| err(&format!("bad regex: {e}")))?;
+    let regex = LazyRegex::new(&spec.regex, Some(spec.max_len))
+        .map_err(|e| err(&format!("bad regex: {e}")))?;
     let checksum = spec
         .checksum
         .as_deref()
@@ -240,7 +252,7 @@ fn compile(spec: RuleSpec) -> Result<Rule, Error> {
     let exclude = spec
         .exclude
         .iter()
-        .map(|e| LazyRegex::new(e).map_err(|x| err(&format!("bad exclude regex: {x}"))))
+        .map(|e| LazyRegex::new(e, None).map_err(|x| err(&format!("bad exclude regex: {x}"))))
         .collect::<Result<_, _>>()?;
     Ok(Rule {
         info: RuleInfo {
@@ -286,5 +298,11 @@ mod tests {
         let text = "[[rule]]\nid = \"x-y\"\nname = \"X\"\nkeywords = [\"abc\"]\nregex = \"abc(\"\nmax_len = 9\npositive = [\"abc\"]\n";
         let err = parse("f.toml", text).unwrap_err().to_string();
         assert!(err.starts_with("rule x-y: bad regex"), "{err}");
+        let long = text.replace("abc(", "abc[0-9]{20}");
+        let err = parse("f.toml", &long).unwrap_err().to_string();
+        assert!(err.contains("more than max_len 9"), "{err}");
+        let unbounded = text.replace("abc(", "abc[0-9]+");
+        let err = parse("f.toml", &unbounded).unwrap_err().to_string();
+        assert!(err.contains("without bound"), "{err}");
     }
 }
