@@ -51,9 +51,9 @@ pub fn run(ctx: &Context, args: ScanArgs) -> Result<u8> {
         args.format
     };
     if format == ScanFormat::Human
-        && value_count == 0
         && values == Values::IfAvailable
-        && warrant_store::LocalStore::exists(&ctx.home)
+        && value_count == 0
+        && needs_passphrase(ctx)
     {
         eprintln!(
             "note: the store's values are not checked without its passphrase \
@@ -100,6 +100,16 @@ pub fn run(ctx: &Context, args: ScanArgs) -> Result<u8> {
     progress.finish();
     print(&report, format, &scanner, args.verbose, value_count)?;
     Ok(exit_code(&report))
+}
+
+/// Whether the store exists and opens only with a passphrase nobody gave.
+fn needs_passphrase(ctx: &Context) -> bool {
+    ctx.passphrase_file.is_none()
+        && warrant_store::LocalStore::exists(&ctx.home)
+        && matches!(
+            warrant_store::LocalStore::key_kind(&ctx.home),
+            Ok(warrant_store::KeyKind::Passphrase)
+        )
 }
 
 /// 2 if a file could not be read, else 1 if something counts, else 0.
