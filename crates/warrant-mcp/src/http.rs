@@ -134,6 +134,15 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
         names.extend(placeholders(value).map_err(|e| refuse("bad_request", e, None))?);
     }
     for name in headers.keys() {
+        // The host a value may go to is the URL's; a Host header naming
+        // another (a CDN fronting several tenants routes by it) is refused.
+        if name.eq_ignore_ascii_case("host") {
+            return Err(refuse(
+                "bad_request",
+                "the Host header is set from the URL; remove it",
+                None,
+            ));
+        }
         if name.contains(OPEN) {
             return Err(refuse(
                 "bad_request",

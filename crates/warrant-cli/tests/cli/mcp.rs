@@ -44,6 +44,9 @@ async def main(actor, scenario):
                     "headers": {"X-Leak": "{{secret:db/dev/url}}"}})
                 await call(s, "in_path", "http_request", {"grant_id": gid, "method": "GET",
                     "url": f"http://127.0.0.1:{port}/{{{{secret:api/token}}}}"})
+                await call(s, "host_header", "http_request", {"grant_id": gid, "method": "GET",
+                    "url": f"http://127.0.0.1:{port}/fronted",
+                    "headers": {"HOST": "evil.example", "Authorization": "Bearer {{secret:api/token}}"}})
                 return
             tools = await s.list_tools()
             print(json.dumps({"label": "tools", "data": sorted(t.name for t in tools.tools)}), flush=True)
@@ -456,6 +459,11 @@ fn http_request_substitutes_only_toward_allowed_hosts_and_redacts_the_answer() {
     assert!(!received.contains(&db));
     let in_path = step(&lines, "in_path");
     assert_eq!(in_path["data"]["error"], "bad_request");
+    // A Host header that could route the value elsewhere behind a shared
+    // front is refused before anything is sent.
+    let host_header = step(&lines, "host_header");
+    assert_eq!(host_header["data"]["error"], "bad_request");
+    assert!(!received.contains("/fronted"));
 
     let all = serde_json::to_string(&lines).unwrap();
     assert!(
