@@ -22,16 +22,39 @@ if ((${#missing[@]})); then
 fi
 
 # The MCP tests drive warrant with the official MCP Python SDK (a client we
-# did not write), installed from PyPI into target/pydeps once.
+# did not write), and the proxy tests with Python requests, installed from
+# PyPI into target/pydeps once.
 pydeps="$PWD/target/pydeps"
-if ! PYTHONPATH="$pydeps" python3 -c 'import mcp' >/dev/null 2>&1; then
-    log "installing the MCP Python SDK into $pydeps"
+if ! PYTHONPATH="$pydeps" python3 -c 'import mcp, requests' >/dev/null 2>&1; then
+    log "installing the MCP Python SDK and requests into $pydeps"
     if ! python3 -m pip --version >/dev/null 2>&1; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
     fi
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$pydeps" 'mcp==2.3.0'
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$pydeps" 'mcp==2.3.0' 'requests==2.34.2'
 fi
 export WARRANT_TEST_PYDEPS="$pydeps"
+
+# The proxy tests drive warrant with real HTTP clients: curl, git (its
+# http-backend serves the test repository), Python requests (above) and
+# Node's fetch through undici's EnvHttpProxyAgent (Node 20's built-in fetch
+# ignores HTTPS_PROXY), installed from npm into target/nodedeps once.
+missing=()
+for tool in curl git node npm; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    log "installing Debian packages for: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq curl git nodejs npm >/dev/null
+fi
+nodedeps="$PWD/target/nodedeps"
+if ! NODE_PATH="$nodedeps/node_modules" node -e 'process.exit(require("undici").EnvHttpProxyAgent ? 0 : 1)' >/dev/null 2>&1; then
+    log "installing undici into $nodedeps"
+    mkdir -p "$nodedeps"
+    npm install --silent --no-audit --no-fund --no-save --prefix "$nodedeps" 'undici@6.29.1'
+fi
+export WARRANT_TEST_NODEDEPS="$nodedeps"
 
 log "format"
 cargo fmt --all --check

@@ -282,6 +282,39 @@ pub enum Event {
         /// What was found: rule ids, or `warrant://NAME` for store values.
         found: Vec<String>,
     },
+    /// The proxy of a `warrant run --proxy` without a grant substituted
+    /// values from the store into an HTTP request to an allowed host: used
+    /// without the child holding them. (Under a grant the daemon records
+    /// [`Event::Substituted`] instead.)
+    ProxySubstituted {
+        /// Secrets substituted.
+        secrets: Vec<String>,
+        /// The host the request went to.
+        host: String,
+        /// The HTTP method.
+        method: String,
+    },
+    /// The proxy refused a request that carried placeholders: aimed at a
+    /// host not allowed for a secret, a host confusion trick, or a refused
+    /// substitution. Nothing was sent upstream.
+    ProxyBlocked {
+        /// The host the request was aimed at.
+        host: String,
+        /// The HTTP method.
+        method: String,
+        /// The request's path (placeholders are not values).
+        path: String,
+        /// Secrets whose placeholders it carried.
+        secrets: Vec<String>,
+        /// Why it was refused.
+        reason: String,
+        /// The grant the proxy served, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<String>,
+        /// The grant's actor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
+    },
 }
 
 impl Event {
@@ -314,6 +347,8 @@ impl Event {
             Self::TaskEnded { .. } => "task_ended",
             Self::ApproverSet { .. } => "approver_set",
             Self::GuardBlocked { .. } => "guard_blocked",
+            Self::ProxySubstituted { .. } => "proxy_substituted",
+            Self::ProxyBlocked { .. } => "proxy_blocked",
         }
     }
 }

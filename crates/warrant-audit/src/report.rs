@@ -393,7 +393,9 @@ impl Tally {
 
     fn record(&mut self, record: &Record, grants: &Grants<'_>) {
         let event = match &record.event {
-            AnyEvent::Known(event @ Event::Substituted { .. }) => {
+            AnyEvent::Known(
+                event @ (Event::Substituted { .. } | Event::ProxySubstituted { .. }),
+            ) => {
                 if let Ok(Value::Object(fields)) = serde_json::to_value(event) {
                     self.substituted(&fields, grants, &record.user);
                 }
@@ -458,6 +460,16 @@ impl Tally {
                 self.actor(&grants.actor(grant)).grants_expired += 1
             }
             Event::TaskStarted { actor, .. } => self.actor(actor).tasks += 1,
+            // A refused attempt to send a value where it may not go.
+            Event::ProxyBlocked {
+                secrets,
+                grant,
+                actor,
+                ..
+            } => {
+                let actor = grants.resolve(actor.as_deref(), grant.as_deref(), &record.user);
+                self.denied(&actor, secrets);
+            }
             Event::Init { .. }
             | Event::SecretSet { .. }
             | Event::SecretRemoved { .. }
@@ -466,6 +478,7 @@ impl Tally {
             | Event::PolicyAccepted { .. }
             // Counted above, before this match.
             | Event::Substituted { .. }
+            | Event::ProxySubstituted { .. }
             | Event::SecretsListed { .. }
             | Event::GrantChecked { .. }
             | Event::PeerRefused { .. }
@@ -789,5 +802,53 @@ mod tests {
         assert_eq!(lines[2], "long-name  123");
         assert_eq!(lines[4], "  NAME  n");
         assert_eq!(lines[5], "  N     count");
+    }
+
+    #[test]
+    fn proxy_uses_are_unexposed_and_blocks_are_denials() {
+        let record = |seq: u64, event: Event| Record {
+            seq,
+            time: "2026-05-01T12:00:00Z".into(),
+            user: "ana".into(),
+            pid: 1,
+            event: event.into(),
+            prev: String::new(),
+            hash: String::new(),
+        };
+        let records = [
+            record(
+                1,
+                Event::ProxySubstituted {
+                    secrets: vec!["api/token".into()],
+                    host: "api.example.test".into(),
+                    method: "GET".into(),
+                },
+            ),
+            record(
+                2,
+                Event::ProxyBlocked {
+                    host: "evil.test".into(),
+                    method: "POST".into(),
+                    path: "/".into(),
+                    secrets: vec!["api/token".into()],
+                    reason: "exfiltration attempt".into(),
+                    grant: None,
+                    actor: None,
+                },
+            ),
+        ];
+        let report = Report::from_records(&records, None);
+        let secret = &report.secrets[0];
+        assert_eq!(secret.secret, "api/token");
+        assert_eq!(
+            (
+                secret.processes_held,
+                secret.uses_without_exposure,
+                secret.denied
+            ),
+            (0, 1, 1)
+        );
+        assert_eq!(report.actors[0].actor, "user:ana");
+        assert_eq!(report.actors[0].denied, 1);
     }
 }

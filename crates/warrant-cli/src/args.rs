@@ -44,6 +44,9 @@ pub enum Command {
     Secret(SecretCommand),
     /// Run a command with secrets injected and its output redacted
     Run(RunArgs),
+    /// Run the credential-injecting HTTPS proxy for a grant: commands hold
+    /// placeholders, the proxy puts the values on the wire to allowed hosts
+    Proxy(ProxyArgs),
     /// Show or verify the hash-chained audit log
     Audit(AuditArgs),
     /// Run the broker daemon: it holds the store key and serves grants
@@ -545,9 +548,73 @@ pub struct RunArgs {
     /// so they may appear in the output.
     #[arg(long)]
     pub insecure_allow_short_values: bool,
+    /// Give the command a placeholder instead of each value, and run a
+    /// local HTTPS proxy for it that puts the value on the wire only towards
+    /// the secret's hosts: the command never holds the value (see `warrant
+    /// proxy --help`)
+    #[arg(long)]
+    pub proxy: bool,
+    /// With --proxy and no grant: a host NAME's value may be sent to, as
+    /// NAME=HOST (an exact name, or *.example.com for its subdomains;
+    /// repeatable, at least one per secret). A grant's hosts come from the
+    /// policy
+    #[arg(long = "host", value_name = "NAME=HOST", requires = "proxy")]
+    pub hosts: Vec<String>,
+    /// With --proxy: tunnel connections to hosts no secret needs, untouched
+    /// (by default they are refused)
+    #[arg(long, requires = "proxy")]
+    pub passthrough: bool,
+    /// With --proxy: replace placeholders in request bodies too, not only
+    /// in headers and URLs
+    #[arg(long, requires = "proxy")]
+    pub substitute_in_body: bool,
+    /// With --proxy: also trust this CA (PEM) for upstream servers, besides
+    /// the system's roots (repeatable; for private servers)
+    #[arg(long, value_name = "FILE", requires = "proxy")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// With --proxy and no grant: connect to ADDR (IP:PORT) for HOST, as
+    /// HOST=ADDR (tests, private hosts; repeatable)
+    #[arg(long, value_name = "HOST=ADDR", requires = "proxy", hide = true)]
+    pub resolve: Vec<String>,
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The command the proxy serves gets placeholders (wph_...) instead of values. \
+The proxy intercepts HTTPS to the hosts the grant's policy rule lists for each secret (with a \
+certificate from warrant's local CA, which the printed CA bundle trusts), replaces each \
+placeholder with the value in headers and the URL (and bodies with --substitute-in-body), and \
+redacts the values from responses. A placeholder aimed at any other host, or a request whose \
+Host differs from the host it connected to, is answered 403, sent nowhere and audited. Every \
+substitution goes through the daemon, which checks the grant and audits it.\n\n\
+`warrant run --proxy` does the same for one command, and without a grant takes values from \
+the store and hosts from --host NAME=HOST."
+)]
+pub struct ProxyArgs {
+    /// The grant whose secrets the proxy substitutes
+    #[arg(long, env = "WARRANT_GRANT", value_name = "ID")]
+    pub grant: String,
+    /// Where to listen (a loopback address; port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Tunnel connections to hosts no secret needs, untouched (by default
+    /// they are refused)
+    #[arg(long)]
+    pub passthrough: bool,
+    /// Replace placeholders in request bodies too, not only in headers and
+    /// URLs
+    #[arg(long)]
+    pub substitute_in_body: bool,
+    /// Also trust this CA (PEM) for upstream servers, besides the system's
+    /// roots (repeatable; for private servers)
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Print the settings as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

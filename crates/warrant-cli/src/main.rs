@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Approver(command) => commands::approver::run(&ctx, command),
         Command::Report(args) => commands::report::run(&ctx, args),
         Command::Mcp(args) => commands::mcp::run(&ctx, args),
+        Command::Proxy(args) => commands::proxy::run(&ctx, args),
         Command::Guard(args) => commands::guard::run(&ctx, args),
         Command::Hook(command) => commands::hook::run(&ctx, command),
         // 1 when some entries stay, 2 when migrate could not finish.

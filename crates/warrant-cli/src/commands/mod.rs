@@ -10,6 +10,7 @@ pub mod init;
 pub mod mcp;
 pub mod migrate;
 pub mod policy;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod scan;

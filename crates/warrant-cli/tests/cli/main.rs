@@ -13,6 +13,8 @@ mod init;
 mod mcp;
 mod migrate;
 mod policy;
+mod proxy;
+mod proxy_upstream;
 mod report;
 mod run;
 mod scan;

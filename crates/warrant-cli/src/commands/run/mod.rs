@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use super::Context;
 
 mod granted;
+mod proxied;
 use crate::args::RunArgs;
 use crate::unlock;
 
@@ -28,6 +29,9 @@ const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
 
 pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     let plan = build_plan(&args)?;
+    if args.proxy {
+        return proxied::run(ctx, &args, plan);
+    }
     if let Some(grant) = &args.grant {
         return granted::run(ctx, &args, plan, grant);
     }

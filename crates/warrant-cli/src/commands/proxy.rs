@@ -1,0 +1,550 @@
+//! `warrant proxy --grant ID`: the credential-injecting HTTPS proxy in the
+//! foreground, for one grant; and what `warrant run --proxy` shares with it:
+//! the proxy on a runtime of its own, the CA bundle a child trusts, the
+//! child's environment, where values come from and how blocks are audited.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+use warrant_audit::{AuditLog, Event};
+use warrant_broker::Client;
+use warrant_broker::protocol::SubstituteRequest;
+use warrant_proxy::{
+    EventSink, ProxiedSecret, Proxy, ProxyConfig, ProxyEvent, UseRequest, ValueSource, ca,
+};
+use warrant_secret::SecretValue;
+
+use super::{Context, print_json};
+use crate::args::ProxyArgs;
+
+/// Proxy variables a child gets (the lower-case ones for curl and
+/// friends, which ignore upper-case `HTTP_PROXY`). `NO_PROXY` is empty, so
+/// loopback goes through the proxy too.
+pub(crate) const PROXY_VARS: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Makes Node's own `fetch` and `http` use the proxy variables, in releases
+/// that know it (newer 22.x, 24.x on); Node 20 ignores it and needs
+/// undici's `EnvHttpProxyAgent`.
+pub(crate) const NODE_VAR: &str = "NODE_USE_ENV_PROXY";
+
+/// Variables naming the CA bundle for OpenSSL, curl, Python requests, Node
+/// and git.
+pub(crate) const CA_VARS: [&str; 5] = [
+    "SSL_CERT_FILE",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+];
+
+pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
+    let grant = GrantScope::check(ctx, &args.grant)?;
+    let secrets = grant
+        .secrets
+        .iter()
+        .map(|name| {
+            Ok(ProxiedSecret {
+                name: name.clone(),
+                placeholder: warrant_proxy::placeholder::generate(name),
+                hosts: grant.hosts(name)?,
+                body: args.substitute_in_body,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let config = ProxyConfig {
+        listen: args.listen,
+        secrets: secrets.clone(),
+        passthrough: args.passthrough,
+        upstream_ca: load_upstream_cas(&args.upstream_ca)?,
+        resolve: Vec::new(),
+    };
+    let (values, events) = grant.sources(ctx);
+    let running = Running::start(&ctx.home, config, values, events)?;
+
+    let env = running.child_env();
+    let placeholders: BTreeMap<&str, &str> = secrets
+        .iter()
+        .map(|s| (s.name.as_str(), s.placeholder.as_str()))
+        .collect();
+    if args.json {
+        print_json(&serde_json::json!({
+            "grant": grant.id,
+            "proxy": running.url(),
+            "ca_bundle": running.bundle(),
+            "env": env.iter().cloned().collect::<BTreeMap<_, _>>(),
+            "placeholders": placeholders,
+        }))?;
+    } else {
+        for (var, value) in &env {
+            println!("export {var}={value}");
+        }
+        println!("# Give the command these placeholders instead of the values:");
+        for (name, placeholder) in &placeholders {
+            println!("# {name}: {placeholder}");
+        }
+    }
+    std::io::stdout()
+        .flush()
+        .context("cannot write the proxy's settings")?;
+    eprintln!(
+        "warrant: proxy for grant {} listening on {} (Ctrl-C stops it)",
+        grant.id,
+        running.url()
+    );
+    running.wait_for_signal()?;
+    running.stop();
+    Ok(0)
+}
+
+/// A grant as the proxy needs it: active, with its secrets' hosts.
+pub(crate) struct GrantScope {
+    pub id: String,
+    pub actor: String,
+    pub secrets: Vec<String>,
+    secret_hosts: BTreeMap<String, Vec<String>>,
+}
+
+impl GrantScope {
+    /// Asks the daemon (which records the check).
+    pub fn check(ctx: &Context, id: &str) -> Result<Self> {
+        let view = Client::connect(&ctx.home)?.check(id)?;
+        if view.status != "active" {
+            bail!(
+                "grant {id} is {}: only an active grant's secrets can be substituted",
+                view.status
+            );
+        }
+        Ok(Self {
+            id: view.id,
+            actor: view.actor,
+            secrets: view.secrets,
+            secret_hosts: view.secret_hosts,
+        })
+    }
+
+    /// The hosts `name` may be sent to under this grant.
+    pub fn hosts(&self, name: &str) -> Result<Vec<String>> {
+        if !self.secrets.iter().any(|s| s == name) {
+            bail!(
+                "grant {} does not cover warrant://{name} (it covers: {})",
+                self.id,
+                self.secrets.join(", ")
+            );
+        }
+        match self.secret_hosts.get(name) {
+            Some(hosts) if !hosts.is_empty() => Ok(hosts.clone()),
+            _ => Err(anyhow!(
+                "grant {} lets warrant://{name} go to no host, so the proxy could never send it; \
+                 list its hosts in the policy rule (hosts = [...])",
+                self.id
+            )),
+        }
+    }
+
+    /// Values through the daemon, and an auditor for blocks.
+    pub fn sources(&self, ctx: &Context) -> (Arc<dyn ValueSource>, EventSink) {
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let values = DaemonValues {
+            home: ctx.home.clone(),
+            grant: self.id.clone(),
+            refused: Arc::clone(&refused),
+        };
+        let mut auditor = Auditor::new(&ctx.home, self.secret_hosts.clone());
+        auditor.grant = Some(GrantAudit {
+            id: self.id.clone(),
+            actor: self.actor.clone(),
+            refused,
+        });
+        (Arc::new(values), auditor.sink())
+    }
+}
+
+/// The proxy on its own runtime, and the CA bundle its child trusts, in a
+/// temporary directory removed with it (not under the home: a child under
+/// `warrant task` cannot read the home).
+pub(crate) struct Running {
+    runtime: Option<tokio::runtime::Runtime>,
+    proxy: Option<Proxy>,
+    bundle: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn start(
+        home: &Path,
+        config: ProxyConfig,
+        values: Arc<dyn ValueSource>,
+        events: EventSink,
+    ) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("warrant-proxy-")
+            .tempdir()
+            .context("cannot make a directory for the proxy's CA bundle")?;
+        let authority = authority(home)?;
+        let bundle = dir.path().join("ca-bundle.pem");
+        warrant_proxy::bundle::write(authority.cert_pem(), &bundle)
+            .with_context(|| format!("cannot write the CA bundle {}", bundle.display()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("warrant-proxy")
+            .enable_all()
+            .build()
+            .context("cannot start the proxy's runtime")?;
+        let proxy = runtime
+            .block_on(Proxy::start(config, authority, values, events))
+            .context("cannot start the proxy")?;
+        Ok(Self {
+            runtime: Some(runtime),
+            proxy: Some(proxy),
+            bundle,
+            _dir: dir,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        let addr = self.proxy.as_ref().map(Proxy::addr);
+        format!("http://{}", addr.expect("running"))
+    }
+
+    /// The CA bundle: the system's roots and warrant's CA.
+    pub fn bundle(&self) -> &Path {
+        &self.bundle
+    }
+
+    /// What a child needs to go through the proxy and trust it.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        let url = self.url();
+        let bundle = self.bundle.to_string_lossy().into_owned();
+        let proxy = PROXY_VARS.iter().map(|var| {
+            let value = if var.eq_ignore_ascii_case("no_proxy") {
+                String::new()
+            } else {
+                url.clone()
+            };
+            ((*var).to_owned(), value)
+        });
+        let ca = CA_VARS
+            .iter()
+            .map(|var| ((*var).to_owned(), bundle.clone()));
+        let node = std::iter::once((NODE_VAR.to_owned(), "1".to_owned()));
+        proxy.chain(node).chain(ca).collect()
+    }
+
+    /// Blocks until SIGINT or SIGTERM.
+    pub fn wait_for_signal(&self) -> Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let runtime = self.runtime.as_ref().expect("running");
+        runtime.block_on(async {
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            let mut terminate = signal(SignalKind::terminate())?;
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            Ok::<_, std::io::Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Ends every connection and stops the runtime (also done on drop).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let (Some(runtime), Some(proxy)) = (&self.runtime, self.proxy.take()) {
+            runtime.block_on(proxy.shutdown());
+        }
+        // A value request stuck on the daemon must not hold the exit up
+        // (the client gives up after its own timeout anyway).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// warrant's CA, from the home. Under `warrant task` the home is hidden
+/// from the agent's processes (this one included): the proxy then signs
+/// with a CA made for this run alone, held in memory only.
+fn authority(home: &Path) -> Result<ca::Authority> {
+    match ca::Authority::load_or_create(home) {
+        Ok(authority) => Ok(authority),
+        Err(warrant_proxy::Error::CaFile { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            ca::Authority::ephemeral().context("cannot make a CA for the proxy")
+        }
+        Err(error) => Err(error)
+            .with_context(|| format!("cannot load or create the proxy's CA in {}", home.display())),
+    }
+}
+
+/// Reads `--upstream-ca` files (PEM, one or more certificates each).
+pub(crate) fn load_upstream_cas(files: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>> {
+    let mut roots = Vec::new();
+    for file in files {
+        let before = roots.len();
+        for cert in CertificateDer::pem_file_iter(file)
+            .with_context(|| format!("cannot read the CA file {}", file.display()))?
+        {
+            roots.push(cert.with_context(|| format!("bad PEM in {}", file.display()))?);
+        }
+        if roots.len() == before {
+            bail!("{} holds no PEM certificate", file.display());
+        }
+    }
+    Ok(roots)
+}
+
+/// Parses `--resolve HOST=ADDR` flags.
+pub(crate) fn parse_resolve(flags: &[String]) -> Result<Vec<(String, SocketAddr)>> {
+    flags
+        .iter()
+        .map(|flag| {
+            let (host, addr) = flag
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--resolve {flag:?} is not HOST=ADDR"))?;
+            let addr: SocketAddr = addr.parse().map_err(|_| {
+                anyhow!("--resolve {flag:?}: {addr:?} is not an address with a port (IP:PORT)")
+            })?;
+            if host.is_empty() {
+                bail!("--resolve {flag:?} names no host");
+            }
+            Ok((host.to_ascii_lowercase(), addr))
+        })
+        .collect()
+}
+
+/// Values from the daemon's `Substitute`, which checks the grant and the
+/// host again and audits the use (or the refusal).
+struct DaemonValues {
+    home: PathBuf,
+    grant: String,
+    /// Refusals the daemon gave, and so recorded itself.
+    refused: Arc<Mutex<Vec<String>>>,
+}
+
+impl ValueSource for DaemonValues {
+    fn values(&self, request: &UseRequest) -> Result<Vec<SecretValue>, String> {
+        let asked = SubstituteRequest {
+            grant: self.grant.clone(),
+            secrets: request.secrets.clone(),
+            host: request.host.clone(),
+            method: request.method.clone(),
+        };
+        let (reply, values) = match Client::connect(&self.home).and_then(|c| c.substitute(asked)) {
+            Ok(answer) => answer,
+            Err(error) => {
+                let message = error.to_string();
+                if matches!(error, warrant_broker::Error::Daemon(_)) {
+                    lock(&self.refused).push(message.clone());
+                }
+                return Err(message);
+            }
+        };
+        let mut by_name: BTreeMap<String, SecretValue> =
+            reply.names.into_iter().zip(values).collect();
+        request
+            .secrets
+            .iter()
+            .map(|name| {
+                by_name
+                    .remove(name)
+                    .ok_or_else(|| format!("the daemon did not send {name}"))
+            })
+            .collect()
+    }
+}
+
+/// What the auditor knows of the grant the proxy serves.
+struct GrantAudit {
+    id: String,
+    actor: String,
+    /// Refusals the daemon gave (and recorded), not yet reported.
+    refused: Arc<Mutex<Vec<String>>>,
+}
+
+/// Records blocks and says on stderr why a request was refused.
+pub(crate) struct Auditor {
+    home: PathBuf,
+    /// The hosts each secret may go to.
+    hosts: BTreeMap<String, Vec<String>>,
+    grant: Option<GrantAudit>,
+    /// Hosts already reported as denied (reported once each).
+    denied: Mutex<BTreeSet<String>>,
+}
+
+impl Auditor {
+    /// Blocks go to the audit log of `home` (and to the daemon, under a grant).
+    pub fn new(home: &Path, hosts: BTreeMap<String, Vec<String>>) -> Self {
+        Self {
+            home: home.to_owned(),
+            hosts,
+            grant: None,
+            denied: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn sink(self) -> EventSink {
+        Arc::new(move |event| self.event(event))
+    }
+
+    fn event(&self, event: ProxyEvent) {
+        match event {
+            ProxyEvent::Blocked {
+                host,
+                method,
+                path,
+                secrets,
+                reason,
+            } => {
+                eprintln!(
+                    "warrant: proxy: blocked {method} {host}{}: {reason}",
+                    shorten(&path)
+                );
+                self.blocked(host, method, path, secrets, reason);
+            }
+            ProxyEvent::Denied { host, reason } => {
+                if lock(&self.denied).insert(host.clone()) {
+                    eprintln!(
+                        "warrant: proxy: refused a connection to {host}: {reason} \
+                         (no secret goes there; --passthrough lets such connections through untouched)"
+                    );
+                }
+            }
+        }
+    }
+
+    fn blocked(
+        &self,
+        host: String,
+        method: String,
+        path: String,
+        secrets: Vec<String>,
+        reason: String,
+    ) {
+        // Secrets aimed at a host they may not go to.
+        let strays: Vec<String> = secrets
+            .iter()
+            .filter(|s| {
+                let hosts = self.hosts.get(*s).map_or(&[][..], Vec::as_slice);
+                !warrant_policy::host_matches(hosts, &host)
+            })
+            .cloned()
+            .collect();
+        if let Some(grant) = &self.grant {
+            // The daemon refused this substitution and recorded it.
+            let mut refused = lock(&grant.refused);
+            if let Some(i) = refused.iter().position(|r| *r == reason) {
+                refused.remove(i);
+                return;
+            }
+            drop(refused);
+            // The daemon refuses such an attempt and records it, also
+            // where this process cannot write the audit log (under
+            // `warrant task`).
+            if !strays.is_empty() {
+                let attempt = SubstituteRequest {
+                    grant: grant.id.clone(),
+                    secrets: strays.clone(),
+                    host: host.clone(),
+                    method: method.clone(),
+                };
+                // Values are never expected here; any are dropped (wiped) at once.
+                if let Err(warrant_broker::Error::Daemon(_)) =
+                    Client::connect(&self.home).and_then(|c| c.substitute(attempt))
+                {
+                    return;
+                }
+            }
+        }
+        let reason = if strays.is_empty() || reason.starts_with(EXFILTRATION) {
+            reason
+        } else {
+            format!("{EXFILTRATION}: {reason}")
+        };
+        let (grant, actor) = match &self.grant {
+            Some(g) => (Some(g.id.clone()), Some(g.actor.clone())),
+            None => (None, None),
+        };
+        let record = Event::ProxyBlocked {
+            host,
+            method,
+            path: shorten(&path),
+            secrets,
+            reason,
+            grant,
+            actor,
+        };
+        if let Err(error) = AuditLog::new(&self.home).append(record) {
+            eprintln!("warrant: error: this block was not recorded: {error}");
+        }
+    }
+}
+
+/// How a secret aimed at another host is called in the audit log (as the
+/// daemon calls it).
+const EXFILTRATION: &str = "exfiltration attempt";
+
+/// Locks `mutex`, also after a panic elsewhere (the data stays usable).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// At most 200 characters of a path, for messages and the log.
+fn shorten(path: &str) -> String {
+    match path.char_indices().nth(200) {
+        Some((end, _)) => format!("{}...", &path[..end]),
+        None => path.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_flags_need_a_host_and_an_address_with_a_port() {
+        let parsed = parse_resolve(&["API.example.test=127.0.0.1:8443".into()]).unwrap();
+        assert_eq!(
+            parsed,
+            vec![(
+                "api.example.test".to_owned(),
+                "127.0.0.1:8443".parse().unwrap()
+            )]
+        );
+        assert!(parse_resolve(&["api.example.test".into()]).is_err());
+        assert!(parse_resolve(&["api.example.test=127.0.0.1".into()]).is_err());
+        assert!(parse_resolve(&["=127.0.0.1:1".into()]).is_err());
+    }
+
+    #[test]
+    fn long_paths_are_shortened() {
+        assert_eq!(shorten("/a"), "/a");
+        let long = "x".repeat(300);
+        assert_eq!(shorten(&long).len(), 203);
+    }
+}
