@@ -254,6 +254,9 @@ pub enum Event {
         root_pid: u32,
         /// `landlock`, or why there is no sandbox.
         sandbox: String,
+        /// Whether values reach it only as placeholders (`--proxy`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        proxy_only: bool,
     },
     /// A task's agent exited and its grants were revoked.
     TaskEnded {

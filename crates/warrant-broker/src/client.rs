@@ -219,13 +219,15 @@ impl Client {
         Ok((reply, values))
     }
 
-    /// Starts a task rooted at this process.
+    /// Starts a task rooted at this process; with `proxy_only`, its
+    /// processes get values only as placeholders (every `Use` is refused).
     pub fn task_start(
         mut self,
         actor: &str,
         reason: &str,
         command: &str,
         sandbox: &str,
+        proxy_only: bool,
     ) -> Result<(TaskSession, TaskView), Error> {
         let view: TaskView = self.call(
             &Request::TaskStart {
@@ -233,6 +235,7 @@ impl Client {
                 reason: reason.to_owned(),
                 command: command.to_owned(),
                 sandbox: sandbox.to_owned(),
+                proxy_only,
             },
             &[],
         )?;

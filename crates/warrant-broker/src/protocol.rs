@@ -90,6 +90,9 @@ pub enum Request {
         command: String,
         /// `landlock`, or why there is no sandbox.
         sandbox: String,
+        /// Refuse every `Use` under this task: values only as placeholders.
+        #[serde(default)]
+        proxy_only: bool,
     },
     /// Reattach to a task after the daemon restarted.
     TaskAttach {

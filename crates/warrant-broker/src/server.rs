@@ -350,9 +350,10 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 reason,
                 command,
                 sandbox,
+                proxy_only,
             } => {
                 let r = with_broker_durable(&shared, move |b| {
-                    b.task_start(&c, actor, reason, command, sandbox)
+                    b.task_start(&c, actor, reason, command, sandbox, proxy_only)
                 })
                 .await;
                 let task = r.as_ref().ok().map(|v| v.task.clone());

@@ -44,6 +44,10 @@ pub struct Task {
     pub root: GrantProcess,
     /// When it started (Unix ms).
     pub started_ms: u64,
+    /// Values reach this task's processes only through the proxy or MCP
+    /// `http_request`: a `Use`, which hands values to a process, is refused.
+    #[serde(default)]
+    pub proxy_only: bool,
 }
 
 /// One change in a commit.
@@ -286,6 +290,7 @@ mod tests {
                 start_time: 2,
             },
             started_ms: 3,
+            proxy_only: true,
         };
         db.commit(&[Change::Task(task.clone())]).unwrap();
         assert_eq!(db.tasks().unwrap(), vec![task]);

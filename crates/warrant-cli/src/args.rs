@@ -367,6 +367,12 @@ pub struct TaskArgs {
     /// Run without the Landlock sandbox (the agent can then read the store's files)
     #[arg(long)]
     pub insecure_no_sandbox: bool,
+    /// Values reach the agent's processes only as placeholders: the daemon
+    /// refuses to hand a value to any process of the task, and `warrant run
+    /// --grant` inside it uses the proxy (WARRANT_PROXY=1); MCP
+    /// `http_request` still works, MCP `run_command` is refused
+    #[arg(long)]
+    pub proxy: bool,
     /// The agent command and its arguments
     #[arg(last = true, required = true, value_name = "AGENT_COMMAND")]
     pub command: Vec<OsString>,
@@ -551,8 +557,8 @@ pub struct RunArgs {
     /// Give the command a placeholder instead of each value, and run a
     /// local HTTPS proxy for it that puts the value on the wire only towards
     /// the secret's hosts: the command never holds the value (see `warrant
-    /// proxy --help`)
-    #[arg(long)]
+    /// proxy --help`; `warrant task --proxy` sets WARRANT_PROXY=1 for its agent)
+    #[arg(long, env = "WARRANT_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
     pub proxy: bool,
     /// With --proxy and no grant: a host NAME's value may be sent to, as
     /// NAME=HOST (an exact name, or *.example.com for its subdomains;

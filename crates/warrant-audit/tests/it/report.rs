@@ -325,6 +325,7 @@ fn grant_lifecycle_and_tasks_per_actor() {
             reason: "fix the migration".into(),
             root_pid: 4242,
             sandbox: "landlock".into(),
+            proxy_only: false,
         },
         requested("g1", "claude", &["db/dev/url"]),
         approved("g1", "policy"),

@@ -19,6 +19,7 @@ impl Broker {
         reason: String,
         command: String,
         sandbox: String,
+        proxy_only: bool,
     ) -> Result<Outcome<TaskView>, Error> {
         self.refresh_policy()?;
         if let Err(body) = bounded("a reason", &reason).and(bounded("a command name", &command)) {
@@ -72,6 +73,7 @@ impl Broker {
             command,
             root: root.into(),
             started_ms: now_ms(),
+            proxy_only,
         };
         self.record(Event::TaskStarted {
             task: task.id.clone(),
@@ -80,6 +82,7 @@ impl Broker {
             reason: task.reason.clone(),
             root_pid: task.root.pid,
             sandbox,
+            proxy_only,
         })?;
         self.stage(Change::Task(task.clone()));
         let view = TaskView {

@@ -135,6 +135,34 @@ impl Broker {
         }
         let grant = &self.live[&req.grant];
         let actor = grant.actor.clone();
+        // A task started with `--proxy` holds placeholders only: values go
+        // on the wire through the proxy (or MCP `http_request`), never into
+        // one of its processes.
+        let proxy_task = [
+            grant.task.as_deref(),
+            self.task_of(caller).map(|t| t.id.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|t| self.tasks.get(*t).is_some_and(|t| t.proxy_only))
+        .map(str::to_owned);
+        if let Some(task) = proxy_task {
+            let reason = format!("task {task} takes values only through the proxy");
+            self.record(Event::UseRefused {
+                grant: req.grant.clone(),
+                actor,
+                command,
+                reason: reason.clone(),
+            })?;
+            return Ok(Err(ErrorBody::new(
+                "forbidden",
+                reason,
+                Some(format!(
+                    "run it with `warrant run --proxy --grant {}`",
+                    req.grant
+                )),
+            )));
+        }
         let resolved = req.resolved.as_deref().map(Path::new);
         if !warrant_policy::command_matches(&grant.command_scopes, &req.program, resolved) {
             let scopes: Vec<String> = grant.command_scopes.iter().map(|s| s.join(" | ")).collect();

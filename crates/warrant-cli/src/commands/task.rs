@@ -49,8 +49,13 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
         Some(status) => format!("none: {status}"),
     };
     let client = Client::connect(&ctx.home)?;
-    let (session, view) =
-        client.task_start(&args.actor, &args.reason, &command_name, &sandbox_note)?;
+    let (session, view) = client.task_start(
+        &args.actor,
+        &args.reason,
+        &command_name,
+        &sandbox_note,
+        args.proxy,
+    )?;
     let session = Arc::new(Mutex::new(session));
 
     if let Err(e) = terminate::set_child_subreaper() {
@@ -63,6 +68,11 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
         .context("cannot install signal handlers")?;
     let mut agent = Command::new(program);
     agent.args(rest).env("WARRANT_TASK", &view.task);
+    if args.proxy {
+        // `warrant run --grant` inside the task then uses the proxy; the
+        // daemon refuses a plain use anyway.
+        agent.env("WARRANT_PROXY", "1");
+    }
     for var in PRIVATE_VARS {
         agent.env_remove(var);
     }

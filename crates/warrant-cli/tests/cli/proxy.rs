@@ -764,3 +764,52 @@ warrant run --proxy --no-tty --passthrough --grant "$id" --env TOKEN=warrant://a
     );
     assert!(!audit.contains(&s.value));
 }
+
+#[test]
+fn a_proxy_only_task_gets_placeholders_and_no_process_of_it_gets_a_value() {
+    if !have("curl") {
+        return;
+    }
+    let (s, _daemon, _) = granted();
+    let script = format!(
+        r#"id=$(warrant request --secret api/token --reason task --ttl 1m --json | sed -n 's/.*"id": "\(g_[^"]*\)".*/\1/p')
+warrant run --no-tty --passthrough --grant "$id" --env TOKEN=warrant://api/token --upstream-ca {ca} -- sh -c '
+  echo "held:$TOKEN"
+  curl -sS -H "Authorization: Bearer $TOKEN" https://localhost:{port}/echo; echo'
+WARRANT_PROXY=0 warrant run --no-tty --grant "$id" --env TOKEN=warrant://api/token -- sh -c 'echo "raw:$TOKEN"'
+echo "plain-run-exit:$?""#,
+        ca = s.upstream.ca.display(),
+        port = s.upstream.addr.port(),
+    );
+    let tmp = s.home.scratch().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let task = output_of(
+        s.home
+            .task_cmd(&["--actor", "web", "--proxy"], &script)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(task.code, 0, "{task:?}");
+    // `warrant run --grant` under the task used the proxy by itself.
+    assert!(task.stdout.contains("held:wph_"), "{task:?}");
+    assert!(
+        task.stdout.contains("Bearer <redacted:api/token>"),
+        "{task:?}"
+    );
+    assert_eq!(s.with_value().len(), 1, "the upstream got the value once");
+    // Asking for the value itself is refused by the daemon.
+    assert!(task.stdout.contains("plain-run-exit:125"), "{task:?}");
+    assert!(!task.stdout.contains("raw:"), "{task:?}");
+    assert!(!task.all().contains(&s.value));
+    let refused = s.home.audit_events("use_refused");
+    assert!(
+        refused.iter().any(|r| r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("takes values only through the proxy")),
+        "{refused:?}"
+    );
+    let started = s.home.audit_events("task_started");
+    assert_eq!(started[0]["proxy_only"], true);
+}
