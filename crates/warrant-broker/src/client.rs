@@ -10,11 +10,11 @@ use serde::de::DeserializeOwned;
 use warrant_secret::SecretValue;
 
 use crate::error::Error;
-use crate::protocol::SubstituteRequest;
 use crate::protocol::{
     GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
     StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
 };
+use crate::protocol::{ProxyBlockedReport, SubstituteRequest};
 
 /// How long a client waits for the daemon by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -217,6 +217,12 @@ impl Client {
         let reply: UseReply = self.call(&Request::Substitute(request), &[])?;
         let values = self.values(&reply)?;
         Ok((reply, values))
+    }
+
+    /// Reports a request a proxy serving a grant refused (recorded as
+    /// `proxy_blocked` under the grant's actor).
+    pub fn proxy_blocked(&mut self, report: ProxyBlockedReport) -> Result<(), Error> {
+        self.call(&Request::ProxyBlocked(report), &[])
     }
 
     /// Starts a task rooted at this process; with `proxy_only`, its

@@ -72,6 +72,10 @@ pub enum Request {
     /// Values to substitute into an HTTP request to `host`: the reply
     /// carries them, as for a use; nothing follows.
     Substitute(SubstituteRequest),
+    /// A proxy serving a grant refused a request (a placeholder aimed at
+    /// another host, host confusion): record it. For proxies that cannot
+    /// write the audit log themselves (inside `warrant task`).
+    ProxyBlocked(ProxyBlockedReport),
     /// The process that holds the values started (no reply).
     Spawned {
         /// Its pid.
@@ -150,6 +154,23 @@ pub struct UseRequest {
     pub secrets: Vec<String>,
     /// Which of them are delivered as files (for the audit log).
     pub file_secrets: Vec<String>,
+}
+
+/// What a proxy refused, by name and host only (never a value).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyBlockedReport {
+    /// The grant the proxy serves.
+    pub grant: String,
+    /// The host the request was aimed at.
+    pub host: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The request's path.
+    pub path: String,
+    /// Secrets whose placeholders it carried.
+    pub secrets: Vec<String>,
+    /// Why it was refused.
+    pub reason: String,
 }
 
 /// The fields of a substitution.

@@ -8,7 +8,9 @@ use warrant_sandbox::proc::{self, ProcessId};
 
 use crate::error::Error;
 use crate::grant::{GrantProcess, GrantStatus, now_ms};
-use crate::protocol::{ErrorBody, RunResult, SubstituteRequest, UseReply, UseRequest};
+use crate::protocol::{
+    ErrorBody, ProxyBlockedReport, RunResult, SubstituteRequest, UseReply, UseRequest,
+};
 
 use super::{Broker, Caller, Change, Ending, Outcome, program_name};
 
@@ -119,6 +121,57 @@ impl Broker {
             reason,
             Some("ask for a new grant".into()),
         )))
+    }
+
+    /// Records a request a proxy serving a grant refused. Only a process
+    /// that may use the grant (its task's, or any for a grant of no task)
+    /// reports on it; the text is bounded like any other free text.
+    pub fn proxy_blocked(
+        &mut self,
+        caller: &Caller,
+        report: ProxyBlockedReport,
+    ) -> Result<Outcome<()>, Error> {
+        let texts = [&report.host, &report.method, &report.path, &report.reason];
+        if let Some(Err(body)) = texts
+            .iter()
+            .map(|t| super::bounded("a report field", t))
+            .find(Result::is_err)
+        {
+            return Ok(Err(body));
+        }
+        if report.secrets.len() > 64 || report.secrets.iter().any(|s| s.len() > 256) {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                "too many or too long secret names",
+                None,
+            )));
+        }
+        let Some(grant) = self.live.get(&report.grant) else {
+            return Ok(Err(ErrorBody::new(
+                "not_found",
+                format!("no live grant {}", report.grant),
+                None,
+            )));
+        };
+        let caller_task = self.task_of(caller).map(|t| t.id.clone());
+        if grant.task.is_some() && grant.task != caller_task {
+            return Ok(Err(ErrorBody::new(
+                "forbidden",
+                format!("grant {} belongs to another task", report.grant),
+                None,
+            )));
+        }
+        let actor = grant.actor.clone();
+        self.record(Event::ProxyBlocked {
+            host: report.host,
+            method: report.method,
+            path: report.path,
+            secrets: report.secrets,
+            reason: report.reason,
+            grant: Some(report.grant),
+            actor: Some(actor),
+        })?;
+        Ok(Ok(()))
     }
 
     /// Checks a use and counts it. The caller reads the values from the

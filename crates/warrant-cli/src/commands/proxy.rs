@@ -15,7 +15,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 use warrant_audit::{AuditLog, Event};
 use warrant_broker::Client;
-use warrant_broker::protocol::SubstituteRequest;
+use warrant_broker::protocol::{ProxyBlockedReport, SubstituteRequest};
 use warrant_proxy::{
     EventSink, ProxiedSecret, Proxy, ProxyConfig, ProxyEvent, UseRequest, ValueSource, ca,
 };
@@ -113,7 +113,6 @@ pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
 /// A grant as the proxy needs it: active, with its secrets' hosts.
 pub(crate) struct GrantScope {
     pub id: String,
-    pub actor: String,
     pub secrets: Vec<String>,
     secret_hosts: BTreeMap<String, Vec<String>>,
 }
@@ -130,7 +129,6 @@ impl GrantScope {
         }
         Ok(Self {
             id: view.id,
-            actor: view.actor,
             secrets: view.secrets,
             secret_hosts: view.secret_hosts,
         })
@@ -166,7 +164,6 @@ impl GrantScope {
         let mut auditor = Auditor::new(&ctx.home, self.secret_hosts.clone());
         auditor.grant = Some(GrantAudit {
             id: self.id.clone(),
-            actor: self.actor.clone(),
             refused,
         });
         (Arc::new(values), auditor.sink())
@@ -380,7 +377,6 @@ impl ValueSource for DaemonValues {
 /// What the auditor knows of the grant the proxy serves.
 struct GrantAudit {
     id: String,
-    actor: String,
     /// Refusals the daemon gave (and recorded), not yet reported.
     refused: Arc<Mutex<Vec<String>>>,
 }
@@ -484,18 +480,33 @@ impl Auditor {
         } else {
             format!("{EXFILTRATION}: {reason}")
         };
-        let (grant, actor) = match &self.grant {
-            Some(g) => (Some(g.id.clone()), Some(g.actor.clone())),
-            None => (None, None),
-        };
+        let path = shorten(&path);
+        if let Some(g) = &self.grant {
+            // The daemon records it under the grant's actor; this process
+            // may not be able to write the log (inside `warrant task`).
+            let report = ProxyBlockedReport {
+                grant: g.id.clone(),
+                host,
+                method,
+                path,
+                secrets,
+                reason,
+            };
+            if let Err(error) =
+                Client::connect(&self.home).and_then(|mut c| c.proxy_blocked(report))
+            {
+                eprintln!("warrant: error: this block was not recorded: {error}");
+            }
+            return;
+        }
         let record = Event::ProxyBlocked {
             host,
             method,
-            path: shorten(&path),
+            path,
             secrets,
             reason,
-            grant,
-            actor,
+            grant: None,
+            actor: None,
         };
         if let Err(error) = AuditLog::new(&self.home).append(record) {
             eprintln!("warrant: error: this block was not recorded: {error}");

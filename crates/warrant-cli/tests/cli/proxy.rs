@@ -775,7 +775,8 @@ fn a_proxy_only_task_gets_placeholders_and_no_process_of_it_gets_a_value() {
         r#"id=$(warrant request --secret api/token --reason task --ttl 1m --json | sed -n 's/.*"id": "\(g_[^"]*\)".*/\1/p')
 warrant run --no-tty --passthrough --grant "$id" --env TOKEN=warrant://api/token --upstream-ca {ca} -- sh -c '
   echo "held:$TOKEN"
-  curl -sS -H "Authorization: Bearer $TOKEN" https://localhost:{port}/echo; echo'
+  curl -sS -H "Authorization: Bearer $TOKEN" https://localhost:{port}/echo; echo
+  curl -sS -o /dev/null -w "confused:%{{http_code}}\n" -H "Host: other.example" -H "Authorization: Bearer $TOKEN" https://localhost:{port}/echo'
 WARRANT_PROXY=0 warrant run --no-tty --grant "$id" --env TOKEN=warrant://api/token -- sh -c 'echo "raw:$TOKEN"'
 echo "plain-run-exit:$?""#,
         ca = s.upstream.ca.display(),
@@ -812,4 +813,12 @@ echo "plain-run-exit:$?""#,
     );
     let started = s.home.audit_events("task_started");
     assert_eq!(started[0]["proxy_only"], true);
+    // The host confusion was refused, and the daemon recorded it for the
+    // proxy, which cannot write the log from inside the task.
+    assert!(task.stdout.contains("confused:403"), "{task:?}");
+    let blocked = s.home.audit_events("proxy_blocked");
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(blocked[0]["actor"], "web");
+    assert_eq!(blocked[0]["secrets"], serde_json::json!(["api/token"]));
+    assert_eq!(s.with_value().len(), 1, "nothing more reached the upstream");
 }
