@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use warrant_mcp::install::{ClientKind, Dirs, Scope, config_path};
+use warrant_mcp::install::Dirs;
 use warrant_scan::git::{self, Changes};
 use warrant_scan::report::Report;
 use warrant_scan::walk::{self, WalkOptions};
@@ -146,23 +146,17 @@ fn print(
     Ok(())
 }
 
-/// Every agent and MCP configuration file that exists here: each client's
-/// user file and this project's.
+/// Every agent and MCP configuration file that exists here: the MCP server
+/// lists `warrant migrate` knows, and the clients' other settings files,
+/// which can hold keys too.
 pub fn mcp_files() -> Result<Vec<PathBuf>> {
     let project = std::env::current_dir().context("cannot read the current directory")?;
     let dirs = Dirs::from_env(project.clone())?;
-    let mut files = Vec::new();
-    for client in ClientKind::ALL {
-        for scope in [Scope::User, Scope::Project] {
-            if let Ok(p) = config_path(client, scope, &dirs) {
-                files.push(p);
-            }
-        }
-    }
+    let mut files: Vec<PathBuf> = warrant_mcp::migrate::known_sources(&dirs)
+        .into_iter()
+        .map(|s| s.path)
+        .collect();
     files.extend([
-        dirs.home.join(".codeium/windsurf/mcp_config.json"),
-        dirs.home.join(".gemini/settings.json"),
-        project.join(".gemini/settings.json"),
         dirs.home.join(".claude/settings.json"),
         project.join(".claude/settings.json"),
         project.join(".claude/settings.local.json"),
@@ -170,7 +164,6 @@ pub fn mcp_files() -> Result<Vec<PathBuf>> {
         project.join(".vscode/settings.json"),
         dirs.home.join(".continue/config.json"),
         dirs.home.join(".continue/config.yaml"),
-        dirs.config_home.join("zed/settings.json"),
     ]);
     files.sort();
     files.dedup();
