@@ -27,6 +27,8 @@
 //! | `{{pem-json:LABEL}}` | the same with `\n` escapes, as inside a JSON string |
 //! | `{{pem-b64:LABEL}}` | the same in base64, as in Kubernetes secrets |
 //! | `{{putty}}` | a PuTTY private key file |
+//! | `{{begin:LABEL}}`, `{{end:LABEL}}` | a PEM armor line alone (`-----BEGIN LABEL-----`) |
+//! | `{{repeat:TEXT:N}}` | TEXT N times (low-entropy look-alikes) |
 //!
 //! A `{{` whose name holds a space (`{{ vault_password }}`) is literal text,
 //! so templates can show the template syntax of other tools.
@@ -173,6 +175,14 @@ impl Generator {
             "pem-json" => self.pem(need("a label"), "\\n"),
             "pem-b64" => STANDARD.encode(self.pem(need("a label"), "\n") + "\n"),
             "putty" => self.putty(),
+            "begin" => armor("BEGIN", need("a label")),
+            "end" => armor("END", need("a label")),
+            "repeat" => {
+                let (text, times) = need("TEXT:COUNT")
+                    .rsplit_once(':')
+                    .expect("{{repeat:TEXT:COUNT}}");
+                text.repeat(times.parse().expect("a count"))
+            }
             _ => panic!("unknown template placeholder {{{{{spec}}}}}"),
         }
     }
@@ -279,7 +289,7 @@ impl Generator {
     }
 
     fn pem(&mut self, label: &str, newline: &str) -> String {
-        let mut out = format!("-----BEGIN {label}-----{newline}");
+        let mut out = armor("BEGIN", label) + newline;
         if label.starts_with("PGP") {
             out.push_str("Version: Example");
             out.push_str(newline);
@@ -297,7 +307,7 @@ impl Generator {
             out.push_str(&self.string(B64, 4));
             out.push_str(newline);
         }
-        out.push_str(&format!("-----END {label}-----"));
+        out.push_str(&armor("END", label));
         out
     }
 
@@ -396,4 +406,11 @@ mod tests {
         assert!(token.starts_with("ghp_") && token.len() == 40);
         assert!(g.token("no-such-rule").is_none());
     }
+}
+
+/// A PEM armor line, `-----BEGIN LABEL-----`: assembled here so that no
+/// committed file holds a key-shaped header.
+fn armor(which: &str, label: &str) -> String {
+    const DASHES: &str = "-----";
+    format!("{DASHES}{which} {label}{DASHES}")
 }
