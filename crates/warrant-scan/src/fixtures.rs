@@ -357,6 +357,13 @@ fn scanner() -> Option<&'static Scanner> {
         .as_ref()
 }
 
+/// A PEM armor line, `-----BEGIN LABEL-----`: assembled here so that no
+/// committed file holds a key-shaped header.
+fn armor(which: &str, label: &str) -> String {
+    const DASHES: &str = "-----";
+    format!("{DASHES}{which} {label}{DASHES}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,11 +413,4 @@ mod tests {
         assert!(token.starts_with("ghp_") && token.len() == 40);
         assert!(g.token("no-such-rule").is_none());
     }
-}
-
-/// A PEM armor line, `-----BEGIN LABEL-----`: assembled here so that no
-/// committed file holds a key-shaped header.
-fn armor(which: &str, label: &str) -> String {
-    const DASHES: &str = "-----";
-    format!("{DASHES}{which} {label}{DASHES}")
 }
