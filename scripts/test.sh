@@ -56,6 +56,10 @@ if ! NODE_PATH="$nodedeps/node_modules" node -e 'process.exit(require("undici").
 fi
 export WARRANT_TEST_NODEDEPS="$nodedeps"
 
+# --- real servers: PostgreSQL (being written) ---
+
+# --- real servers: OpenBao (being written) ---
+
 log "format"
 cargo fmt --all --check
 

@@ -47,6 +47,8 @@ mod crypto;
 mod error;
 mod fsio;
 mod local;
+#[cfg(feature = "openbao")]
+pub mod openbao;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};

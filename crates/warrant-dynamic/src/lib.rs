@@ -1,0 +1,3 @@
+//! Dynamic credentials (being written).
+
+pub mod postgres;

@@ -1,0 +1,1 @@
+//! Native dynamic PostgreSQL roles (being written).

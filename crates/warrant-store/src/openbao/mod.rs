@@ -1,0 +1,1 @@
+//! The OpenBao / HashiCorp Vault backend (being written).

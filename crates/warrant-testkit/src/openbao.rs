@@ -1,0 +1,1 @@
+//! An OpenBao dev server (being written).
