@@ -14,8 +14,13 @@
 //! Client, proxy and upstream share the machine's cores, so the proxy's
 //! own work (a second TLS session each way) competes with theirs.
 //!
+//! `cpu ratio` is the direct CPU time per request over the proxied one
+//! (client, proxy and upstream together): what the throughput ratio is on a
+//! saturated machine, and steady when other work loads it.
+//!
 //! `cargo bench -p warrant-proxy --bench proxy`; `WARRANT_BENCH_SCALE=0.2`
-//! runs fewer requests. Throughput uses 16 requests in flight.
+//! runs fewer requests; `WARRANT_BENCH_ONLY=TEXT` runs the rows whose name
+//! holds TEXT. Throughput uses 16 requests in flight.
 #![expect(clippy::print_stdout, reason = "a benchmark prints its table")]
 
 use std::convert::Infallible;
@@ -77,11 +82,12 @@ fn main() {
              time for latency; k-a = keep-alive, ph = placeholder substituted and response redacted"
         );
         println!(
-            "{:<24} {:>11} {:>11} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "{:<24} {:>11} {:>11} {:>6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
             "scenario",
             "direct r/s",
             "proxy r/s",
             "ratio",
+            "cpu ratio",
             "dir p50",
             "prx p50",
             "added p50",
@@ -89,7 +95,8 @@ fn main() {
             "prx p99",
             "added p99"
         );
-        for &scenario in SCENARIOS {
+        let only = std::env::var("WARRANT_BENCH_ONLY").unwrap_or_default();
+        for &scenario in SCENARIOS.iter().filter(|s| s.name.contains(only.as_str())) {
             bench
                 .source
                 .blocking
@@ -107,18 +114,19 @@ fn main() {
                     client.get().await;
                 }
             }
-            let d_rps = throughput(&direct, throughput_n).await;
-            let p_rps = throughput(&proxied, throughput_n).await;
+            let (d_rps, d_cpu) = throughput(&direct, throughput_n).await;
+            let (p_rps, p_cpu) = throughput(&proxied, throughput_n).await;
             let d_lat = latencies(&direct, latency_n).await;
             let p_lat = latencies(&proxied, latency_n).await;
             let (d50, d99) = (percentile(&d_lat, 50.0), percentile(&d_lat, 99.0));
             let (p50, p99) = (percentile(&p_lat, 50.0), percentile(&p_lat, 99.0));
             println!(
-                "{:<24} {:>11.0} {:>11.0} {:>6.2} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "{:<24} {:>11.0} {:>11.0} {:>6.2} {:>9.2} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 scenario.name,
                 d_rps,
                 p_rps,
                 p_rps / d_rps,
+                d_cpu.as_secs_f64() / p_cpu.as_secs_f64().max(1e-9),
                 ms(d50),
                 ms(p50),
                 ms(p50.saturating_sub(d50)),
@@ -131,7 +139,7 @@ fn main() {
             "targets (keep-alive): ratio >= 0.5, added p99 < 2 ms; upstream answered {} requests",
             bench.served.load(Ordering::Relaxed)
         );
-        bench.proxy.shutdown().await;
+        bench.proxy.shutdown();
     });
 }
 
@@ -188,7 +196,7 @@ const SCENARIOS: &[Scenario] = &[
 ];
 
 struct Bench {
-    proxy: Proxy,
+    proxy: ProxyThread,
     upstream: SocketAddr,
     test_ca: CertificateDer<'static>,
     proxy_ca: CertificateDer<'static>,
@@ -215,6 +223,58 @@ impl Client {
         assert!(response.status().is_success(), "{}", response.status());
         let body = response.bytes().await.expect("body");
         assert!(!body.is_empty());
+    }
+}
+
+/// The proxy on its own runtime and thread, as `warrant run --proxy` runs it
+/// (`WARRANT_BENCH_PROXY_THREADS`: worker threads, 0 for a current-thread
+/// runtime; default 2, as warrant).
+struct ProxyThread {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProxyThread {
+    fn start(config: ProxyConfig, authority: ca::Authority, source: Arc<Fixed>) -> Self {
+        let threads: usize = std::env::var("WARRANT_BENCH_PROXY_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(2);
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut builder = if threads == 0 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(threads);
+                b
+            };
+            let runtime = builder.enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let proxy = Proxy::start(config, authority, source, Arc::new(|_| {}))
+                    .await
+                    .unwrap();
+                addr_tx.send(proxy.addr()).unwrap();
+                let _ = stopped.await;
+                proxy.shutdown().await;
+            });
+        });
+        Self {
+            addr: addr_rx.recv().unwrap(),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn shutdown(mut self) {
+        let _ = self.stop.take().map(|stop| stop.send(()));
+        let _ = self.thread.take().map(std::thread::JoinHandle::join);
     }
 }
 
@@ -256,9 +316,7 @@ impl Bench {
         };
         let proxy_ca = authority.cert_der().clone();
         let source = Arc::new(Fixed::default());
-        let proxy = Proxy::start(config, authority, source.clone(), Arc::new(|_| {}))
-            .await
-            .unwrap();
+        let proxy = ProxyThread::start(config, authority, source.clone());
         Self {
             proxy,
             upstream,
@@ -360,12 +418,29 @@ fn upstream_tls() -> (CertificateDer<'static>, rustls::ServerConfig) {
 }
 
 /// Requests per second with [`IN_FLIGHT`] requests in flight.
-async fn throughput(client: &Client, total: usize) -> f64 {
+/// The process's CPU time so far (user + system), from /proc in clock ticks
+/// of 10 ms: throughput on a machine that others are loading is noisy, CPU
+/// per request is not.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Requests per second and CPU time per request of `total` requests.
+async fn throughput(client: &Client, total: usize) -> (f64, Duration) {
     let client = Arc::new(Client {
         http: client.http.clone(),
         authorization: client.authorization.clone(),
     });
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = cpu_time();
     let start = Instant::now();
     let workers: Vec<_> = (0..IN_FLIGHT)
         .map(|_| {
@@ -380,7 +455,8 @@ async fn throughput(client: &Client, total: usize) -> f64 {
     for worker in workers {
         worker.await.unwrap();
     }
-    total as f64 / start.elapsed().as_secs_f64()
+    let rps = total as f64 / start.elapsed().as_secs_f64();
+    (rps, (cpu_time() - cpu) / total as u32)
 }
 
 /// The latency of `count` requests sent one at a time, sorted.

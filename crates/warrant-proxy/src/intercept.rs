@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use warrant_secret::SecretValue;
 
 use crate::body::{self, Buffered, Origin, ProxyBody, ReadBody, ScanBody};
-use crate::redact::{RedactBody, redact_headers};
+use crate::redact::{RedactBody, WHOLE_BODY_LIMIT, redact_headers, redact_whole};
 use crate::server::{Shared, answer};
 use crate::substitute::Substitution;
 use crate::target::{Target, check_authority, host_allowed};
@@ -272,6 +272,21 @@ async fn forward(
             parts,
             body.map_err(Into::into).boxed_unsync(),
         ));
+    }
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len <= WHOLE_BODY_LIMIT) {
+        let whole = redact_whole(body, &redactor).await.map_err(|e| {
+            Refusal::Answer(
+                StatusCode::BAD_GATEWAY,
+                format!("upstream {target}: {}", chain(e.as_ref())),
+            )
+        })?;
+        let len = whole.size_hint().exact().unwrap_or_default();
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        return Ok(Response::from_parts(parts, whole.boxed_unsync()));
     }
     // Redaction changes the length.
     parts.headers.remove(CONTENT_LENGTH);

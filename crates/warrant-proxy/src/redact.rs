@@ -10,10 +10,11 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};
+use http_body_util::BodyExt as _;
 use warrant_redact::{RedactStream, Redactor, RedactorBuilder};
 use warrant_secret::SecretValue;
 
-use crate::body::BoxError;
+use crate::body::{BoxError, Buffered};
 
 /// The values substituted so far.
 #[derive(Default)]
@@ -77,6 +78,33 @@ pub(crate) fn redact_headers(redactor: &Redactor, headers: &mut HeaderMap) {
                 HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static("<redacted>"));
         }
     }
+}
+
+/// Responses that declare at most this many bytes are redacted whole: they
+/// go out as one frame with an exact length (one write, no chunked
+/// encoding) instead of a stream whose length redaction changes.
+pub(crate) const WHOLE_BODY_LIMIT: u64 = 256 * 1024;
+
+/// Reads a small body in full and replaces every value in it and its trailers.
+pub(crate) async fn redact_whole<B>(body: B, redactor: &Redactor) -> Result<Buffered, BoxError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let collected = body.collect().await.map_err(Into::into)?;
+    let mut trailers = collected.trailers().cloned();
+    if let Some(trailers) = &mut trailers {
+        redact_headers(redactor, trailers);
+    }
+    let data = collected.to_bytes();
+    let (out, replaced) = redactor.redact(&data);
+    let data = if replaced == 0 {
+        data
+    } else {
+        // The echoed value sat in `data`; the clear copy is dropped with it.
+        Bytes::from(out)
+    };
+    Ok(Buffered::new(Some(data), trailers))
 }
 
 /// A response body with every value replaced, streaming: bytes that cannot

@@ -5,6 +5,37 @@ use warrant_proxy::UseRequest;
 
 use crate::support::{API_KEY, GH_TOKEN, Harness};
 
+/// A small response is redacted whole and sent with its new length; a big
+/// one streams through the redactor, chunked.
+#[tokio::test]
+async fn small_and_big_echoes_are_redacted_with_consistent_lengths() {
+    let h = Harness::start().await;
+    let ph = h.placeholder("github/token").to_owned();
+    for (path, big) in [("/small", false), ("/big", true)] {
+        let response = h
+            .client()
+            .get(format!("https://api.example.test{path}"))
+            .header("authorization", format!("Bearer {ph}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let declared = response.content_length();
+        assert_eq!(
+            declared.is_none(),
+            big,
+            "{path}: content-length {declared:?}"
+        );
+        let text = response.text().await.unwrap();
+        if let Some(declared) = declared {
+            assert_eq!(declared, text.len() as u64, "{path}");
+        }
+        assert!(!text.contains(GH_TOKEN), "{path}: the value came back");
+        let redacted = text.matches("Bearer <redacted:github/token>").count();
+        assert_eq!(redacted, if big { 2 } else { 1 }, "{path}");
+    }
+}
+
 #[tokio::test]
 async fn header_is_substituted_and_echo_redacted() {
     let h = Harness::start().await;

@@ -108,7 +108,8 @@ impl Seen {
 }
 
 /// An echo server: answers every request with JSON of what it received
-/// (`method`, `path` with query, `headers`, `body`, `version`), echoes
+/// (`method`, `path` with query, `headers`, `body`, `version`; twice, 300
+/// KiB apart, under `/big`), echoes
 /// `Authorization` in `x-echo-authorization`, answers `/redirect?to=URL`
 /// with a 302 to `URL`, and `/last` with the JSON of the last request
 /// that was not `/last`.
@@ -215,7 +216,13 @@ async fn echo(
     } else {
         record
     };
-    let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
+    let mut text = answer.to_string();
+    if path.starts_with("/big") {
+        // Past the size the proxy redacts whole: its streaming redactor.
+        text.push_str(&" ".repeat(300 * 1024));
+        text.push_str(&answer.to_string());
+    }
+    let mut response = Response::new(Full::new(Bytes::from(text)));
     if let Some(to) = path.strip_prefix("/redirect?to=") {
         *response.status_mut() = StatusCode::FOUND;
         response
