@@ -180,7 +180,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt as _;
 
     fn redaction() -> Redaction {
         let conn = Redaction::default();
