@@ -251,7 +251,7 @@ impl ProxyThread {
                 b.worker_threads(threads);
                 b
             };
-            let runtime = builder.enable_all().build().unwrap();
+            let runtime = builder.enable_all().thread_name("proxy").build().unwrap();
             runtime.block_on(async move {
                 let proxy = Proxy::start(config, authority, source, Arc::new(|_| {}))
                     .await
