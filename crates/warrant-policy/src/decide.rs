@@ -341,7 +341,14 @@ fn evaluate(
             what: String::new(),
         });
     }
-    let Some(secret_pattern) = rule.secrets.matching(secret.as_str()) else {
+    // A rule for a secret covers each of its fields (`team/app/db` covers
+    // `team/app/db#password`).
+    let matching = rule.secrets.matching(secret.as_str()).or_else(|| {
+        secret
+            .field()
+            .and_then(|_| rule.secrets.matching(secret.path()))
+    });
+    let Some(secret_pattern) = matching else {
         return Err(Miss {
             stage: Stage::Secret,
             why: format!("secret {secret} matches no pattern in {}", rule.secrets),
@@ -573,5 +580,27 @@ approval = "auto"
             .cloned()
             .unwrap();
         assert_eq!(terms.command_scopes, vec![commands]);
+    }
+
+    #[test]
+    fn a_rule_for_a_secret_covers_its_fields_and_globs_name_them() {
+        let policy = Policy::parse(
+            Path::new("warrant.toml"),
+            &format!("{POLICY}\n[[rules]]\nactors = [\"codex\"]\nsecrets = [\"team/app/db\", \"team/ci/*#token\"]\ncommands = [\"cargo\"]\nmax_ttl = \"30m\"\napproval = \"auto\"\n"),
+        )
+        .unwrap();
+        let commands = vec!["cargo".to_owned()];
+        for (name, allowed) in [
+            ("team/app/db#password", true),
+            ("team/app/db", true),
+            ("team/app/other#password", false),
+            ("team/ci/deploy#token", true),
+            ("team/ci/deploy#password", false),
+            ("db/dev/url#user", true),
+        ] {
+            let secrets = names(&[name]);
+            let decision = policy.decide(&request(&secrets, &commands));
+            assert_eq!(decision.is_allowed(), allowed, "{name}");
+        }
     }
 }

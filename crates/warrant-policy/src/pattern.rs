@@ -244,11 +244,11 @@ fn compile_secret(pattern: &str) -> Result<GlobMatcher, String> {
         }
         if let Some(found) = pattern
             .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "._-/*?[]{},!^".contains(*c)))
+            .find(|c| !(c.is_ascii_alphanumeric() || "._-/#*?[]{},!^".contains(*c)))
         {
             return Err(format!(
                 "secret pattern {pattern:?} contains {found:?}; patterns use letters, digits, \
-                 '.', '_', '-', '/' and the glob characters * ? [ ] {{ }}"
+                 '.', '_', '-', '/', '#' and the glob characters * ? [ ] {{ }}"
             ));
         }
         if pattern

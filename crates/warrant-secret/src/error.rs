@@ -35,6 +35,12 @@ pub enum Error {
         /// The first character that is not allowed.
         found: char,
     },
+    /// The name ends in `#` with no field after it.
+    #[error("secret name {name:?} ends in '#' without a field; write 'PATH#FIELD' or drop the '#'")]
+    EmptyField {
+        /// The refused name.
+        name: String,
+    },
     /// The text does not start with `warrant://`.
     #[error("{text:?} is not a reference; references look like 'warrant://NAME'")]
     NotAReference {

@@ -6,10 +6,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::Error;
 
 /// A validated secret name: `/`-separated segments of `A-Z a-z 0-9 . _ -`,
-/// none empty, none `.` or `..`, at most [`SecretName::MAX_LEN`] bytes.
+/// none empty, none `.` or `..`, at most [`SecretName::MAX_LEN`] bytes,
+/// optionally ending in one `#FIELD` (same characters, no `/`): one field of
+/// a secret that holds several, as OpenBao/Vault KV secrets do
+/// (`team/app/db#password`).
 ///
 /// The rules keep names safe to use as references, in file paths, in globs
-/// and in shell commands without quoting surprises.
+/// and in shell commands without quoting surprises (`#` inside a word is
+/// not a shell comment).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SecretName(String);
 
@@ -28,6 +32,16 @@ impl SecretName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name without its `#FIELD`.
+    pub fn path(&self) -> &str {
+        self.0.split_once('#').map_or(&self.0, |(path, _)| path)
+    }
+
+    /// The `FIELD` of a `PATH#FIELD` name.
+    pub fn field(&self) -> Option<&str> {
+        self.0.split_once('#').map(|(_, field)| field)
+    }
 }
 
 fn validate(name: &str) -> Result<(), Error> {
@@ -40,16 +54,27 @@ fn validate(name: &str) -> Result<(), Error> {
             max: SecretName::MAX_LEN,
         });
     }
-    if let Some(found) = name
+    let (path, field) = match name.split_once('#') {
+        Some((path, field)) => (path, Some(field)),
+        None => (name, None),
+    };
+    let plain = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let bad = path
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')))
-    {
+        .find(|c| !(plain(c) || *c == '/'))
+        .or_else(|| field.and_then(|f| f.chars().find(|c| !plain(c))));
+    if let Some(found) = bad {
         return Err(Error::BadCharacter {
             name: name.chars().take(64).collect(),
             found,
         });
     }
-    if name
+    if field.is_some_and(str::is_empty) {
+        return Err(Error::EmptyField {
+            name: name.to_owned(),
+        });
+    }
+    if path
         .split('/')
         .any(|segment| segment.is_empty() || segment == "." || segment == "..")
     {
@@ -119,7 +144,7 @@ mod tests {
                 "{bad}"
             );
         }
-        for bad in ["a b", "a#b", "a\nb", "ä", "a:b", "a$b"] {
+        for bad in ["a b", "a#b#c", "a#b/c", "a\nb", "ä", "a:b", "a$b"] {
             assert!(
                 matches!(SecretName::new(bad), Err(Error::BadCharacter { .. })),
                 "{bad}"
@@ -129,6 +154,25 @@ mod tests {
         assert!(matches!(
             SecretName::new(long),
             Err(Error::NameTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn a_field_ends_the_name() {
+        let name = SecretName::new("team/app/db#password").unwrap();
+        assert_eq!(
+            (name.path(), name.field()),
+            ("team/app/db", Some("password"))
+        );
+        let plain = SecretName::new("team/app/db").unwrap();
+        assert_eq!((plain.path(), plain.field()), ("team/app/db", None));
+        assert!(matches!(
+            SecretName::new("a/b#"),
+            Err(Error::EmptyField { .. })
+        ));
+        assert!(matches!(
+            SecretName::new("#f"),
+            Err(Error::EmptyName | Error::BadSegment { .. })
         ));
     }
 
