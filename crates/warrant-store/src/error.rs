@@ -89,6 +89,98 @@ pub enum Error {
         /// The OS error, as text.
         reason: String,
     },
+    /// A remote store's configuration is unusable (OpenBao: address, mount,
+    /// prefix, CA file).
+    #[error("bad store configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The remote server could not be reached (refused, reset, timed out,
+    /// name not resolved).
+    #[error("cannot reach {address}: {reason}")]
+    Network {
+        /// The server's address.
+        address: String,
+        /// The innermost cause, as text.
+        reason: String,
+    },
+    /// The TLS handshake with the remote server failed (unknown CA, name
+    /// mismatch, expired certificate).
+    #[error("TLS with {address} failed: {reason}; for a private CA set `ca_file`")]
+    Tls {
+        /// The server's address.
+        address: String,
+        /// The TLS error, as text.
+        reason: String,
+    },
+    /// The OpenBao / Vault server is sealed.
+    #[error("the server at {address} is sealed; unseal it (`bao operator unseal`) and try again")]
+    Sealed {
+        /// The server's address.
+        address: String,
+    },
+    /// The server refused the token for this path (HTTP 403).
+    #[error(
+        "permission denied by {address}: the token's policy needs \"{capability}\" on path \"{path}\""
+    )]
+    PermissionDenied {
+        /// The server's address.
+        address: String,
+        /// The API path refused, as a policy names it (`secret/data/app/db`).
+        path: String,
+        /// The capability the request needs (`read`, `create`, `list`, ...).
+        capability: &'static str,
+    },
+    /// Logging in to the remote server failed (AppRole: wrong role id or
+    /// secret id, or an expired secret id).
+    #[error("login with {method} at {address} failed: {reason}")]
+    Login {
+        /// The server's address.
+        address: String,
+        /// The auth method (`approle`).
+        method: String,
+        /// The server's reason, as text.
+        reason: String,
+    },
+    /// The secret exists but has no such field.
+    #[error("secret {name} has no field {field:?}")]
+    MissingField {
+        /// The secret.
+        name: SecretName,
+        /// The field asked for.
+        field: String,
+    },
+    /// The secret changed on the server while it was being written (a
+    /// check-and-set mismatch); nothing was overwritten.
+    #[error("secret {name} changed on the server during the write; try again")]
+    Conflict {
+        /// The secret.
+        name: SecretName,
+    },
+    /// A batch failed and some of its writes could not be undone.
+    #[error("a batch write failed and could not be undone for: {names}")]
+    PartialBatch {
+        /// The names left written (comma-separated).
+        names: String,
+        /// Why the batch failed.
+        #[source]
+        cause: Box<Error>,
+    },
+    /// The remote server answered with an error this crate has no better
+    /// name for. The message is the server's, and only for requests that
+    /// carried no value.
+    #[error("{address} answered {status} for {path}: {message}")]
+    Server {
+        /// The server's address.
+        address: String,
+        /// The API path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's error messages, or a note that they were withheld.
+        message: String,
+    },
     /// A file or directory could not be read or written.
     #[error("{path}: {source}")]
     Io {
