@@ -161,6 +161,19 @@ pub enum Event {
         /// Which use of the grant this is (1-based).
         use_number: u64,
     },
+    /// A proxy took a grant's values to substitute until the grant ends
+    /// (or the proxy stops): each substitution follows as
+    /// [`Event::Substituted`], reported by the proxy as it happens.
+    ProxyLease {
+        /// The grant's id.
+        grant: String,
+        /// Its actor.
+        actor: String,
+        /// Secrets the proxy holds.
+        secrets: Vec<String>,
+        /// The proxy's process id.
+        pid: u32,
+    },
     /// An agent asked after a grant's status (through the MCP server).
     GrantChecked {
         /// The grant's id.
@@ -336,6 +349,7 @@ impl Event {
             Self::ApprovalRefused { .. } => "approval_refused",
             Self::GrantUsed { .. } => "grant_used",
             Self::Substituted { .. } => "substituted",
+            Self::ProxyLease { .. } => "proxy_lease",
             Self::SecretsListed { .. } => "secrets_listed",
             Self::GrantChecked { .. } => "grant_checked",
             Self::UseRefused { .. } => "use_refused",

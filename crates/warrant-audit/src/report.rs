@@ -479,6 +479,9 @@ impl Tally {
             // Counted above, before this match.
             | Event::Substituted { .. }
             | Event::ProxySubstituted { .. }
+            // The proxy holds the values, never a process of the agent's;
+            // each use is a `substituted` record.
+            | Event::ProxyLease { .. }
             | Event::SecretsListed { .. }
             | Event::GrantChecked { .. }
             | Event::PeerRefused { .. }

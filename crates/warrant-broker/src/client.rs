@@ -14,7 +14,9 @@ use crate::protocol::{
     GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
     StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
 };
-use crate::protocol::{ProxyBlockedReport, SubstituteRequest};
+use crate::protocol::{
+    LeaseEnd, LeaseReply, LeaseRequest, ProxyBlockedReport, SubstituteRequest, SubstitutedReport,
+};
 
 /// How long a client waits for the daemon by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -219,6 +221,24 @@ impl Client {
         Ok((reply, values))
     }
 
+    /// Takes a lease on a grant's values for a proxy: the values, and the
+    /// open connection on which to report substitutions and hear of the
+    /// grant's end.
+    pub fn lease(
+        mut self,
+        request: LeaseRequest,
+    ) -> Result<(LeaseReply, Vec<SecretValue>, Lease), Error> {
+        let reply: LeaseReply = self.call(&Request::Lease(request), &[])?;
+        let mut values = Vec::with_capacity(reply.names.len());
+        for name in &reply.names {
+            let frame = read_frame(&mut self.stream)
+                .map_err(|e| self.broken(e))?
+                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
+            values.push(SecretValue::from(frame.to_vec()));
+        }
+        Ok((reply, values, Lease { client: self }))
+    }
+
     /// Reports a request a proxy serving a grant refused (recorded as
     /// `proxy_blocked` under the grant's actor).
     pub fn proxy_blocked(&mut self, report: ProxyBlockedReport) -> Result<(), Error> {
@@ -341,5 +361,52 @@ impl TaskSession {
             },
             &[],
         )
+    }
+}
+
+/// The connection a lease holds open.
+pub struct Lease {
+    client: Client,
+}
+
+impl Lease {
+    /// A second handle on the connection, to report substitutions from
+    /// another thread while one waits in [`Lease::wait_end`].
+    pub fn reporter(&self) -> Result<LeaseReporter, Error> {
+        let stream = self
+            .client
+            .stream
+            .try_clone()
+            .map_err(|e| Error::io("cannot share the lease's connection", e))?;
+        Ok(LeaseReporter { stream })
+    }
+
+    /// Blocks until the grant ends (its [`LeaseEnd`]) or the connection is
+    /// lost (`None`: treat as ended).
+    pub fn wait_end(&mut self) -> Option<LeaseEnd> {
+        self.client.stream.set_read_timeout(None).ok()?;
+        let frame = read_frame(&mut self.client.stream).ok()??;
+        serde_json::from_slice(&frame).ok()
+    }
+}
+
+/// Sends substitution reports on a lease's connection.
+pub struct LeaseReporter {
+    stream: UnixStream,
+}
+
+impl LeaseReporter {
+    /// Sends one report (no reply comes).
+    pub fn report(&mut self, report: &SubstitutedReport) -> Result<(), Error> {
+        let bytes =
+            serde_json::to_vec(&Request::Substituted(report.clone())).map_err(Error::encode)?;
+        write_frame(&mut self.stream, &bytes)
+            .map_err(|e| Error::io("lost the lease's connection to the warrant daemon", e))
+    }
+
+    /// Ends the lease from this side: the daemon records what came and
+    /// hangs up.
+    pub fn close(self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 }

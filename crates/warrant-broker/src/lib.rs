@@ -28,7 +28,7 @@ mod state;
 
 pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
 pub use broker::{Broker, Caller, Ending, Outcome, program_name};
-pub use client::{Client, TaskSession, UseSession};
+pub use client::{Client, Lease, LeaseReporter, TaskSession, UseSession};
 pub use error::Error;
 pub use grant::{Grant, GrantProcess, GrantStatus, PENDING_LIFETIME_MS, new_id, now_ms};
 pub use state::{Change, StateDb, Task};

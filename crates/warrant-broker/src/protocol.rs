@@ -72,6 +72,16 @@ pub enum Request {
     /// Values to substitute into an HTTP request to `host`: the reply
     /// carries them, as for a use; nothing follows.
     Substitute(SubstituteRequest),
+    /// Hold a grant's values in a proxy until the grant ends: the reply
+    /// ([`LeaseReply`]) and the values follow as for a use. The connection
+    /// stays open: the proxy sends [`Request::Substituted`] frames as it
+    /// puts values on the wire, and the daemon sends one [`LeaseEnd`] frame
+    /// when the grant ends. Refused (`use_limited`) for a grant with a use
+    /// limit, whose every use must be counted before it happens: such a
+    /// proxy asks [`Request::Substitute`] per request.
+    Lease(LeaseRequest),
+    /// On a lease's connection: substitutions the proxy made (no reply).
+    Substituted(SubstitutedReport),
     /// A proxy serving a grant refused a request (a placeholder aimed at
     /// another host, host confusion): record it. For proxies that cannot
     /// write the audit log themselves (inside `warrant task`).
@@ -170,6 +180,56 @@ pub struct ProxyBlockedReport {
     /// Secrets whose placeholders it carried.
     pub secrets: Vec<String>,
     /// Why it was refused.
+    pub reason: String,
+}
+
+/// The fields of a lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    /// The grant.
+    pub grant: String,
+    /// Secret names the proxy substitutes (each must be in the grant).
+    pub secrets: Vec<String>,
+}
+
+/// The reply to [`Request::Lease`]; the values follow as frames, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseReply {
+    /// The grant.
+    pub grant: String,
+    /// Its actor.
+    pub actor: String,
+    /// Names of the values that follow, in order.
+    pub names: Vec<String>,
+    /// When the grant expires (Unix ms): the proxy stops substituting then,
+    /// whether or not the daemon's [`LeaseEnd`] arrived.
+    pub expires_ms: u64,
+    /// Hosts each secret may be sent to.
+    pub secret_hosts: Vec<(String, Vec<String>)>,
+}
+
+/// Substitutions a proxy holding a lease made, reported as they happen.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SubstitutedReport {
+    /// One per request that carried values.
+    pub entries: Vec<SubstitutionRecord>,
+}
+
+/// One request a proxy put values into.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubstitutionRecord {
+    /// Secrets substituted.
+    pub secrets: Vec<String>,
+    /// The host the request went to.
+    pub host: String,
+    /// The HTTP method.
+    pub method: String,
+}
+
+/// The daemon's last frame on a lease: the grant ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseEnd {
+    /// Why (`revoked`, `expired`, `its task ended`, ...).
     pub reason: String,
 }
 

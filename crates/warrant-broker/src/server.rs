@@ -24,9 +24,12 @@ use crate::error::Error;
 use crate::grant::now_ms;
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    ErrorBody, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SubstituteRequest,
-    UseReply, UseRequest,
+    ErrorBody, GrantView, LeaseEnd, LeaseRequest, PolicyView, Reply, Request, RunResult,
+    SOCKET_FILE, SubstituteRequest, UseRequest,
 };
+
+/// How long a lease's last reports may take to arrive once its grant ended.
+const LEASE_DRAIN: Duration = Duration::from_secs(5);
 
 /// How often the daemon looks for expired grants and ended tasks when
 /// nothing expires sooner.
@@ -387,10 +390,14 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 let r = policy_accept(&shared, &mut stream, &caller).await?;
                 send(&mut stream, r).await?;
             }
-            Request::Spawned { .. } | Request::Finished(_) | Request::TaskEnd { .. } => {
+            Request::Lease(req) => return lease(&shared, stream, caller, req).await,
+            Request::Spawned { .. }
+            | Request::Finished(_)
+            | Request::TaskEnd { .. }
+            | Request::Substituted(_) => {
                 let body = ErrorBody::new(
                     "bad_request",
-                    "no use or task is open on this connection",
+                    "no use, lease or task is open on this connection",
                     None,
                 );
                 send::<()>(&mut stream, Err(body)).await?;
@@ -565,7 +572,7 @@ async fn use_grant(
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
-    let values = match values_of(shared, &reply).await {
+    let values = match values_of(shared, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
@@ -639,10 +646,9 @@ fn genuine(shared: &Shared, caller: &Caller) -> Result<(), ErrorBody> {
 }
 
 /// Reads the values a use or substitution was granted, in order.
-async fn values_of(shared: &Arc<Shared>, reply: &UseReply) -> Result<Vec<SecretValue>, ErrorBody> {
+async fn values_of(shared: &Arc<Shared>, names: &[String]) -> Result<Vec<SecretValue>, ErrorBody> {
     let store = with_broker(shared, |b| b.store()).await;
-    reply
-        .names
+    names
         .iter()
         .map(|n| {
             let name = SecretName::new(n).map_err(|e| e.to_string())?;
@@ -667,7 +673,7 @@ async fn substitute(
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
-    let values = match values_of(shared, &reply).await {
+    let values = match values_of(shared, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
@@ -675,6 +681,95 @@ async fn substitute(
     for value in &values {
         write_frame(&mut stream, value.expose_secret()).await?;
     }
+    Ok(())
+}
+
+/// A lease: values out once it is on disk; then substitution reports in,
+/// recorded as they come, until the proxy hangs up or the grant ends (one
+/// [`LeaseEnd`] frame, then the daemon hangs up).
+async fn lease(
+    shared: &Arc<Shared>,
+    stream: UnixStream,
+    caller: Caller,
+    req: LeaseRequest,
+) -> std::io::Result<()> {
+    let mut stream = stream;
+    if let Err(body) = genuine(shared, &caller) {
+        return send::<()>(&mut stream, Err(body)).await;
+    }
+    // Before the check: an end between the check and here is not missed.
+    let mut ended = with_broker(shared, |b| b.subscribe_ended()).await;
+    let reply = match with_broker_durable(shared, move |b| b.lease_begin(&caller, &req)).await {
+        Ok(reply) => reply,
+        Err(body) => return send::<()>(&mut stream, Err(body)).await,
+    };
+    let values = match values_of(shared, &reply.names).await {
+        Ok(values) => values,
+        Err(body) => return send::<()>(&mut stream, Err(body)).await,
+    };
+    send(&mut stream, Ok(&reply)).await?;
+    for value in &values {
+        write_frame(&mut stream, value.expose_secret()).await?;
+    }
+    drop(values);
+    // Frames are read by a task of their own: a read cut short by the
+    // select below would lose its place in the stream.
+    let (mut reader, mut writer) = stream.into_split();
+    let (frames, mut incoming) = tokio::sync::mpsc::channel(16);
+    let read_task = tokio::spawn(async move {
+        while let Ok(Some(frame)) = read_frame(&mut reader).await {
+            if frames.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (grant, actor) = (reply.grant, reply.actor);
+    let end = loop {
+        tokio::select! {
+            frame = incoming.recv() => {
+                let Some(frame) = frame else { break None };
+                let Ok(Request::Substituted(report)) = serde_json::from_slice::<Request>(&frame) else {
+                    break None;
+                };
+                let (g, a) = (grant.clone(), actor.clone());
+                if let Err(body) =
+                    with_broker_durable(shared, move |b| b.lease_substituted(&g, &a, report)).await
+                {
+                    eprintln!("warrant serve: cannot record a substitution report: {}", body.message);
+                }
+            }
+            gone = ended.recv() => match gone {
+                Ok((id, reason)) if id == grant => break Some(reason),
+                Ok(_) => {}
+                // Missed some ends: look at the grant itself.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let g = grant.clone();
+                    if !with_broker(shared, move |b| b.is_active(&g)).await {
+                        break Some("ended".to_owned());
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break Some("the daemon stopped".to_owned()),
+            },
+        }
+    };
+    if let Some(reason) = end {
+        let bytes = serde_json::to_vec(&LeaseEnd { reason }).unwrap_or_default();
+        let _ = write_frame(&mut writer, &bytes).await;
+    }
+    // Reports the proxy sent before it heard of the end are still
+    // recorded; a proxy that does not hang up is cut off after a while.
+    drop(writer);
+    let drain = async {
+        while let Some(frame) = incoming.recv().await {
+            if let Ok(Request::Substituted(report)) = serde_json::from_slice::<Request>(&frame) {
+                let (g, a) = (grant.clone(), actor.clone());
+                let _ =
+                    with_broker_durable(shared, move |b| b.lease_substituted(&g, &a, report)).await;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LEASE_DRAIN, drain).await;
+    read_task.abort();
     Ok(())
 }
 

@@ -351,6 +351,8 @@ impl Broker {
         }
         self.stage(Change::Grant(grant.clone()));
         self.live.remove(id);
+        // Nobody listening is fine: no proxy holds this grant's values.
+        let _ = self.ended.send((id.to_owned(), reason.to_owned()));
         Ok((GrantView::of(&grant, now), ending))
     }
 

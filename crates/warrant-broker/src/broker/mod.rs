@@ -161,6 +161,8 @@ pub struct Broker {
     /// without warning, they are reparented away from it and ancestry can no
     /// longer find them, so the daemon ends what it saw last.
     members: HashMap<String, Vec<ProcessId>>,
+    /// Ids of grants as they end, for the proxies holding their values.
+    ended: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
 impl Broker {
@@ -205,6 +207,7 @@ impl Broker {
             failed: None,
             writing: false,
             members: HashMap::new(),
+            ended: tokio::sync::broadcast::channel(1024).0,
         };
         let due = broker
             .live
@@ -225,6 +228,19 @@ impl Broker {
     /// Where batches go (for the writer).
     pub fn journal(&self) -> Arc<Journal> {
         Arc::clone(&self.journal)
+    }
+
+    /// Grants as they end (id, reason). Subscribe before checking a grant is
+    /// live, so that no end is missed in between.
+    pub fn subscribe_ended(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
+        self.ended.subscribe()
+    }
+
+    /// Whether grant `id` is active and unexpired now.
+    pub fn is_active(&self, id: &str) -> bool {
+        self.live
+            .get(id)
+            .is_some_and(|g| g.status == crate::grant::GrantStatus::Active && !g.is_due(now_ms()))
     }
 
     /// The store (values are read outside the broker's lock).

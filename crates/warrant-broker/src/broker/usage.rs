@@ -9,7 +9,8 @@ use warrant_sandbox::proc::{self, ProcessId};
 use crate::error::Error;
 use crate::grant::{GrantProcess, GrantStatus, now_ms};
 use crate::protocol::{
-    ErrorBody, ProxyBlockedReport, RunResult, SubstituteRequest, UseReply, UseRequest,
+    ErrorBody, LeaseReply, LeaseRequest, ProxyBlockedReport, RunResult, SubstituteRequest,
+    SubstitutedReport, UseReply, UseRequest,
 };
 
 use super::{Broker, Caller, Change, Ending, Outcome, program_name};
@@ -397,5 +398,107 @@ impl Broker {
         };
         self.live.insert(grant.id.clone(), grant);
         Ok(Ok(reply))
+    }
+
+    /// Checks a lease like a substitution (everything a use checks but the
+    /// command scope) and records it. Values are read by the caller outside
+    /// the lock and sent once the record is durable; the grant's end is
+    /// announced through [`Broker::subscribe_ended`].
+    pub fn lease_begin(
+        &mut self,
+        caller: &Caller,
+        req: &LeaseRequest,
+    ) -> Result<Outcome<LeaseReply>, Error> {
+        let command = "http proxy lease".to_owned();
+        let check = UseRequest {
+            grant: req.grant.clone(),
+            program: command.clone(),
+            resolved: None,
+            secrets: req.secrets.clone(),
+            file_secrets: Vec::new(),
+        };
+        if let Err(body) = self.usable(caller, &check, &command)? {
+            return Ok(Err(body));
+        }
+        let grant = &self.live[&req.grant];
+        if grant.max_uses.is_some() {
+            // Each use must be counted before the value leaves.
+            return Ok(Err(ErrorBody::new(
+                "use_limited",
+                format!(
+                    "grant {} has a use limit; substitute request by request",
+                    grant.id
+                ),
+                None,
+            )));
+        }
+        let reply = LeaseReply {
+            grant: grant.id.clone(),
+            actor: grant.actor.clone(),
+            names: req.secrets.clone(),
+            expires_ms: grant.expires_ms,
+            secret_hosts: grant
+                .secret_hosts
+                .iter()
+                .filter(|(name, _)| req.secrets.contains(name))
+                .cloned()
+                .collect(),
+        };
+        self.record(Event::ProxyLease {
+            grant: reply.grant.clone(),
+            actor: reply.actor.clone(),
+            secrets: reply.names.clone(),
+            pid: caller.pid,
+        })?;
+        Ok(Ok(reply))
+    }
+
+    /// Records what a proxy holding a lease on `grant` substituted; each
+    /// entry counts as a use. Entries are bounded like any report; a grant
+    /// that ended meanwhile still gets the records (the values left before).
+    pub fn lease_substituted(
+        &mut self,
+        grant: &str,
+        actor: &str,
+        report: SubstitutedReport,
+    ) -> Result<Outcome<()>, Error> {
+        const MAX_ENTRIES: usize = 1024;
+        let bounded = report.entries.len() <= MAX_ENTRIES
+            && report.entries.iter().all(|e| {
+                e.secrets.len() <= 64
+                    && e.secrets.iter().all(|s| s.len() <= 256)
+                    && e.host.len() <= 256
+                    && e.method.len() <= 32
+            });
+        if !bounded {
+            return Ok(Err(ErrorBody::new(
+                "bad_request",
+                "a substitution report is too long",
+                None,
+            )));
+        }
+        let mut live = self.live.get(grant).cloned();
+        for entry in report.entries {
+            let use_number = match &mut live {
+                Some(g) => {
+                    g.uses += 1;
+                    g.uses
+                }
+                None => 0,
+            };
+            self.record(Event::Substituted {
+                grant: grant.to_owned(),
+                actor: actor.to_owned(),
+                secrets: entry.secrets,
+                host: entry.host.to_ascii_lowercase(),
+                method: entry.method,
+                use_number,
+            })?;
+        }
+        if let Some(g) = live {
+            self.stage(Change::Grant(g.clone()));
+            self.live.insert(g.id.clone(), g);
+        }
+        Ok(Ok(()))
     }
 }

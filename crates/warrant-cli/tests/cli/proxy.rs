@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Home, Ran, fake_value, wait_child};
+use crate::harness::{Home, Ran, fake_value, wait_child, wait_until};
 use crate::proxy_upstream::Upstream;
 
 /// The test host names; the proxy reaches the upstream for each through
@@ -592,10 +592,15 @@ approval = "auto"
 
 /// A home with a daemon, `api/token`, an upstream, and an active grant.
 fn granted() -> (Setup, crate::harness::Daemon, String) {
+    granted_under(GRANT_POLICY)
+}
+
+/// [`granted`] under another policy.
+fn granted_under(policy: &str) -> (Setup, crate::harness::Daemon, String) {
     let home = Home::with_approver();
     let value = fake_value("api");
     home.set("api/token", &value);
-    home.write_policy(GRANT_POLICY);
+    home.write_policy(policy);
     let daemon = home.serve();
     let upstream = Upstream::start(&home.scratch().join("upstream"), &value);
     let (id, status) = home.request("web", &["api/token"], &[]);
@@ -658,6 +663,125 @@ fn under_a_grant_the_daemon_substitutes_and_the_proxy_redacts() {
     assert!(s.home.audit_events("proxy_blocked").is_empty(), "{audit}");
     // The child held no value: no grant_used, no process of the agent's.
     assert!(s.home.audit_events("grant_used").is_empty(), "{audit}");
+}
+
+/// `warrant proxy --grant ID --json` in the background: the process, the
+/// placeholder of `api/token`, and the settings it printed.
+fn foreground_proxy(s: &Setup, id: &str) -> (std::process::Child, String, Value) {
+    let mut proxy = s
+        .home
+        .std_cmd()
+        .args(["proxy", "--grant", id, "--json", "--upstream-ca"])
+        .arg(&s.upstream.ca)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("warrant proxy");
+    let mut text = String::new();
+    let mut out = BufReader::new(proxy.stdout.take().unwrap());
+    while !text.ends_with("}\n") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("warrant proxy ended: {text}");
+        }
+        text.push_str(&line);
+    }
+    let settings: Value = serde_json::from_str(&text).unwrap();
+    let placeholder = settings["placeholders"]["api/token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (proxy, placeholder, settings)
+}
+
+/// `curl` through the proxy `settings` describe: the status and the body.
+fn curl_through(settings: &Value, placeholder: &str, url: &str) -> (String, String) {
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Authorization: Bearer {placeholder}"))
+        .arg(url);
+    for (var, value) in settings["env"].as_object().unwrap() {
+        curl.env(var, value.as_str().unwrap());
+    }
+    let done = curl.output().unwrap();
+    let out = String::from_utf8_lossy(&done.stdout).into_owned();
+    let (body, status) = out.rsplit_once('\n').unwrap_or(("", &out));
+    (status.to_owned(), body.to_owned())
+}
+
+/// The proxy holds a lease: one daemon check, then each request is
+/// reported and recorded as a use. Revoking the grant ends the lease at
+/// once: the next request is refused and nothing more goes upstream.
+#[test]
+fn revoking_the_grant_stops_a_running_proxy() {
+    if !have("curl") {
+        return;
+    }
+    let (s, _daemon, id) = granted();
+    let (mut proxy, placeholder, settings) = foreground_proxy(&s, &id);
+    let url = format!("https://localhost:{}/echo", s.upstream.addr.port());
+    for _ in 0..3 {
+        let (status, body) = curl_through(&settings, &placeholder, &url);
+        assert_eq!(status, "200", "{body}");
+        assert!(body.contains("Bearer <redacted:api/token>"), "{body}");
+    }
+    assert_eq!(s.with_value().len(), 3);
+    assert_eq!(s.home.audit_events("proxy_lease").len(), 1);
+    // Reports arrive just after the requests.
+    assert!(
+        wait_until(Duration::from_secs(10), || s
+            .home
+            .audit_events("substituted")
+            .len()
+            == 3),
+        "{}",
+        s.home.audit_text()
+    );
+    let uses: Vec<u64> = s
+        .home
+        .audit_events("substituted")
+        .iter()
+        .map(|e| e["use_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(uses, [1, 2, 3]);
+
+    assert_eq!(s.home.run(&["revoke", &id]).code, 0);
+    // The daemon's word reaches the proxy within moments; from then on
+    // every request is refused and recorded.
+    assert!(wait_until(Duration::from_secs(10), || {
+        curl_through(&settings, &placeholder, &url).0 == "403"
+    }));
+    assert_eq!(
+        s.with_value().len(),
+        3,
+        "a value went upstream after revocation"
+    );
+    assert!(!s.home.audit_events("use_refused").is_empty());
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
+
+/// A grant with a use limit gets no lease: each request is counted by the
+/// daemon before its value leaves, and the limit holds.
+#[test]
+fn a_use_limited_grant_is_counted_request_by_request() {
+    if !have("curl") {
+        return;
+    }
+    let policy = GRANT_POLICY.replace("approval = \"auto\"", "approval = \"auto\"\nmax_uses = 2");
+    let (s, _daemon, id) = granted_under(&policy);
+    let (mut proxy, placeholder, settings) = foreground_proxy(&s, &id);
+    let url = format!("https://localhost:{}/echo", s.upstream.addr.port());
+    let statuses: Vec<String> = (0..3)
+        .map(|_| curl_through(&settings, &placeholder, &url).0)
+        .collect();
+    assert_eq!(statuses, ["200", "200", "403"]);
+    assert_eq!(s.with_value().len(), 2);
+    assert!(s.home.audit_events("proxy_lease").is_empty());
+    assert_eq!(s.home.audit_events("substituted").len(), 2);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
 }
 
 #[test]

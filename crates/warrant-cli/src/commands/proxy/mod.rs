@@ -16,13 +16,13 @@ use rustls::pki_types::pem::PemObject as _;
 use warrant_audit::{AuditLog, Event};
 use warrant_broker::Client;
 use warrant_broker::protocol::{ProxyBlockedReport, SubstituteRequest};
-use warrant_proxy::{
-    EventSink, ProxiedSecret, Proxy, ProxyConfig, ProxyEvent, UseRequest, ValueSource, ca,
-};
-use warrant_secret::SecretValue;
+use warrant_proxy::{EventSink, ProxiedSecret, Proxy, ProxyConfig, ProxyEvent, ValueSource, ca};
 
 use super::{Context, print_json};
 use crate::args::ProxyArgs;
+use daemon_values::DaemonValues;
+
+mod daemon_values;
 
 /// Proxy variables a child gets (the lower-case ones for curl and
 /// friends, which ignore upper-case `HTTP_PROXY`). `NO_PROXY` is empty, so
@@ -156,11 +156,18 @@ impl GrantScope {
     /// Values through the daemon, and an auditor for blocks.
     pub fn sources(&self, ctx: &Context) -> (Arc<dyn ValueSource>, EventSink) {
         let refused = Arc::new(Mutex::new(Vec::new()));
-        let values = DaemonValues {
-            home: ctx.home.clone(),
-            grant: self.id.clone(),
-            refused: Arc::clone(&refused),
-        };
+        let served = self
+            .secret_hosts
+            .iter()
+            .filter(|(_, hosts)| !hosts.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        let values = DaemonValues::new(
+            ctx.home.clone(),
+            self.id.clone(),
+            served,
+            Arc::clone(&refused),
+        );
         let mut auditor = Auditor::new(&ctx.home, self.secret_hosts.clone());
         auditor.grant = Some(GrantAudit {
             id: self.id.clone(),
@@ -331,47 +338,6 @@ pub(crate) fn parse_resolve(flags: &[String]) -> Result<Vec<(String, SocketAddr)
             Ok((host.to_ascii_lowercase(), addr))
         })
         .collect()
-}
-
-/// Values from the daemon's `Substitute`, which checks the grant and the
-/// host again and audits the use (or the refusal).
-struct DaemonValues {
-    home: PathBuf,
-    grant: String,
-    /// Refusals the daemon gave, and so recorded itself.
-    refused: Arc<Mutex<Vec<String>>>,
-}
-
-impl ValueSource for DaemonValues {
-    fn values(&self, request: &UseRequest) -> Result<Vec<SecretValue>, String> {
-        let asked = SubstituteRequest {
-            grant: self.grant.clone(),
-            secrets: request.secrets.clone(),
-            host: request.host.clone(),
-            method: request.method.clone(),
-        };
-        let (reply, values) = match Client::connect(&self.home).and_then(|c| c.substitute(asked)) {
-            Ok(answer) => answer,
-            Err(error) => {
-                let message = error.to_string();
-                if matches!(error, warrant_broker::Error::Daemon(_)) {
-                    lock(&self.refused).push(message.clone());
-                }
-                return Err(message);
-            }
-        };
-        let mut by_name: BTreeMap<String, SecretValue> =
-            reply.names.into_iter().zip(values).collect();
-        request
-            .secrets
-            .iter()
-            .map(|name| {
-                by_name
-                    .remove(name)
-                    .ok_or_else(|| format!("the daemon did not send {name}"))
-            })
-            .collect()
-    }
 }
 
 /// What the auditor knows of the grant the proxy serves.
