@@ -171,8 +171,8 @@ pub enum Event {
         actor: String,
         /// Secrets the proxy holds.
         secrets: Vec<String>,
-        /// The proxy's process id.
-        pid: u32,
+        /// The proxy's process id (the record's `pid` is the daemon's).
+        proxy_pid: u32,
     },
     /// An agent asked after a grant's status (through the MCP server).
     GrantChecked {

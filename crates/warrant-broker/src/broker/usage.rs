@@ -448,7 +448,7 @@ impl Broker {
             grant: reply.grant.clone(),
             actor: reply.actor.clone(),
             secrets: reply.names.clone(),
-            pid: caller.pid,
+            proxy_pid: caller.pid,
         })?;
         Ok(Ok(reply))
     }
