@@ -174,6 +174,33 @@ pub enum Event {
         /// The proxy's process id (the record's `pid` is the daemon's).
         proxy_pid: u32,
     },
+    /// A dynamic credential was made for a grant (a login role, or a
+    /// database user under an OpenBao child token), valid until the grant's
+    /// expiry at most.
+    CredentialIssued {
+        /// The grant's id.
+        grant: String,
+        /// The dynamic store.
+        store: String,
+        /// Its role.
+        role: String,
+        /// The login role or the child token's accessor (not secret).
+        login: String,
+    },
+    /// A dynamic credential was ended: role dropped and its sessions ended,
+    /// or token and lease revoked.
+    CredentialRevoked {
+        /// The grant's id.
+        grant: String,
+        /// The dynamic store.
+        store: String,
+        /// Its role.
+        role: String,
+        /// The login role or the child token's accessor.
+        login: String,
+        /// Why: the grant ended, or a sweep after a restart.
+        reason: String,
+    },
     /// An agent asked after a grant's status (through the MCP server).
     GrantChecked {
         /// The grant's id.
@@ -288,6 +315,14 @@ pub enum Event {
         /// Whether one existed before.
         replaced: bool,
     },
+    /// A security key (WebAuthn) was registered on the approval page:
+    /// grants whose policy asks for one can be approved with it.
+    SecurityKeyAdded {
+        /// The name the approver gave it.
+        name: String,
+        /// The start of its credential id (public), to tell keys apart.
+        credential: String,
+    },
     /// `warrant guard` stopped a prompt or tool call on its way to an
     /// agent's model because it carried a secret.
     GuardBlocked {
@@ -350,6 +385,8 @@ impl Event {
             Self::GrantUsed { .. } => "grant_used",
             Self::Substituted { .. } => "substituted",
             Self::ProxyLease { .. } => "proxy_lease",
+            Self::CredentialIssued { .. } => "credential_issued",
+            Self::CredentialRevoked { .. } => "credential_revoked",
             Self::SecretsListed { .. } => "secrets_listed",
             Self::GrantChecked { .. } => "grant_checked",
             Self::UseRefused { .. } => "use_refused",
@@ -363,6 +400,7 @@ impl Event {
             Self::TaskStarted { .. } => "task_started",
             Self::TaskEnded { .. } => "task_ended",
             Self::ApproverSet { .. } => "approver_set",
+            Self::SecurityKeyAdded { .. } => "security_key_added",
             Self::GuardBlocked { .. } => "guard_blocked",
             Self::ProxySubstituted { .. } => "proxy_substituted",
             Self::ProxyBlocked { .. } => "proxy_blocked",

@@ -476,12 +476,16 @@ impl Tally {
             | Event::SecretsImported { .. }
             | Event::PolicyChanged { .. }
             | Event::PolicyAccepted { .. }
+            | Event::SecurityKeyAdded { .. }
             // Counted above, before this match.
             | Event::Substituted { .. }
             | Event::ProxySubstituted { .. }
             // The proxy holds the values, never a process of the agent's;
             // each use is a `substituted` record.
             | Event::ProxyLease { .. }
+            // The credential reaches a process through a use, counted there.
+            | Event::CredentialIssued { .. }
+            | Event::CredentialRevoked { .. }
             | Event::SecretsListed { .. }
             | Event::GrantChecked { .. }
             | Event::PeerRefused { .. }

@@ -150,16 +150,19 @@ impl Client {
         self.call(&Request::Check { id: id.to_owned() }, &[])
     }
 
-    /// Approves a pending grant with the approver passphrase.
+    /// Approves a pending grant with the approver passphrase, optionally
+    /// for less time (`ttl_ms`) or fewer uses (`max_uses`) than asked.
     pub fn approve(
         &mut self,
         id: &str,
         ttl_ms: Option<u64>,
+        max_uses: Option<u64>,
         passphrase: &SecretValue,
     ) -> Result<GrantView, Error> {
         let request = Request::Approve {
             id: id.to_owned(),
             ttl_ms,
+            max_uses,
         };
         self.call(&request, &[passphrase.expose_secret()])
     }

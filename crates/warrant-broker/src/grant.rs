@@ -129,6 +129,10 @@ pub struct Grant {
     pub grace_ms: u64,
     /// Processes running under it now.
     pub processes: Vec<GrantProcess>,
+    /// Approval needs a security key (policy `approval = "hardware_key"`):
+    /// only the approval page, with a registered key, can approve it.
+    #[serde(default)]
+    pub hardware_key: bool,
 }
 
 impl Grant {

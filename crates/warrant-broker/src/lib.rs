@@ -7,6 +7,8 @@
 //!   that checks each peer's uid and tells callers apart by process
 //!   ancestry.
 //! - [`Client`]: what every `warrant` command uses to talk to it.
+//! - [`Daemon`]: an in-process handle on the running daemon, for services
+//!   inside it (the approval page).
 //! - [`StateDb`]: grant state in an embedded, crash-safe database.
 //! - [`protocol`]: the wire format; values travel only as raw frames, never
 //!   inside JSON.
@@ -21,14 +23,16 @@ mod broker;
 mod client;
 mod error;
 mod grant;
+pub mod handle;
 mod policy_slot;
 pub mod protocol;
 pub mod server;
 mod state;
 
 pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
-pub use broker::{Broker, Caller, Ending, Outcome, program_name};
+pub use broker::{ApprovalTerms, Broker, Caller, Ending, HARDWARE_KEY_HINT, Outcome, program_name};
 pub use client::{Client, Lease, LeaseReporter, TaskSession, UseSession};
 pub use error::Error;
 pub use grant::{Grant, GrantProcess, GrantStatus, PENDING_LIFETIME_MS, new_id, now_ms};
+pub use handle::{Daemon, Extension};
 pub use state::{Change, StateDb, Task};

@@ -51,6 +51,9 @@ pub enum Request {
         id: String,
         /// A shorter lifetime than asked for, in milliseconds.
         ttl_ms: Option<u64>,
+        /// Fewer uses than the policy allows.
+        #[serde(default)]
+        max_uses: Option<u64>,
     },
     /// Refuse a pending grant.
     Deny {
@@ -351,6 +354,9 @@ pub struct GrantView {
     pub policy: String,
     /// Lines of the rules that allowed it.
     pub rules: Vec<u64>,
+    /// Approval needs a security key on the approval page.
+    #[serde(default)]
+    pub hardware_key: bool,
 }
 
 impl GrantView {
@@ -388,6 +394,7 @@ impl GrantView {
             processes: grant.processes.len(),
             policy: grant.policy_hash.clone(),
             rules: grant.rules.clone(),
+            hardware_key: grant.hardware_key,
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
+use warrant_dynamic::stores::Stores;
 use warrant_sandbox::proc::{self, ProcessId};
 use warrant_secret::{SecretName, SecretValue};
 use warrant_store::SecretStore;
@@ -22,11 +23,14 @@ use crate::approver::Verifier;
 use crate::broker::{Broker, Caller, Ending};
 use crate::error::Error;
 use crate::grant::now_ms;
+use crate::handle::{Daemon, Extension};
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
     ErrorBody, GrantView, LeaseEnd, LeaseRequest, PolicyView, Reply, Request, RunResult,
     SOCKET_FILE, SubstituteRequest, UseRequest,
 };
+
+mod credentials;
 
 /// How long a lease's last reports may take to arrive once its grant ended.
 const LEASE_DRAIN: Duration = Duration::from_secs(5);
@@ -41,10 +45,15 @@ pub struct ServeOptions {
     pub home: PathBuf,
     /// The policy file, if any.
     pub policy: Option<PathBuf>,
-    /// The unlocked store.
-    pub store: Arc<dyn SecretStore + Send + Sync>,
+    /// The unlocked local store and the named ones (`stores.toml`).
+    pub store: Arc<Stores>,
     /// Hash new approver passphrases with the smallest Argon2 costs (tests).
     pub insecure_fast_kdf: bool,
+    /// Services that run inside the daemon beside its socket, on its
+    /// runtime, calling the broker through a [`Daemon`] handle (the
+    /// approval page). Started once the socket listens; stopped with the
+    /// daemon.
+    pub extensions: Vec<Extension>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. `ready` is called once the
@@ -58,12 +67,16 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     runtime.block_on(run(options, ready))
 }
 
-struct Shared {
+pub(crate) struct Shared {
     broker: Mutex<Broker>,
+    /// The local and named stores, which also make dynamic credentials.
+    stores: Arc<Stores>,
+    /// Dynamic credentials made, in memory (the broker records their names).
+    minted: credentials::Minted,
     /// The last sequence number written, or why writing failed.
     durable: watch::Sender<Durable>,
     uid: u32,
-    pid: u32,
+    pub(crate) pid: u32,
     insecure_fast_kdf: bool,
 }
 
@@ -84,7 +97,7 @@ impl Shared {
 /// Runs `f` on the broker (reads; nothing staged). Broker operations take
 /// microseconds, so they run in place: a hop to another thread costs more
 /// than the work when the machine is busy.
-async fn with_broker<R: Send + 'static>(
+pub(crate) async fn with_broker<R: Send + 'static>(
     shared: &Arc<Shared>,
     f: impl FnOnce(&mut Broker) -> R + Send + 'static,
 ) -> R {
@@ -99,7 +112,7 @@ async fn with_broker<R: Send + 'static>(
 /// batches until none is left; the others wait for the batch that holds
 /// theirs. Under load many operations share one sync, and no operation
 /// waits on a thread switch it does not need.
-async fn with_broker_durable<T: Send + 'static>(
+pub(crate) async fn with_broker_durable<T: Send + 'static>(
     shared: &Arc<Shared>,
     f: impl FnOnce(&mut Broker) -> Result<Result<T, ErrorBody>, Error> + Send + 'static,
 ) -> Result<T, ErrorBody> {
@@ -170,13 +183,16 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     }
     // The state database is locked by one process at a time: a second
     // daemon racing this one stops here.
-    let (broker, endings) = Broker::start(&home, options.store, options.policy)?;
+    let stores = options.store;
+    let (broker, endings) = Broker::start(&home, Arc::clone(&stores), options.policy)?;
     let (durable, _) = watch::channel(Durable {
         upto: broker.ticket(),
         error: None,
     });
     let shared = Arc::new(Shared {
         broker: Mutex::new(broker),
+        stores,
+        minted: credentials::Minted::default(),
         durable,
         uid: rustix::process::getuid().as_raw(),
         pid: std::process::id(),
@@ -184,6 +200,11 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     });
     end_all(endings);
     let listener = bind(&socket)?;
+    let extensions: Vec<_> = options
+        .extensions
+        .into_iter()
+        .map(|start| tokio::spawn(start(Daemon::new(Arc::clone(&shared)))))
+        .collect();
     ready(&socket);
 
     let mut term =
@@ -191,6 +212,7 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     let mut int =
         signal(SignalKind::interrupt()).map_err(|e| Error::io("cannot catch SIGINT", e))?;
     let ticker = tokio::spawn(tick_loop(Arc::clone(&shared)));
+    let ender = tokio::spawn(credentials::end_loop(Arc::clone(&shared)));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -207,6 +229,10 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
         }
     }
     ticker.abort();
+    for extension in extensions {
+        extension.abort();
+    }
+    ender.abort();
     drop(listener);
     let _ = std::fs::remove_file(&socket);
     with_broker_durable(&shared, |b| b.stop().map(Ok))
@@ -246,7 +272,7 @@ async fn tick_loop(shared: Arc<Shared>) {
 }
 
 /// Ends processes off the broker's lock.
-fn end_all(endings: Vec<Ending>) {
+pub(crate) fn end_all(endings: Vec<Ending>) {
     for ending in endings {
         if ending.processes.is_empty() {
             continue;
@@ -330,8 +356,17 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 let r = with_broker_durable(&shared, move |b| b.show(&id)).await;
                 send(&mut stream, r).await?;
             }
-            Request::Approve { id, ttl_ms } => {
-                let r = approve(&shared, &mut stream, &caller, id, ttl_ms).await?;
+            Request::Approve {
+                id,
+                ttl_ms,
+                max_uses,
+            } => {
+                let terms = crate::broker::ApprovalTerms {
+                    ttl_ms,
+                    max_uses,
+                    security_key: None,
+                };
+                let r = approve(&shared, &mut stream, &caller, id, terms).await?;
                 send(&mut stream, r).await?;
             }
             Request::Deny { id, reason } => {
@@ -453,7 +488,10 @@ async fn read_secret_frame(stream: &mut UnixStream) -> std::io::Result<Zeroizing
 }
 
 /// Checks a passphrase against the verifier on the blocking pool.
-async fn check(verifier: Verifier, passphrase: Zeroizing<Vec<u8>>) -> Result<bool, ErrorBody> {
+pub(crate) async fn check(
+    verifier: Verifier,
+    passphrase: Zeroizing<Vec<u8>>,
+) -> Result<bool, ErrorBody> {
     tokio::task::spawn_blocking(move || verifier.verify(&passphrase))
         .await
         .expect("passphrase check panicked")
@@ -465,7 +503,7 @@ async fn approve(
     stream: &mut UnixStream,
     caller: &Caller,
     id: String,
-    ttl_ms: Option<u64>,
+    terms: crate::broker::ApprovalTerms,
 ) -> std::io::Result<Result<GrantView, ErrorBody>> {
     let passphrase = read_secret_frame(stream).await?;
     let (c, i) = (caller.clone(), id.clone());
@@ -479,7 +517,7 @@ async fn approve(
         Err(body) => return Ok(Err(body)),
     };
     let c = caller.clone();
-    Ok(with_broker_durable(shared, move |b| b.approve_finish(&c, &id, ttl_ms, ok)).await)
+    Ok(with_broker_durable(shared, move |b| b.approve_finish_with(&c, &id, terms, ok)).await)
 }
 
 /// Checks the approver passphrase for something other than an approval.
@@ -572,7 +610,7 @@ async fn use_grant(
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
-    let values = match values_of(shared, &reply.names).await {
+    let values = match values_of(shared, &reply.grant, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
@@ -645,17 +683,33 @@ fn genuine(shared: &Shared, caller: &Caller) -> Result<(), ErrorBody> {
     ))
 }
 
-/// Reads the values a use or substitution was granted, in order.
-async fn values_of(shared: &Arc<Shared>, names: &[String]) -> Result<Vec<SecretValue>, ErrorBody> {
-    let store = with_broker(shared, |b| b.store()).await;
-    names
-        .iter()
-        .map(|n| {
-            let name = SecretName::new(n).map_err(|e| e.to_string())?;
-            store.get(&name).map_err(|e| e.to_string())
-        })
-        .collect::<Result<Vec<SecretValue>, String>>()
-        .map_err(|e| ErrorBody::new("internal", format!("cannot read the store: {e}"), None))
+/// Reads the values a use, substitution or lease of `grant` was given, in
+/// order: stored ones from their store (on a blocking thread: a named
+/// store is a network round trip), dynamic ones made for the grant.
+async fn values_of(
+    shared: &Arc<Shared>,
+    grant: &str,
+    names: &[String],
+) -> Result<Vec<SecretValue>, ErrorBody> {
+    let mut values = Vec::with_capacity(names.len());
+    for n in names {
+        let name = SecretName::new(n)
+            .map_err(|e| ErrorBody::new("internal", format!("cannot read the store: {e}"), None))?;
+        let value = if shared.stores.is_dynamic(&name) {
+            credentials::value(shared, grant, &name).await?
+        } else {
+            let stores = Arc::clone(&shared.stores);
+            tokio::task::spawn_blocking(move || stores.get(&name))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    ErrorBody::new("internal", format!("cannot read the store: {e}"), None)
+                })?
+        };
+        values.push(value);
+    }
+    Ok(values)
 }
 
 /// A substitution: values out, once the use is on disk; nothing comes back.
@@ -673,7 +727,7 @@ async fn substitute(
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
-    let values = match values_of(shared, &reply.names).await {
+    let values = match values_of(shared, &reply.grant, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
@@ -703,7 +757,7 @@ async fn lease(
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
-    let values = match values_of(shared, &reply.names).await {
+    let values = match values_of(shared, &reply.grant, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };

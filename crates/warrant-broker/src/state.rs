@@ -11,6 +11,8 @@ use redb::backends::FileBackend;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use warrant_dynamic::stores::CredentialRecord;
+
 use crate::error::Error;
 use crate::grant::{Grant, GrantProcess};
 
@@ -20,6 +22,7 @@ pub const STATE_FILE: &str = "state.redb";
 const GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("grants");
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 
 /// redb's page cache.
 const CACHE_BYTES: usize = 16 << 20;
@@ -65,6 +68,18 @@ pub enum Change {
     RemoveTask(String),
     /// Set a meta value.
     Meta(&'static str, String),
+    /// A dynamic credential made (recorded before it is handed out).
+    Credential(CredentialRecord),
+    /// A dynamic credential ended.
+    RemoveCredential(CredentialRecord),
+}
+
+/// The key of a credential record: grant, store, role and login.
+pub fn credential_key(record: &CredentialRecord) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        record.grant, record.store, record.role, record.login
+    )
 }
 
 /// The open state database.
@@ -123,6 +138,7 @@ impl StateDb {
             let mut grants = txn.open_table(GRANTS).map_err(|e| err(e.into()))?;
             let mut tasks = txn.open_table(TASKS).map_err(|e| err(e.into()))?;
             let mut meta = txn.open_table(META).map_err(|e| err(e.into()))?;
+            let mut credentials = txn.open_table(CREDENTIALS).map_err(|e| err(e.into()))?;
             for change in changes {
                 match change {
                     Change::Grant(grant) => {
@@ -144,6 +160,17 @@ impl StateDb {
                         meta.insert(*key, value.as_bytes())
                             .map_err(|e| err(e.into()))?;
                     }
+                    Change::Credential(record) => {
+                        let bytes = serde_json::to_vec(record).map_err(Error::encode)?;
+                        credentials
+                            .insert(credential_key(record).as_str(), bytes.as_slice())
+                            .map_err(|e| err(e.into()))?;
+                    }
+                    Change::RemoveCredential(record) => {
+                        credentials
+                            .remove(credential_key(record).as_str())
+                            .map_err(|e| err(e.into()))?;
+                    }
                 }
             }
         }
@@ -158,6 +185,11 @@ impl StateDb {
     /// Every task.
     pub fn tasks(&self) -> Result<Vec<Task>, Error> {
         self.scan(TASKS)
+    }
+
+    /// Every dynamic credential not yet ended.
+    pub fn credentials(&self) -> Result<Vec<CredentialRecord>, Error> {
+        self.scan(CREDENTIALS)
     }
 
     /// One grant.
@@ -245,6 +277,7 @@ mod tests {
             terminate_on_expiry: true,
             grace_ms: 1000,
             processes: vec![],
+            hardware_key: false,
         }
     }
 

@@ -63,8 +63,9 @@ fn in_process(home: &Path, policy: &Path, clients: usize, cycles: usize) {
     let options = ServeOptions {
         home: home.to_owned(),
         policy: Some(policy.to_owned()),
-        store: Arc::new(store),
+        store: Arc::new(warrant_dynamic::stores::Stores::local_only(Arc::new(store))),
         insecure_fast_kdf: true,
+        extensions: Vec::new(),
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let daemon = std::thread::spawn(move || {

@@ -53,6 +53,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Say whether the daemon is up and what it holds (counts, never values)
     Status(JsonArgs),
+    /// Print (or --open) the address of the approval page `warrant serve` serves
+    Ui(UiArgs),
     /// Ask for a grant: secrets for one task, for a while, for some commands
     Request(RequestArgs),
     /// List grants with their status and time left
@@ -261,6 +263,20 @@ pub struct ServeArgs {
     /// The policy to apply [default: warrant.toml in this directory or a parent]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Port of the approval page, on 127.0.0.1 only (0 picks a free one)
+    /// [default: 7341, skipped with a warning when busy]
+    #[arg(long, value_name = "PORT", env = "WARRANT_UI_PORT")]
+    pub ui_port: Option<u16>,
+    /// Do not serve the approval page
+    #[arg(long)]
+    pub no_ui: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Open it in the browser (xdg-open) as well
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +334,9 @@ pub struct ApproveArgs {
     /// Approve for less time than asked, e.g. 10m
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
+    /// Approve for fewer uses than the policy allows
+    #[arg(long, value_name = "N")]
+    pub uses: Option<u64>,
     /// Print the grant as JSON
     #[arg(long)]
     pub json: bool,

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit::run(&ctx, args),
         Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Ui(args) => commands::ui::run(&ctx, args),
         Command::Request(args) => commands::grant::request(&ctx, args),
         Command::Grants(args) => commands::grant::list(&ctx, args),
         Command::Approve(args) => commands::grant::approve(&ctx, args),
@@ -102,6 +103,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
                     | "not_active"
                     | "out_of_scope"
                     | "wrong_passphrase"
+                    | "hardware_key_required"
                     | "throttled"
             ) =>
         {

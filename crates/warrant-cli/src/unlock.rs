@@ -1,6 +1,7 @@
 //! Opening the local store the way its key is protected.
 
 use anyhow::{Context, Result};
+use warrant_dynamic::stores::{Stores, StoresConfig};
 use warrant_store::{KeyKind, LocalStore, Unlock};
 
 use crate::commands::Context as Ctx;
@@ -17,6 +18,16 @@ pub fn open(ctx: &Ctx) -> Result<LocalStore> {
     };
     LocalStore::open(&ctx.home, unlock)
         .with_context(|| format!("cannot open the store in {}", ctx.home.display()))
+}
+
+/// Opens the local store and the named stores of `stores.toml` behind it
+/// (their credentials are read from the local store).
+pub fn open_all(ctx: &Ctx) -> Result<std::sync::Arc<Stores>> {
+    let local = open(ctx)?;
+    let config = StoresConfig::load(&ctx.home)?;
+    let stores = Stores::open(std::sync::Arc::new(local), config)
+        .context("cannot open the named stores of stores.toml")?;
+    Ok(std::sync::Arc::new(stores))
 }
 
 /// Opens the store for names and metadata only; needs no key.

@@ -9,6 +9,29 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// `stores.toml` is malformed or names something that does not exist.
+    #[error("{path}: {reason}")]
+    StoresConfig {
+        /// The file.
+        path: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A store (the admin connection's secret, an OpenBao call) failed.
+    #[error("{what}: {source}")]
+    Store {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: warrant_store::Error,
+    },
+    /// A reference to a dynamic store names no role or field it has.
+    #[error("{reason}")]
+    Reference {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// The admin connection string cannot be used.
     #[error("invalid admin connection string: {reason}")]
     InvalidDsn {

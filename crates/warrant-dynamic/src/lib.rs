@@ -6,6 +6,9 @@
 //!   [`postgres::RoleTemplate`]; it creates a role per grant with
 //!   `VALID UNTIL` the grant's expiry, drops it on revoke, and sweeps what a
 //!   crashed daemon left behind.
+//! - [`stores`]: the file `stores.toml` (named OpenBao stores and dynamic stores)
+//!   and [`stores::Stores`], the local store and the named ones behind one
+//!   `SecretStore`, which also makes, ends and sweeps dynamic credentials.
 //! - [`Error`]: names hosts, users, roles and databases, never a password
 //!   or the admin connection string.
 //!
@@ -13,5 +16,6 @@
 
 mod error;
 pub mod postgres;
+pub mod stores;
 
 pub use error::Error;

@@ -64,7 +64,8 @@ pub struct Terms {
     pub rules: Vec<usize>,
     /// Which rule covers each requested secret, in request order.
     pub coverage: Vec<Coverage>,
-    /// `Required` if any rule used requires approval.
+    /// The strictest approval of the rules used (`HardwareKey` over
+    /// `Required` over `Auto`).
     pub approval: Approval,
     /// The requested ttl, capped by every used rule's `max_ttl`.
     #[serde(serialize_with = "crate::duration::serialize")]
@@ -494,11 +495,11 @@ fn terms(
     Terms {
         rules: used.iter().map(|r| r.line).collect(),
         coverage,
-        approval: if used.iter().any(|r| r.approval == Approval::Required) {
-            Approval::Required
-        } else {
-            Approval::Auto
-        },
+        approval: used
+            .iter()
+            .map(|r| r.approval)
+            .max_by_key(|a| a.strictness())
+            .unwrap_or(Approval::Auto),
         ttl: request.ttl.min(max_ttl),
         ttl_capped: request.ttl > max_ttl,
         max_uses: used.iter().filter_map(|r| r.max_uses).min(),

@@ -91,11 +91,12 @@ mod tests {
             path: PathBuf::from("warrant.toml"),
             line: 7,
             column: 12,
-            message: "unknown approval \"maybe\"; use \"required\" or \"auto\"".into(),
+            message: "unknown approval \"maybe\"; use \"required\", \"hardware_key\" or \"auto\""
+                .into(),
         };
         assert_eq!(
             error.to_string(),
-            "warrant.toml:7:12: unknown approval \"maybe\"; use \"required\" or \"auto\""
+            "warrant.toml:7:12: unknown approval \"maybe\"; use \"required\", \"hardware_key\" or \"auto\""
         );
         assert_eq!(error.position(), Some((7, 12)));
     }

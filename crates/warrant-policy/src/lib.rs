@@ -15,7 +15,7 @@
 //! commands = ["cargo", "psql", "git"]       # optional: omitted = any command
 //! hosts    = ["api.github.com"]             # optional: omitted = no host
 //! max_ttl  = "30m"                          # required
-//! approval = "required"                     # "required" or "auto"; required
+//! approval = "required"                     # "required", "hardware_key" or "auto"; required
 //! max_uses = 50                             # optional
 //! on_expiry = "terminate"                   # or "finish"; default "terminate"
 //! grace = "10s"                             # SIGTERM→SIGKILL; default 10s

@@ -133,8 +133,24 @@ pub enum ActorKind {
 pub enum Approval {
     /// A human approves each grant.
     Required,
+    /// A human approves each grant on the approval page, with the
+    /// passphrase and a registered security key (WebAuthn): something no
+    /// process on the machine can produce. `warrant approve` refuses it.
+    #[serde(rename = "hardware_key")]
+    HardwareKey,
     /// The grant is active as soon as it is asked for.
     Auto,
+}
+
+impl Approval {
+    /// How strict it is: the strictest rule used decides a grant's approval.
+    pub fn strictness(self) -> u8 {
+        match self {
+            Self::Auto => 0,
+            Self::Required => 1,
+            Self::HardwareKey => 2,
+        }
+    }
 }
 
 /// What happens to running processes when a grant expires.
@@ -195,8 +211,9 @@ keyword_enum!(ActorKind, "actor kind", "\"human\", \"agent\" or \"workload\"", {
     "agent" => Agent,
     "workload" => Workload,
 });
-keyword_enum!(Approval, "approval", "\"required\" or \"auto\"", {
+keyword_enum!(Approval, "approval", "\"required\", \"hardware_key\" or \"auto\"", {
     "required" => Required,
+    "hardware_key" => HardwareKey,
     "auto" => Auto,
 });
 keyword_enum!(OnExpiry, "on_expiry", "\"terminate\" or \"finish\"", {
@@ -272,9 +289,9 @@ mod tests {
             .try_into::<Approval>()
             .unwrap_err();
         assert!(
-            error
-                .to_string()
-                .contains("unknown approval \"maybe\"; use \"required\" or \"auto\""),
+            error.to_string().contains(
+                "unknown approval \"maybe\"; use \"required\", \"hardware_key\" or \"auto\""
+            ),
             "{error}"
         );
     }

@@ -11,6 +11,22 @@ use crate::grant::{GrantStatus, now_ms};
 use crate::protocol::{ErrorBody, GrantView};
 
 use super::{Broker, Caller, Change, Outcome};
+
+/// What a refusal for want of a security key tells the approver.
+pub const HARDWARE_KEY_HINT: &str =
+    "approve it on the page with your security key (`warrant ui` prints its address)";
+
+/// The terms an approver sets: at most what was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalTerms {
+    /// A shorter lifetime than asked, in milliseconds.
+    pub ttl_ms: Option<u64>,
+    /// Fewer uses than the policy allows.
+    pub max_uses: Option<u64>,
+    /// The security key that was verified for this approval (its name),
+    /// set only by the daemon's approval page after a WebAuthn assertion.
+    pub security_key: Option<String>,
+}
 use crate::state::{ACCEPTED_POLICY, LAST_POLICY};
 
 impl Broker {
@@ -56,7 +72,20 @@ impl Broker {
     /// First half of an approval: may this caller try, and against what.
     /// The passphrase is checked outside the broker's lock (Argon2 is slow
     /// on purpose), then [`Broker::approve_finish`] applies the result.
+    /// A grant that needs a security key is refused here, before any
+    /// passphrase is checked (see [`Broker::approve_check_with`]).
     pub fn approve_check(&mut self, caller: &Caller, id: &str) -> Result<Outcome<Verifier>, Error> {
+        self.approve_check_with(caller, id, false)
+    }
+
+    /// [`Broker::approve_check`], where `with_key` says a security key
+    /// will be verified too (the approval page).
+    pub fn approve_check_with(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        with_key: bool,
+    ) -> Result<Outcome<Verifier>, Error> {
         if let Some(task) = self.task_of(caller).cloned() {
             return self.approval_refused(
                 caller,
@@ -90,6 +119,14 @@ impl Broker {
             )));
         };
         match self.live.get(id) {
+            Some(g) if g.status == GrantStatus::Pending && g.hardware_key && !with_key => self
+                .approval_refused(
+                    caller,
+                    id,
+                    "the policy asks for a security key to approve this grant".into(),
+                    "hardware_key_required",
+                    Some(HARDWARE_KEY_HINT.into()),
+                ),
             Some(g) if g.status == GrantStatus::Pending => Ok(Ok(verifier)),
             Some(g) => Ok(Err(ErrorBody::new(
                 "not_pending",
@@ -106,6 +143,24 @@ impl Broker {
         caller: &Caller,
         id: &str,
         ttl_ms: Option<u64>,
+        passphrase_ok: bool,
+    ) -> Result<Outcome<GrantView>, Error> {
+        let terms = ApprovalTerms {
+            ttl_ms,
+            ..ApprovalTerms::default()
+        };
+        self.approve_finish_with(caller, id, terms, passphrase_ok)
+    }
+
+    /// Second half of an approval with every term: a shorter lifetime,
+    /// fewer uses, and whether a security key was verified (only the
+    /// daemon's own approval page can say so; the socket never does). A
+    /// grant whose policy asks for a security key is refused without one.
+    pub fn approve_finish_with(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        terms: ApprovalTerms,
         passphrase_ok: bool,
     ) -> Result<Outcome<GrantView>, Error> {
         if !passphrase_ok {
@@ -133,23 +188,41 @@ impl Broker {
                 None,
             )));
         }
+        if grant.hardware_key && terms.security_key.is_none() {
+            return self.approval_refused(
+                caller,
+                id,
+                "the policy asks for a security key to approve this grant".into(),
+                "hardware_key_required",
+                Some(HARDWARE_KEY_HINT.into()),
+            );
+        }
         let mut grant = grant.clone();
-        let ttl = ttl_ms.map_or(grant.ttl_ms, |t| t.min(grant.ttl_ms));
-        if ttl == 0 {
+        let ttl = terms.ttl_ms.map_or(grant.ttl_ms, |t| t.min(grant.ttl_ms));
+        if ttl == 0 || terms.max_uses == Some(0) {
             return Ok(Err(ErrorBody::new(
                 "bad_request",
-                "ttl must be more than zero",
+                "ttl and uses must be more than zero",
                 None,
             )));
         }
+        let max_uses = match (grant.max_uses, terms.max_uses) {
+            (Some(policy), Some(asked)) => Some(policy.min(asked)),
+            (policy, asked) => policy.or(asked),
+        };
+        let by = match &terms.security_key {
+            Some(key) => format!("{} (security key {key})", caller.user),
+            None => caller.user.clone(),
+        };
         grant.status = GrantStatus::Active;
         grant.ttl_ms = ttl;
+        grant.max_uses = max_uses;
         grant.approved_ms = Some(now);
-        grant.approved_by = Some(caller.user.clone());
+        grant.approved_by = Some(by.clone());
         grant.expires_ms = now.saturating_add(ttl);
         self.record(Event::GrantApproved {
             grant: id.to_owned(),
-            by: caller.user.clone(),
+            by,
             ttl_secs: ttl / 1000,
         })?;
         self.stage(Change::Grant(grant.clone()));
@@ -200,6 +273,16 @@ impl Broker {
             replaced: self.approver.is_some(),
         })?;
         self.approver = Some(verifier);
+        Ok(Ok(()))
+    }
+
+    /// Records a security key registered on the approval page (the page
+    /// checked the approver passphrase, and an existing key if any).
+    pub fn security_key_added(&self, name: &str, credential: &str) -> Result<Outcome<()>, Error> {
+        self.record(Event::SecurityKeyAdded {
+            name: name.to_owned(),
+            credential: credential.to_owned(),
+        })?;
         Ok(Ok(()))
     }
 

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use warrant_audit::Event;
+use warrant_dynamic::stores::Route;
 use warrant_policy::{Approval, Decision};
 use warrant_secret::SecretName;
+use warrant_store::SecretMeta;
 
 use crate::error::Error;
 use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
@@ -117,13 +119,28 @@ impl Broker {
                 return deny(self, denial.reason, Some(hint));
             }
         };
-        let stored: Vec<SecretName> = self.store.list()?.into_iter().map(|m| m.name).collect();
-        if let Some(missing) = names.iter().find(|n| !stored.contains(n)) {
-            return deny(
-                self,
-                format!("no secret named {missing} in the store"),
-                Some(format!("add it with `warrant secret set {missing}`")),
-            );
+        // Local names must exist; a named store's are checked when used
+        // (no network round trip under the broker's lock), dynamic ones are
+        // made then.
+        let stored: Vec<SecretName> = self
+            .store
+            .local()
+            .list()?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        for name in &names {
+            match self.store.route(name) {
+                Ok(Route::Local) if !stored.contains(name) => {
+                    return deny(
+                        self,
+                        format!("no secret named {name} in the store"),
+                        Some(format!("add it with `warrant secret set {name}`")),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return deny(self, e.to_string(), None),
+            }
         }
         let accepted = self.policy_accepted(&policy)?;
         let auto = terms.approval == Approval::Auto && accepted;
@@ -171,6 +188,7 @@ impl Broker {
             terminate_on_expiry: terms.on_expiry == warrant_policy::OnExpiry::Terminate,
             grace_ms: u64::try_from(terms.grace.as_millis()).unwrap_or(u64::MAX),
             processes: Vec::new(),
+            hardware_key: terms.approval == Approval::HardwareKey,
         };
         if auto {
             grant.status = GrantStatus::Active;
@@ -384,7 +402,17 @@ impl Broker {
             )));
         };
         let mut out = Vec::new();
-        for meta in self.store.list()? {
+        let dynamic = self
+            .store
+            .dynamic_names()
+            .into_iter()
+            .map(|name| SecretMeta {
+                name,
+                description: Some("a credential made for the grant".into()),
+                created: String::new(),
+                updated: String::new(),
+            });
+        for meta in self.store.local().list()?.into_iter().chain(dynamic) {
             let name = meta.name.to_string();
             let rules: Vec<_> = policy
                 .rules()

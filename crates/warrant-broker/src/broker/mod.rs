@@ -21,14 +21,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use warrant_audit::{AuditLog, Event};
+use warrant_dynamic::stores::Stores;
 use warrant_sandbox::proc::ProcessId;
-use warrant_store::SecretStore;
 
 use crate::approver::{Throttle, Verifier};
 use crate::error::Error;
 use crate::grant::{Grant, GrantStatus, now_ms};
 use crate::policy_slot::PolicySlot;
 mod approval;
+pub use approval::{ApprovalTerms, HARDWARE_KEY_HINT};
+mod credentials;
 mod grants;
 mod tasks;
 mod usage;
@@ -142,7 +144,7 @@ impl Journal {
 pub struct Broker {
     home: PathBuf,
     journal: Arc<Journal>,
-    store: Arc<dyn SecretStore + Send + Sync>,
+    store: Arc<Stores>,
     policy: PolicySlot,
     live: HashMap<String, Grant>,
     tasks: HashMap<String, Task>,
@@ -161,8 +163,13 @@ pub struct Broker {
     /// without warning, they are reparented away from it and ancestry can no
     /// longer find them, so the daemon ends what it saw last.
     members: HashMap<String, Vec<ProcessId>>,
+    /// Dynamic credentials made and not yet ended, by record key.
+    credentials: HashMap<String, warrant_dynamic::stores::CredentialRecord>,
     /// Ids of grants as they end, for the proxies holding their values.
     ended: tokio::sync::broadcast::Sender<(String, String)>,
+    /// Ids of grants as they change (asked for, approved, used, ended),
+    /// staged but maybe not yet durable: for the approval page's live view.
+    changed: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Broker {
@@ -172,7 +179,7 @@ impl Broker {
     /// must be ended.
     pub fn start(
         home: &Path,
-        store: Arc<dyn SecretStore + Send + Sync>,
+        store: Arc<Stores>,
         policy: Option<PathBuf>,
     ) -> Result<(Self, Vec<Ending>), Error> {
         let state = StateDb::open(home)?;
@@ -188,6 +195,11 @@ impl Broker {
             .tasks()?
             .into_iter()
             .map(|t| (t.id.clone(), t))
+            .collect();
+        let credentials = state
+            .credentials()?
+            .into_iter()
+            .map(|c| (crate::state::credential_key(&c), c))
             .collect();
         let accepted_policy = state.meta(ACCEPTED_POLICY)?;
         let last_policy = state.meta(LAST_POLICY)?;
@@ -207,7 +219,9 @@ impl Broker {
             failed: None,
             writing: false,
             members: HashMap::new(),
+            credentials,
             ended: tokio::sync::broadcast::channel(1024).0,
+            changed: tokio::sync::broadcast::channel(256).0,
         };
         let due = broker
             .live
@@ -236,6 +250,17 @@ impl Broker {
         self.ended.subscribe()
     }
 
+    /// When grant `id` expires (Unix ms), while it is live.
+    pub fn expires_ms(&self, id: &str) -> Option<u64> {
+        self.live.get(id).map(|g| g.expires_ms)
+    }
+
+    /// Ids of grants as they change. A receiver that lags should read the
+    /// grants afresh; reading through the daemon waits for the disk.
+    pub fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.changed.subscribe()
+    }
+
     /// Whether grant `id` is active and unexpired now.
     pub fn is_active(&self, id: &str) -> bool {
         self.live
@@ -244,7 +269,7 @@ impl Broker {
     }
 
     /// The store (values are read outside the broker's lock).
-    pub fn store(&self) -> Arc<dyn SecretStore + Send + Sync> {
+    pub fn store(&self) -> Arc<Stores> {
         Arc::clone(&self.store)
     }
 
@@ -258,6 +283,11 @@ impl Broker {
 
     /// Stages a state change.
     fn stage(&self, change: Change) {
+        if let Change::Grant(grant) = &change
+            && self.changed.receiver_count() > 0
+        {
+            let _ = self.changed.send(grant.id.clone());
+        }
         let mut pending = self.pending.borrow_mut();
         pending.changes.push(change);
         pending.staged += 1;
@@ -401,7 +431,7 @@ impl Broker {
             active: count(GrantStatus::Active),
             tasks: self.tasks.len(),
             processes: self.live.values().map(|g| g.processes.len()).sum(),
-            secrets: self.store.list()?.len(),
+            secrets: self.store.local().list()?.len(),
             approver_set: self.approver.is_some(),
         })
     }

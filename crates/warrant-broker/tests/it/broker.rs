@@ -4,6 +4,7 @@ use std::sync::Arc;
 use warrant_audit::AuditLog;
 use warrant_broker::protocol::{GrantRequest, UseRequest};
 use warrant_broker::{Broker, Caller, Verifier, now_ms};
+use warrant_dynamic::stores::Stores;
 use warrant_sandbox::proc;
 use warrant_secret::{SecretName, SecretValue};
 use warrant_store::{KeyProtection, LocalStore, SecretStore};
@@ -62,7 +63,12 @@ fn fixture() -> Fixture {
         .unwrap();
     let policy = dir.path().join("warrant.toml");
     std::fs::write(&policy, POLICY).unwrap();
-    let (broker, _) = Broker::start(&home, Arc::new(store), Some(policy.clone())).unwrap();
+    let (broker, _) = Broker::start(
+        &home,
+        Arc::new(Stores::local_only(Arc::new(store))),
+        Some(policy.clone()),
+    )
+    .unwrap();
     Fixture {
         _dir: dir,
         home,
@@ -238,7 +244,12 @@ fn expiry_ends_grants_and_restart_expires_what_passed() {
     let home = f.home.clone();
     let policy = f.policy.clone();
     drop(f.broker);
-    let (mut broker, _) = Broker::start(&home, Arc::new(store), Some(policy)).unwrap();
+    let (mut broker, _) = Broker::start(
+        &home,
+        Arc::new(Stores::local_only(Arc::new(store))),
+        Some(policy),
+    )
+    .unwrap();
     assert_eq!(broker.show(&g.id).unwrap().unwrap().status, "expired");
     flush(&mut broker);
     let records = AuditLog::new(&home).records().unwrap();

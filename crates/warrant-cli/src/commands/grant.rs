@@ -177,8 +177,20 @@ pub fn approve(ctx: &Context, args: ApproveArgs) -> Result<u8> {
         bail!("grant {} is {}, not pending", grant.id, grant.status);
     }
     eprintln!("{}", describe(&grant));
+    // The daemon refuses it anyway; say so before asking for a passphrase.
+    if grant.hardware_key {
+        let body = warrant_broker::protocol::ErrorBody::new(
+            "hardware_key_required",
+            format!(
+                "grant {} needs a security key: its policy rule says approval = \"hardware_key\"",
+                grant.id
+            ),
+            Some(warrant_broker::HARDWARE_KEY_HINT.into()),
+        );
+        return Err(warrant_broker::Error::Daemon(body).into());
+    }
     let passphrase = Answers::new()?.secret("Approver passphrase")?;
-    let grant = client.approve(&args.id, ttl_ms, &passphrase)?;
+    let grant = client.approve(&args.id, ttl_ms, args.uses, &passphrase)?;
     drop(passphrase);
     if args.json {
         print_json(&grant)?;

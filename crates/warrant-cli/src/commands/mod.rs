@@ -18,6 +18,7 @@ pub mod secret;
 pub mod serve;
 pub mod status;
 pub mod task;
+pub mod ui;
 
 use std::path::PathBuf;
 

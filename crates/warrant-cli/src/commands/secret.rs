@@ -27,7 +27,7 @@ pub fn parse_name(text: &str) -> Result<SecretName> {
 fn set(ctx: &Context, args: SetArgs) -> Result<u8> {
     let name = parse_name(&args.name)?;
     // Open (and unlock) first, so a wrong passphrase costs no typing.
-    let store = unlock::open(ctx)?;
+    let store = unlock::open_all(ctx)?;
     let value = prompt::read_value(name.as_str(), args.keep_newline)?;
     if value.len() < MIN_SECRET_LEN {
         eprintln!(
@@ -77,7 +77,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
 
 fn remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
     let name = parse_name(&args.name)?;
-    let store = unlock::open(ctx)?;
+    let store = unlock::open_all(ctx)?;
     store
         .remove(&name)
         .with_context(|| format!("cannot remove {name}"))?;

@@ -9,7 +9,7 @@ use crate::args::ServeArgs;
 use crate::unlock;
 
 pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
-    let policy = match args.policy {
+    let policy = match args.policy.clone() {
         Some(path) => Some(std::path::absolute(&path).unwrap_or(path)),
         None => std::env::current_dir()
             .ok()
@@ -26,7 +26,10 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
              every request will be denied"
         ),
     }
-    let store = unlock::open(ctx)?;
+    // The page's port is taken before the store is unlocked: a busy port
+    // fails before anything else happens.
+    let page = super::ui::bind(&ctx.home, &args)?;
+    let store = unlock::open_all(ctx)?;
     // Keep the key's pages out of swap where the limits allow it.
     let locked = match rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
         Ok(()) => "memory locked".to_owned(),
@@ -37,9 +40,15 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
     let options = ServeOptions {
         home: ctx.home.clone(),
         policy: policy.clone(),
-        store: std::sync::Arc::new(store),
+        store,
         insecure_fast_kdf,
+        extensions: Vec::new(),
     };
+    let mut options = options;
+    let url = page.map(|page| {
+        options.extensions.push(page.extension);
+        page.url
+    });
     server::serve(options, |socket| {
         let policy = policy
             .as_ref()
@@ -50,7 +59,18 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
             socket.display(),
             std::process::id()
         );
-    })?;
+        match &url {
+            Some(url) => {
+                if let Err(e) = super::ui::publish(&ctx.home, url) {
+                    eprintln!("warrant: warning: {e:#}");
+                }
+                eprintln!("warrant: approval page at {url} (loopback only)");
+            }
+            None => eprintln!("warrant: no approval page"),
+        }
+    })
+    .inspect_err(|_| super::ui::unpublish(&ctx.home))?;
+    super::ui::unpublish(&ctx.home);
     eprintln!("warrant: daemon stopped");
     Ok(0)
 }

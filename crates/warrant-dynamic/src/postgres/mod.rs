@@ -88,6 +88,8 @@ pub struct Issued {
     pub role: String,
     /// `postgres://role:password@host:port/database[?sslmode=..]`.
     pub dsn: SecretValue,
+    /// The password alone (for a reference to `#password`).
+    pub password: SecretValue,
     /// When PostgreSQL stops accepting its logins (whole seconds).
     pub expires_at: OffsetDateTime,
 }
@@ -213,6 +215,7 @@ impl Issuer {
         Ok(Issued {
             role,
             dsn,
+            password: SecretValue::from(password.as_bytes().to_vec()),
             expires_at,
         })
     }

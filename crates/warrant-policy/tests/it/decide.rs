@@ -402,3 +402,43 @@ fn the_example_requires_approval() {
     ));
     assert_eq!(reason, "no rule lets alice use github/token");
 }
+
+/// A rule asking for a security key makes the whole grant need one, over
+/// `required` and `auto` rules covering its other secrets.
+#[test]
+fn hardware_key_is_the_strictest_approval() {
+    let text = r#"
+[actors.codex]
+kind = "agent"
+
+[[rules]]
+actors   = ["codex"]
+secrets  = ["db/prod/*"]
+max_ttl  = "10m"
+approval = "hardware_key"
+
+[[rules]]
+actors   = ["codex"]
+secrets  = ["db/dev/*"]
+max_ttl  = "10m"
+approval = "auto"
+
+[[rules]]
+actors   = ["codex"]
+secrets  = ["api/*"]
+max_ttl  = "10m"
+approval = "required"
+"#;
+    let policy = policy(text);
+    let approval = |secrets: &[&str]| {
+        allowed(decide(&policy, "codex", secrets, &[], &[], minutes(5))).approval
+    };
+    assert_eq!(approval(&["db/prod/url"]), Approval::HardwareKey);
+    assert_eq!(approval(&["db/dev/url"]), Approval::Auto);
+    assert_eq!(approval(&["db/dev/url", "api/token"]), Approval::Required);
+    assert_eq!(
+        approval(&["db/dev/url", "db/prod/url", "api/token"]),
+        Approval::HardwareKey
+    );
+    assert_eq!(Approval::HardwareKey.to_string(), "hardware_key");
+}

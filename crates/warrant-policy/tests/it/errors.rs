@@ -27,7 +27,7 @@ fn rule_with(line: usize, text: &str) -> String {
 fn unknown_approval() {
     assert_eq!(
         error(&rule_with(4, "approval = \"maybe\"")),
-        "warrant.toml:8:12: unknown approval \"maybe\"; use \"required\" or \"auto\""
+        "warrant.toml:8:12: unknown approval \"maybe\"; use \"required\", \"hardware_key\" or \"auto\""
     );
 }
 

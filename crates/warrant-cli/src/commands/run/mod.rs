@@ -209,7 +209,7 @@ fn resolve(
     if names.is_empty() {
         return Ok(values);
     }
-    let store = unlock::open(ctx)?;
+    let store = unlock::open_all(ctx)?;
     for name in names {
         let users: Vec<String> = plan
             .vars()
