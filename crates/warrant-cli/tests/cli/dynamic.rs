@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use secrecy::ExposeSecret as _;
+use warrant_testkit::openbao::DevServer;
 use warrant_testkit::postgres::Cluster;
 
 use crate::harness::{Daemon, Home, random_below, wait_until};
@@ -17,7 +18,7 @@ kind = "agent"
 
 [[rules]]
 actors   = ["agent"]
-secrets  = ["pg/reader", "pg/reader#password"]
+secrets  = ["pg/reader", "pg/reader#password", "teamdb/reader"]
 max_ttl  = "1h"
 approval = "auto"
 "#;
@@ -29,10 +30,22 @@ struct Setup {
     pg: Cluster,
     home: Home,
     daemon: Daemon,
+    /// With [`Setup::with_openbao`]: OpenBao's database engine on the same
+    /// cluster, as store `teamdb` (`teamdb/reader`).
+    bao: Option<DevServer>,
 }
 
 impl Setup {
     fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// Also `teamdb/reader`, made by OpenBao's database engine.
+    fn with_openbao() -> Self {
+        Self::build(true)
+    }
+
+    fn build(openbao: bool) -> Self {
         let pg = Cluster::start();
         pg.create_database("app");
         pg.sql_in(
@@ -40,39 +53,65 @@ impl Setup {
             "CREATE TABLE items (n int); INSERT INTO items VALUES (1), (2), (3); \
              CREATE TABLE private (n int);",
         );
-        let home = Home::with_approver();
-        let admin = pg.admin_dsn();
-        home.set("db/pg/admin", admin.expose_secret());
-        std::fs::write(
-            home.path().join("stores.toml"),
-            r#"
+        let pg_store = r#"
 [stores.pg]
 kind = "postgres"
 admin = "db/pg/admin"
 [stores.pg.roles.reader]
 database = "app"
 grants = ["GRANT SELECT ON items TO {{name}}"]
-"#,
-        )
-        .unwrap();
+"#;
+        let (home, bao) = if openbao {
+            let bao = DevServer::start();
+            crate::openbao::database_engine(&bao, &pg);
+            let teamdb = format!(
+                r#"
+[stores.teamdb]
+kind = "openbao-database"
+store = "team"
+[stores.teamdb.roles.reader]
+role = "reader"
+policies = ["db-reader"]
+dsn = "postgres://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/app?sslmode=disable"
+{pg_store}"#,
+                pg.port()
+            );
+            let home = crate::openbao::home_with(&bao, &["db-reader"], &teamdb);
+            (home, Some(bao))
+        } else {
+            let home = Home::with_approver();
+            std::fs::write(home.path().join("stores.toml"), pg_store).unwrap();
+            (home, None)
+        };
+        let admin = pg.admin_dsn();
+        home.set("db/pg/admin", admin.expose_secret());
         home.write_policy(POLICY);
         let daemon = home.serve();
-        Self { pg, home, daemon }
+        Self {
+            pg,
+            home,
+            daemon,
+            bao,
+        }
     }
 
-    /// An active grant of `pg/reader` for `ttl`.
+    /// The dynamic names this setup has.
+    fn names(&self) -> Vec<&'static str> {
+        match self.bao {
+            Some(_) => vec!["pg/reader", "teamdb/reader"],
+            None => vec!["pg/reader"],
+        }
+    }
+
+    /// An active grant of [`Setup::names`] for `ttl`.
     fn grant(&self, ttl: &str) -> String {
-        let grant = self.home.json(&[
-            "request",
-            "--actor",
-            "agent",
-            "--reason",
-            "tests",
-            "--ttl",
-            ttl,
-            "--secret",
-            "pg/reader",
-        ]);
+        let mut args = vec![
+            "request", "--actor", "agent", "--reason", "tests", "--ttl", ttl,
+        ];
+        for name in self.names() {
+            args.extend(["--secret", name]);
+        }
+        let grant = self.home.json(&args);
         assert_eq!(grant["status"], "active", "{grant}");
         grant["id"].as_str().unwrap().to_owned()
     }
@@ -203,10 +242,11 @@ fn a_killed_daemon_leaves_a_role_that_expires_and_is_swept() {
     std::fs::remove_file(saved).unwrap();
 }
 
-/// Grant cycles (request, a use that makes a role, then revoke, expiry, or
-/// the daemon killed with SIGKILL at a random point of the use, and
-/// restarted): afterwards no role warrant made remains, and every role it
-/// ever made had `VALID UNTIL` no later than its grant's expiry.
+/// Grant cycles (request, a use that makes a role natively and a database
+/// user through OpenBao, then revoke, expiry, or the daemon killed with
+/// SIGKILL at a random point of the use, and restarted): afterwards no role
+/// warrant made remains, no lease remains in OpenBao, and every role it ever
+/// made had `VALID UNTIL` no later than its grant's expiry.
 /// `WARRANT_FAULT_CYCLES` sets the number of cycles (default 1000).
 #[test]
 fn grant_cycles_with_the_daemon_killed_leave_no_role_behind() {
@@ -214,7 +254,7 @@ fn grant_cycles_with_the_daemon_killed_leave_no_role_behind() {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(1000);
-    let mut s = Setup::new();
+    let mut s = Setup::with_openbao();
     // Every CREATE ROLE goes to the server log, to check VALID UNTIL.
     s.pg.sql("ALTER SYSTEM SET log_statement = 'ddl'");
     s.pg.sql("SELECT pg_reload_conf()");
@@ -267,6 +307,20 @@ fn grant_cycles_with_the_daemon_killed_leave_no_role_behind() {
         "{} roles left after {cycles} cycles ({kills} kills): {:?}",
         s.roles().len(),
         s.roles().iter().take(5).collect::<Vec<_>>()
+    );
+
+    let bao = s.bao.as_ref().unwrap();
+    let bao_users = || {
+        s.pg.sql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-token-%'")
+            .trim()
+            .to_owned()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || crate::openbao::leases(bao) == 0
+            && bao_users() == "0"),
+        "OpenBao leases {} and users {} left",
+        crate::openbao::leases(bao),
+        bao_users()
     );
 
     // Every role made, and its VALID UNTIL, from the server's log.

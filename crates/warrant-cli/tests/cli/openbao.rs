@@ -16,7 +16,7 @@ use crate::harness::{Home, fake_value, wait_until};
 /// A home whose `stores.toml` names the dev server as store `team`, logging
 /// in with a token limited to what warrant needs (kept in the local store
 /// as `bao/team`), and `extra` appended.
-fn home_with(bao: &DevServer, policies: &[&str], extra: &str) -> Home {
+pub(crate) fn home_with(bao: &DevServer, policies: &[&str], extra: &str) -> Home {
     bao.write_policy(
         "warrant",
         r#"
@@ -115,18 +115,9 @@ fn kv_references_resolve_whole_and_by_field() {
     assert_eq!(read["data"]["data"]["value"], "written-by-warrant-0123");
 }
 
-/// OpenBao's database engine against a real PostgreSQL: a grant's use makes
-/// a user under a child token; revoking the grant revokes the token, whose
-/// lease OpenBao revokes by dropping the user.
-#[test]
-fn database_engine_credentials_end_with_their_grant() {
-    let pg = Cluster::start();
-    pg.create_database("app");
-    pg.sql_in(
-        "app",
-        "CREATE TABLE items (n int); INSERT INTO items VALUES (7);",
-    );
-    let bao = DevServer::start();
+/// OpenBao's database engine on `pg`'s database `app`: role `reader` (SELECT
+/// on `items`), and a policy `db-reader` that may read its credentials.
+pub(crate) fn database_engine(bao: &DevServer, pg: &Cluster) {
     bao.enable_database();
     bao.api(
         "POST",
@@ -159,6 +150,33 @@ fn database_engine_credentials_end_with_their_grant() {
         "db-reader",
         r#"path "database/creds/reader" { capabilities = ["read"] }"#,
     );
+}
+
+/// How many leases of `database/creds/reader` OpenBao holds.
+pub(crate) fn leases(bao: &DevServer) -> usize {
+    bao.raw(
+        "LIST",
+        "sys/leases/lookup/database/creds/reader",
+        Some(&bao.root_token()),
+        None,
+    )
+    .map(|(_, v)| v["data"]["keys"].as_array().map_or(0, Vec::len))
+    .unwrap_or(0)
+}
+
+/// OpenBao's database engine against a real PostgreSQL: a grant's use makes
+/// a user under a child token; revoking the grant revokes the token, whose
+/// lease OpenBao revokes by dropping the user.
+#[test]
+fn database_engine_credentials_end_with_their_grant() {
+    let pg = Cluster::start();
+    pg.create_database("app");
+    pg.sql_in(
+        "app",
+        "CREATE TABLE items (n int); INSERT INTO items VALUES (7);",
+    );
+    let bao = DevServer::start();
+    database_engine(&bao, &pg);
     let home = home_with(
         &bao,
         &["db-reader"],
@@ -204,16 +222,7 @@ approval = "auto"
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(out.trim(), "7");
     assert_eq!(users(), "1");
-    let leases = || {
-        bao.raw(
-            "LIST",
-            "sys/leases/lookup/database/creds/reader",
-            Some(&bao.root_token()),
-            None,
-        )
-        .map(|(_, v)| v["data"]["keys"].as_array().map_or(0, Vec::len))
-        .unwrap_or(0)
-    };
+    let leases = || leases(&bao);
     assert_eq!(leases(), 1);
     assert_eq!(home.audit_events("credential_issued").len(), 1);
 
