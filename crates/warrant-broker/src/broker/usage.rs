@@ -334,15 +334,9 @@ impl Broker {
         req: &SubstituteRequest,
     ) -> Result<Outcome<UseReply>, Error> {
         let command = format!("http {} {}", req.method, req.host);
-        let check = UseRequest {
-            grant: req.grant.clone(),
-            program: command.clone(),
-            resolved: None,
-            secrets: req.secrets.clone(),
-            file_secrets: Vec::new(),
-        };
-        // Everything a use checks but the command scope.
-        if let Err(body) = self.usable(caller, &check, &command)? {
+        if let Err(body) =
+            self.usable_without_command(caller, &req.grant, &req.secrets, &command)?
+        {
             return Ok(Err(body));
         }
         let grant = self.live[&req.grant].clone();
@@ -400,6 +394,25 @@ impl Broker {
         Ok(Ok(reply))
     }
 
+    /// Everything a use checks but the command scope (a substitution or a
+    /// lease has no command), audited under `command`.
+    fn usable_without_command(
+        &mut self,
+        caller: &Caller,
+        grant: &str,
+        secrets: &[String],
+        command: &str,
+    ) -> Result<Outcome<()>, Error> {
+        let check = UseRequest {
+            grant: grant.to_owned(),
+            program: command.to_owned(),
+            resolved: None,
+            secrets: secrets.to_vec(),
+            file_secrets: Vec::new(),
+        };
+        self.usable(caller, &check, command)
+    }
+
     /// Checks a lease like a substitution (everything a use checks but the
     /// command scope) and records it. Values are read by the caller outside
     /// the lock and sent once the record is durable; the grant's end is
@@ -409,15 +422,8 @@ impl Broker {
         caller: &Caller,
         req: &LeaseRequest,
     ) -> Result<Outcome<LeaseReply>, Error> {
-        let command = "http proxy lease".to_owned();
-        let check = UseRequest {
-            grant: req.grant.clone(),
-            program: command.clone(),
-            resolved: None,
-            secrets: req.secrets.clone(),
-            file_secrets: Vec::new(),
-        };
-        if let Err(body) = self.usable(caller, &check, &command)? {
+        let command = "http proxy lease";
+        if let Err(body) = self.usable_without_command(caller, &req.grant, &req.secrets, command)? {
             return Ok(Err(body));
         }
         let grant = &self.live[&req.grant];

@@ -790,39 +790,12 @@ fn warrant_proxy_serves_a_grant_in_the_foreground() {
         return;
     }
     let (s, _daemon, id) = granted();
-    let mut proxy = s
-        .home
-        .std_cmd()
-        .args(["proxy", "--grant", &id, "--json", "--upstream-ca"])
-        .arg(&s.upstream.ca)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("warrant proxy");
-    let mut text = String::new();
-    let mut out = BufReader::new(proxy.stdout.take().unwrap());
-    while !text.ends_with("}\n") {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap() == 0 {
-            panic!("warrant proxy ended: {text}");
-        }
-        text.push_str(&line);
-    }
-    let settings: Value = serde_json::from_str(&text).unwrap();
-    let placeholder = settings["placeholders"]["api/token"].as_str().unwrap();
+    let (mut proxy, placeholder, settings) = foreground_proxy(&s, &id);
     let bundle = PathBuf::from(settings["ca_bundle"].as_str().unwrap());
     assert!(bundle.exists());
-
-    let mut curl = Command::new("curl");
-    curl.args(["-sS", "-H", &format!("Authorization: Bearer {placeholder}")])
-        .arg(format!("https://localhost:{}/echo", s.upstream.addr.port()));
-    for (var, value) in settings["env"].as_object().unwrap() {
-        curl.env(var, value.as_str().unwrap());
-    }
-    let done = curl.output().unwrap();
-    let body = String::from_utf8_lossy(&done.stdout);
-    assert!(done.status.success(), "{body}");
+    let url = format!("https://localhost:{}/echo", s.upstream.addr.port());
+    let (status, body) = curl_through(&settings, &placeholder, &url);
+    assert_eq!(status, "200", "{body}");
     assert!(body.contains("Bearer <redacted:api/token>"), "{body}");
     assert_eq!(s.with_value().len(), 1);
 
