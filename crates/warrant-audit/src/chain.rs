@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::{AnyEvent, Error, Record, Verification};
+
 /// `prev` of the first record.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -111,13 +113,143 @@ pub(crate) fn check_follows(link: &Link, before: Option<&Link>) -> Result<(), St
     Ok(())
 }
 
-/// `audit.head`: the seq and hash of the last record, rewritten atomically
-/// after every append. It catches records cut from the end of the log,
+/// Where a chain ends: the seq and hash of its last record. As a file,
+/// `audit.head` (this struct as JSON and a newline), rewritten atomically
+/// after every append; it catches records cut from the end of the log,
 /// which the chain alone cannot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Head {
-    pub(crate) seq: u64,
-    pub(crate) hash: String,
+pub struct Head {
+    /// The last record's seq (0 for an empty chain).
+    pub seq: u64,
+    /// The last record's hash (64 zeros for an empty chain).
+    pub hash: String,
+}
+
+impl Head {
+    /// The head of an empty chain: the first record follows it.
+    pub fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+
+    /// The contents of an `audit.head` file naming this head.
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec(self).expect("a head serializes to JSON");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+impl Record {
+    /// The record that follows `after` (seq one more, `prev` its hash),
+    /// with its hash computed: how every writer of a chain (the log file,
+    /// a database table) makes its records, so one verifier checks all.
+    pub fn chained(
+        after: &Head,
+        event: impl Into<AnyEvent>,
+        user: &str,
+        pid: u32,
+        time: String,
+    ) -> Record {
+        let mut record = Record {
+            seq: after.seq + 1,
+            time,
+            user: user.to_owned(),
+            pid,
+            event: event.into(),
+            prev: after.hash.clone(),
+            hash: String::new(),
+        };
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(&record) else {
+            unreachable!("a record serializes to a JSON object");
+        };
+        fields.remove("hash");
+        record.hash = hash_fields(&fields);
+        record
+    }
+
+    /// The line the log holds for this record: its JSON, without the
+    /// newline. Verification needs these exact bytes only up to JSON
+    /// equality (the hash covers canonical JSON), but writers keep them as
+    /// they are so that an export matches the log byte for byte.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a record serializes to JSON")
+    }
+
+    /// This record as a chain's end.
+    pub fn head(&self) -> Head {
+        Head {
+            seq: self.seq,
+            hash: self.hash.clone(),
+        }
+    }
+}
+
+/// Checks a chain handed over line by line (from a database table, an
+/// export), with the same checks `warrant audit verify` makes of the log
+/// file: each line's hash covers its content, seq runs 1, 2, 3... and each
+/// `prev` is the hash before. Comparing the end with a head is the
+/// caller's: [`ChainCheck::finish`] returns it.
+#[derive(Debug)]
+pub struct ChainCheck {
+    origin: String,
+    lines: u64,
+    last: Option<Link>,
+}
+
+impl ChainCheck {
+    /// A check of the chain from `origin` (named in errors).
+    pub fn new(origin: impl Into<String>) -> ChainCheck {
+        ChainCheck {
+            origin: origin.into(),
+            lines: 0,
+            last: None,
+        }
+    }
+
+    /// Checks the next line (without its newline) against the one before.
+    pub fn push(&mut self, line: &[u8]) -> Result<(), Error> {
+        self.lines += 1;
+        let broken = |reason: String| Error::Chain {
+            origin: self.origin.clone(),
+            line: self.lines,
+            reason,
+        };
+        let link = parse_link(line).map_err(broken)?;
+        check_follows(&link, self.last.as_ref()).map_err(broken)?;
+        self.last = Some(link);
+        Ok(())
+    }
+
+    /// The last record checked: its seq and hash.
+    pub fn last(&self) -> Option<Head> {
+        self.last.as_ref().map(|l| Head {
+            seq: l.seq,
+            hash: l.hash.clone(),
+        })
+    }
+
+    /// The chain checked so far: its length and last hash.
+    pub fn finish(self) -> Verification {
+        Verification {
+            records: self.last.as_ref().map_or(0, |l| l.seq),
+            head: self.last.map(|l| l.hash),
+        }
+    }
+}
+
+/// Checks every line of a chain with [`ChainCheck`].
+pub fn verify_lines<L: AsRef<[u8]>>(
+    origin: &str,
+    lines: impl IntoIterator<Item = L>,
+) -> Result<Verification, Error> {
+    let mut check = ChainCheck::new(origin);
+    for line in lines {
+        check.push(line.as_ref())?;
+    }
+    Ok(check.finish())
 }
 
 /// Checks the log's last record against the head. A head one record behind
@@ -208,6 +340,43 @@ mod tests {
         );
         assert!(parse_link(b"{").unwrap_err().contains("unparsable JSON"));
         assert!(parse_link(b"[]").unwrap_err().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn chained_records_verify_as_lines_and_as_a_log() {
+        let mut end = Head::genesis();
+        let mut lines = Vec::new();
+        for name in ["a", "b", "c"] {
+            let event = crate::Event::SecretSet { name: name.into() };
+            let record = Record::chained(&end, event, "ana", 7, "2026-05-01T12:00:00Z".into());
+            assert_eq!(record.seq, end.seq + 1);
+            assert_eq!(record.prev, end.hash);
+            end = record.head();
+            lines.push(record.to_line());
+        }
+        let verified = verify_lines("test", &lines).unwrap();
+        assert_eq!(verified.records, 3);
+        assert_eq!(verified.head.as_deref(), Some(end.hash.as_str()));
+
+        // The same lines as a log file, with their head, pass the file's verifier.
+        let home = tempfile::tempdir().unwrap();
+        let mut file = lines.join("\n");
+        file.push('\n');
+        std::fs::write(home.path().join("audit.jsonl"), file).unwrap();
+        std::fs::write(home.path().join("audit.head"), end.to_file_bytes()).unwrap();
+        assert_eq!(
+            crate::AuditLog::new(home.path()).verify().unwrap().records,
+            3
+        );
+
+        let mut reordered = lines.clone();
+        reordered.swap(1, 2);
+        let err = verify_lines("table t", &reordered).unwrap_err().to_string();
+        assert!(err.contains("table t is broken at record 2"), "{err}");
+        let altered: Vec<String> = lines.iter().map(|l| l.replace("\"b\"", "\"x\"")).collect();
+        let err = verify_lines("t", &altered).unwrap_err().to_string();
+        assert!(err.contains("hash mismatch"), "{err}");
+        assert_eq!(verify_lines("t", Vec::<String>::new()).unwrap().records, 0);
     }
 
     #[test]

@@ -16,6 +16,17 @@ pub enum Error {
         /// What is wrong (altered, removed, reordered, unparsable).
         reason: String,
     },
+    /// A chain handed over as lines (not read from the log file: a
+    /// database table, an export) is broken at this record.
+    #[error("audit chain {origin} is broken at record {line}: {reason}")]
+    Chain {
+        /// Where the lines came from (a table, a file), for the message.
+        origin: String,
+        /// 1-based position of the first bad line.
+        line: u64,
+        /// What is wrong (altered, removed, reordered, unparsable).
+        reason: String,
+    },
     /// The log could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -52,11 +52,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use chain::{GENESIS, Head, Link};
+use chain::Link;
+pub use chain::{ChainCheck, Head, verify_lines};
 pub use error::Error;
 pub use event::{AnyEvent, Event, Record};
 use files::Tail;
@@ -167,32 +167,27 @@ impl AuditLog {
             self.write_head(last.seq, &last.hash)?;
         }
 
-        let (mut seq, mut prev) = match last {
-            Some(l) => (l.seq, l.hash),
-            None => (0, GENESIS.to_owned()),
-        };
-        let time = now();
+        let time = timestamp();
         let mut lines = Vec::new();
         let mut records = Vec::with_capacity(events.len());
+        let mut end = match last {
+            Some(l) => Head {
+                seq: l.seq,
+                hash: l.hash,
+            },
+            None => Head::genesis(),
+        };
         for event in events {
-            seq += 1;
-            let mut record = Record {
-                seq,
-                time: time.clone(),
-                user: files::user_name().to_owned(),
-                pid: std::process::id(),
-                event: AnyEvent::Known(event),
-                prev,
-                hash: String::new(),
-            };
-            let Ok(Value::Object(mut fields)) = serde_json::to_value(&record) else {
-                unreachable!("a record serializes to a JSON object");
-            };
-            fields.remove("hash");
-            record.hash = chain::hash_fields(&fields);
-            serde_json::to_writer(&mut lines, &record).expect("a record serializes to JSON");
+            let record = Record::chained(
+                &end,
+                event,
+                files::user_name(),
+                std::process::id(),
+                time.clone(),
+            );
+            lines.extend_from_slice(record.to_line().as_bytes());
             lines.push(b'\n');
-            prev = record.hash.clone();
+            end = record.head();
             records.push(record);
         }
 
@@ -226,9 +221,7 @@ impl AuditLog {
             seq,
             hash: hash.to_owned(),
         };
-        let mut head_bytes = serde_json::to_vec(&head).expect("a head serializes to JSON");
-        head_bytes.push(b'\n');
-        files::write_atomic(&self.home, HEAD_FILE, &head_bytes)
+        files::write_atomic(&self.home, HEAD_FILE, &head.to_file_bytes())
     }
 
     /// Checks, without writing, that [`AuditLog::append`] would accept a
@@ -422,8 +415,14 @@ impl AuditLog {
     }
 }
 
-/// Now, RFC 3339 UTC to the millisecond.
-fn now() -> String {
+/// The OS user's name, as records of this process name it: from
+/// `/etc/passwd` by uid, else `$USER`, else the uid.
+pub fn user_name() -> &'static str {
+    files::user_name()
+}
+
+/// Now as records write it: RFC 3339 UTC to the millisecond.
+pub fn timestamp() -> String {
     let now = OffsetDateTime::now_utc();
     now.replace_millisecond(now.millisecond())
         .unwrap_or(now)

@@ -10,6 +10,8 @@
 //! - [`Daemon`]: an in-process handle on the running daemon, for services
 //!   inside it (the approval page).
 //! - [`StateDb`]: grant state in an embedded, crash-safe database.
+//! - [`team`]: team mode's state and audit chain in PostgreSQL, shared by
+//!   several daemons.
 //! - [`protocol`]: the wire format; values travel only as raw frames, never
 //!   inside JSON.
 //!
@@ -28,6 +30,7 @@ mod policy_slot;
 pub mod protocol;
 pub mod server;
 mod state;
+pub mod team;
 
 pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
 pub use broker::{ApprovalTerms, Broker, Caller, Ending, HARDWARE_KEY_HINT, Outcome, program_name};

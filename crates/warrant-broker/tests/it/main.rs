@@ -3,3 +3,4 @@
 
 mod approval_terms;
 mod broker;
+mod team;

@@ -11,12 +11,13 @@ use super::dsn::{AdminDsn, TlsMode};
 use super::tls;
 use crate::Error;
 
-/// Connects as the admin to `database`. The connection runs on a spawned
-/// task, so this needs a Tokio runtime.
+/// Connects as `dsn`'s user to `database`, with `dsn`'s TLS settings. The
+/// connection runs on a spawned task, so this needs a Tokio runtime; it
+/// ends when the client is dropped ([`Client::is_closed`] tells a lost one).
 ///
 /// tokio-postgres keeps its own copy of the admin password in its `Config`,
 /// which it does not wipe; the config lives only for this call.
-pub(crate) async fn connect(dsn: &AdminDsn, database: &str) -> Result<Client, Error> {
+pub async fn connect(dsn: &AdminDsn, database: &str) -> Result<Client, Error> {
     let mut config = Config::new();
     config
         .host(&dsn.host)
@@ -75,8 +76,8 @@ fn connect_error(dsn: &AdminDsn, database: &str, e: &tokio_postgres::Error) -> E
 }
 
 /// The server's message, or the client's error and its causes, with the
-/// admin password scrubbed out should it ever appear.
-pub(crate) fn describe(e: &tokio_postgres::Error, dsn: &AdminDsn) -> String {
+/// password scrubbed out should it ever appear.
+pub fn describe(e: &tokio_postgres::Error, dsn: &AdminDsn) -> String {
     let text = match e.as_db_error() {
         Some(db) => db.message().to_owned(),
         None => {

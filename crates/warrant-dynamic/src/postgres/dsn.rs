@@ -43,23 +43,40 @@ impl TlsMode {
     }
 }
 
-/// A parsed `postgres://` admin connection string.
-pub(crate) struct AdminDsn {
+/// A parsed `postgres://` connection string (an admin's, or any client's
+/// that connects the way warrant does: TLS with libpq's `sslmode`
+/// meanings). Holds the password as a [`SecretValue`]; no `Debug`.
+pub struct AdminDsn {
     /// Host without brackets (`::1`, `db.example`).
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<SecretValue>,
-    pub database: String,
-    pub tls: TlsMode,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
+    pub(crate) password: Option<SecretValue>,
+    pub(crate) database: String,
+    pub(crate) tls: TlsMode,
     /// Whether `sslmode` was written (it is repeated in issued DSNs).
-    pub tls_explicit: bool,
+    pub(crate) tls_explicit: bool,
     /// `sslrootcert`: a PEM file, or `system`.
-    pub root_cert: Option<String>,
-    pub connect_timeout: Duration,
+    pub(crate) root_cert: Option<String>,
+    pub(crate) connect_timeout: Duration,
 }
 
 impl AdminDsn {
+    /// The database it names (the user's name when it names none).
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The user it logs in as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The host (without brackets) and port.
+    pub fn host_port(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
     /// Parses `postgres://user:password@host:port/database?sslmode=...`.
     ///
     /// Errors describe the problem and never quote the string.
@@ -159,7 +176,7 @@ impl AdminDsn {
 
     /// `postgres://role:password@host:port/database?sslmode=...`: the
     /// admin's server and TLS settings with the issued role's credentials.
-    pub fn issued(&self, role: &str, password: &str, database: &str) -> SecretValue {
+    pub(crate) fn issued(&self, role: &str, password: &str, database: &str) -> SecretValue {
         // Sized up front (percent-encoding at most triples a byte) so the
         // buffer holding the password never reallocates, leaving a copy.
         let parts = [role, password, database, &self.host];

@@ -51,12 +51,13 @@ use tokio_postgres::error::SqlState;
 use warrant_secret::SecretValue;
 use zeroize::Zeroizing;
 
+pub use conn::{connect, describe};
+pub use dsn::AdminDsn;
 pub use revoke::Swept;
 pub use template::{NAME_PLACEHOLDER, OnDrop, RoleTemplate};
 
 use crate::Error;
-use conn::{connect, describe, is, scrub};
-use dsn::AdminDsn;
+use conn::{is, scrub};
 use template::quote;
 
 /// The prefix of every role warrant creates.
