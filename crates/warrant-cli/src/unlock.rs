@@ -25,8 +25,7 @@ pub fn open(ctx: &Ctx) -> Result<LocalStore> {
 pub fn open_all(ctx: &Ctx) -> Result<std::sync::Arc<Stores>> {
     let local = open(ctx)?;
     let config = StoresConfig::load(&ctx.home)?;
-    let stores = Stores::open(std::sync::Arc::new(local), config)
-        .context("cannot open the named stores of stores.toml")?;
+    let stores = Stores::open(std::sync::Arc::new(local), config);
     Ok(std::sync::Arc::new(stores))
 }
 

@@ -235,3 +235,47 @@ approval = "auto"
     );
     assert_eq!(home.audit_events("credential_revoked").len(), 1);
 }
+
+/// A named store that cannot be opened (its credential is not stored) fails
+/// the names that reach it, with the reason, and nothing else.
+#[test]
+fn a_broken_named_store_fails_only_its_own_names() {
+    let home = Home::new();
+    let local = fake_value("local");
+    home.set("db/dev/url", &local);
+    std::fs::write(
+        home.path().join("stores.toml"),
+        r#"
+[stores.team]
+kind = "openbao"
+credential = "bao/missing"
+address = "http://127.0.0.1:9"
+auth = { method = "token" }
+"#,
+    )
+    .unwrap();
+    let ok = home.run(&[
+        "run",
+        "--no-tty",
+        "--env",
+        "A=warrant://db/dev/url",
+        "--",
+        "true",
+    ]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let broken = home.run(&[
+        "run",
+        "--no-tty",
+        "--env",
+        "B=warrant://team/app/db",
+        "--",
+        "true",
+    ]);
+    assert_ne!(broken.code, 0);
+    assert!(
+        broken.stderr.contains("cannot open the OpenBao store team")
+            && broken.stderr.contains("bao/missing"),
+        "{}",
+        broken.stderr
+    );
+}

@@ -129,7 +129,10 @@ impl Stores {
             }
             Some(StoreDef::OpenBaoDatabase { store: kv, roles }) => {
                 let spec = roles[role].clone();
-                let bao = std::sync::Arc::clone(&self.kv[kv]);
+                let bao = std::sync::Arc::clone(self.kv(kv).map_err(|source| Error::Store {
+                    what: format!("cannot make a credential of {store}/{role}"),
+                    source,
+                })?);
                 let (grant, store, role) = (grant.to_owned(), store.to_owned(), role.to_owned());
                 tokio::task::spawn_blocking(move || {
                     let ttl = Duration::from_millis(expires_ms.saturating_sub(now_ms()));
@@ -205,7 +208,10 @@ impl Stores {
                         reason: format!("store {} is gone from stores.toml", record.store),
                     });
                 };
-                let bao = std::sync::Arc::clone(&self.kv[kv]);
+                let bao = std::sync::Arc::clone(self.kv(kv).map_err(|source| Error::Store {
+                    what: format!("cannot end the credential {}", record.login),
+                    source,
+                })?);
                 let token = made.and_then(|c| c.token.clone());
                 let accessor = record.login.clone();
                 tokio::task::spawn_blocking(move || {

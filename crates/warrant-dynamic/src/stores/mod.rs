@@ -48,37 +48,27 @@ pub enum Route {
 pub struct Stores {
     local: Arc<dyn SecretStore + Send + Sync>,
     config: StoresConfig,
-    kv: BTreeMap<String, Arc<OpenBaoStore>>,
+    /// Each OpenBao store, or why it could not be opened: a store that is
+    /// misconfigured fails the names that reach it, not every command.
+    kv: BTreeMap<String, Result<Arc<OpenBaoStore>, String>>,
 }
 
 impl Stores {
     /// Opens the named stores of `config`: each OpenBao store logs in with
-    /// the credential it names in `local` (read now; no network yet).
-    pub fn open(
-        local: Arc<dyn SecretStore + Send + Sync>,
-        config: StoresConfig,
-    ) -> Result<Self, Error> {
+    /// the credential it names in `local` (read now; no network yet). A
+    /// store that cannot be opened is kept with its error, returned by every
+    /// use of a name in it.
+    pub fn open(local: Arc<dyn SecretStore + Send + Sync>, config: StoresConfig) -> Self {
         let mut kv = BTreeMap::new();
         for (name, def) in &config.stores {
             if let StoreDef::OpenBao { credential, config } = def {
-                let what = format!("cannot open the OpenBao store {name}");
-                let token = local.get(credential).map_err(|source| Error::Store {
-                    what: format!("{what}: its credential {credential}"),
-                    source,
-                })?;
-                let token = SecretString::from(
-                    std::str::from_utf8(token.expose_secret())
-                        .map_err(|_| Error::Reference {
-                            reason: format!("{what}: the credential {credential} is not text"),
-                        })?
-                        .trim(),
-                );
-                let store = OpenBaoStore::connect(config, token)
-                    .map_err(|source| Error::Store { what, source })?;
-                kv.insert(name.clone(), Arc::new(store));
+                let opened = open_openbao(local.as_ref(), name, credential, config)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
+                kv.insert(name.clone(), opened);
             }
         }
-        Ok(Self { local, config, kv })
+        Self { local, config, kv }
     }
 
     /// Only the local store.
@@ -177,8 +167,17 @@ impl Stores {
         matches!(self.route(name), Ok(Route::Dynamic { .. }))
     }
 
-    fn kv(&self, store: &str) -> &OpenBaoStore {
-        &self.kv[store]
+    /// The OpenBao store `store`, or why it is unusable.
+    pub(crate) fn kv(&self, store: &str) -> Result<&Arc<OpenBaoStore>, StoreError> {
+        match self.kv.get(store) {
+            Some(Ok(kv)) => Ok(kv),
+            Some(Err(reason)) => Err(StoreError::Config {
+                reason: reason.clone(),
+            }),
+            None => Err(StoreError::Config {
+                reason: format!("no OpenBao store named {store} in stores.toml"),
+            }),
+        }
     }
 }
 
@@ -213,7 +212,7 @@ impl SecretStore for Stores {
             Route::Local if name.field().is_some() => Err(no_fields(name)),
             Route::Local => self.local.get(name),
             Route::Kv(store, inner) => {
-                let kv = self.kv(&store);
+                let kv = self.kv(&store)?;
                 match inner.field() {
                     Some(field) => {
                         let path =
@@ -232,6 +231,10 @@ impl SecretStore for Stores {
     fn list(&self) -> Result<Vec<SecretMeta>, StoreError> {
         let mut all = self.local.list()?;
         for (store, kv) in &self.kv {
+            let Ok(kv) = kv else {
+                // Listed by name only when it can be reached.
+                continue;
+            };
             for mut meta in kv.list()? {
                 meta.name = SecretName::new(format!("{store}/{}", meta.name)).map_err(|e| {
                     StoreError::Config {
@@ -255,7 +258,7 @@ impl SecretStore for Stores {
             Route::Local if name.field().is_some() => Err(no_fields(name)),
             Route::Local => self.local.set(name, value, description),
             Route::Kv(store, inner) if inner.field().is_none() => {
-                self.kv(&store).set(&inner, value, description)
+                self.kv(&store)?.set(&inner, value, description)
             }
             Route::Kv(..) => Err(StoreError::Config {
                 reason: format!("{name}: write the whole secret, not one field"),
@@ -290,11 +293,30 @@ impl SecretStore for Stores {
     fn remove(&self, name: &SecretName) -> Result<(), StoreError> {
         match self.route(name).map_err(routed)? {
             Route::Local => self.local.remove(name),
-            Route::Kv(store, inner) if inner.field().is_none() => self.kv(&store).remove(&inner),
+            Route::Kv(store, inner) if inner.field().is_none() => self.kv(&store)?.remove(&inner),
             Route::Kv(..) => Err(StoreError::Config {
                 reason: format!("{name}: remove the whole secret, not one field"),
             }),
             Route::Dynamic { .. } => Err(dynamic_refused(name)),
         }
     }
+}
+
+/// Logs an OpenBao store in with the credential stored in `local`.
+fn open_openbao(
+    local: &(dyn SecretStore + Send + Sync),
+    name: &str,
+    credential: &SecretName,
+    config: &warrant_store::openbao::OpenBaoConfig,
+) -> Result<OpenBaoStore, Error> {
+    let what = format!("cannot open the OpenBao store {name}");
+    let token = local.get(credential).map_err(|source| Error::Store {
+        what: format!("{what}: its credential {credential}"),
+        source,
+    })?;
+    let text = std::str::from_utf8(token.expose_secret()).map_err(|_| Error::Reference {
+        reason: format!("{what}: the credential {credential} is not text"),
+    })?;
+    OpenBaoStore::connect(config, SecretString::from(text.trim()))
+        .map_err(|source| Error::Store { what, source })
 }
