@@ -109,6 +109,10 @@ pub enum Event {
         by: String,
         /// Lifetime from now, in seconds.
         ttl_secs: u64,
+        /// The use limit it was approved with, if any (an approver may
+        /// approve fewer uses than asked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u64>,
     },
     /// A pending grant was refused by an approver.
     GrantDenied {

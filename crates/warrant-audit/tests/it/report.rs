@@ -71,6 +71,7 @@ fn approved(grant: &str, by: &str) -> Event {
         grant: grant.into(),
         by: by.into(),
         ttl_secs: 900,
+        max_uses: None,
     }
 }
 

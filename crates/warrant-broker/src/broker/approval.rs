@@ -224,6 +224,7 @@ impl Broker {
             grant: id.to_owned(),
             by,
             ttl_secs: ttl / 1000,
+            max_uses,
         })?;
         self.stage(Change::Grant(grant.clone()));
         let view = GrantView::of(&grant, now);

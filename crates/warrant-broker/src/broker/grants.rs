@@ -215,6 +215,7 @@ impl Broker {
                 grant: grant.id.clone(),
                 by: "policy".into(),
                 ttl_secs: ttl_ms / 1000,
+                max_uses: grant.max_uses,
             })?;
         }
         self.stage(Change::Grant(grant.clone()));

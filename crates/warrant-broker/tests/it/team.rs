@@ -375,6 +375,7 @@ async fn a_grant_is_approved_once_and_expires_once() {
                         grant: g.id.clone(),
                         by: format!("client {c}"),
                         ttl_secs: 60,
+                        max_uses: None,
                     });
                     changes.push(Change::Grant(g));
                     approved = true;

@@ -169,6 +169,21 @@ fn approving_with_a_shorter_ttl_shortens_the_grant() {
     assert!(err.contains("expired"), "{err}");
 }
 
+/// `--uses` approves fewer uses than asked; the record says how many.
+#[test]
+fn approving_with_fewer_uses_limits_the_grant_and_is_recorded() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    let (id, _) = home.request("codex", &["db/dev/url"], &[]);
+    let approved = home.approve_with(&id, APPROVER, &["--uses", "1", "--json"]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    assert_eq!(approved.json()["max_uses"], 1);
+    assert_eq!(home.audit_events("grant_approved")[0]["max_uses"], 1);
+    assert_eq!(home.run_granted(&id, USE_DB, "true").0, 0);
+    let (code, _, err) = home.run_granted(&id, USE_DB, "true");
+    assert_ne!(code, 0);
+    assert!(err.contains("used up"), "{err}");
+}
+
 #[test]
 fn approving_cannot_lengthen_a_grant() {
     let (home, _value, _daemon) = Home::with_daemon();
