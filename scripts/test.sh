@@ -105,18 +105,17 @@ export WARRANT_TEST_BAO="$bao"
 
 # The approval page's end-to-end tests (crates/warrant-cli/tests/cli/web)
 # drive Debian's headless Chromium through chromedriver (WebDriver, from
-# Rust with fantoccini). webauthn-rs (the page's security keys) builds
-# against OpenSSL: libssl-dev and pkg-config. Installed once.
+# Rust with fantoccini). Installed once. (webauthn-rs is pure Rust: no
+# system library is needed to build warrant.)
 missing=()
-for tool in chromium chromedriver pkg-config; do
+for tool in chromium chromedriver; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-if ! pkg-config --exists openssl 2>/dev/null; then missing+=(libssl-dev); fi
 if ((${#missing[@]})); then
     log "installing Debian packages for: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq chromium chromium-driver libssl-dev pkg-config >/dev/null
+    apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 log "format"
