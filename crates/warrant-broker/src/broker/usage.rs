@@ -298,7 +298,7 @@ impl Broker {
                 let mut grant = grant.clone();
                 grant
                     .processes
-                    .retain(|p| p.pid != process.pid || p.start_time != process.start_time);
+                    .retain(|p| !(p.is_local() && p.pid == process.pid && p.start_time == process.start_time));
                 self.stage(Change::Grant(grant.clone()));
                 self.live.insert(grant.id.clone(), grant);
             }

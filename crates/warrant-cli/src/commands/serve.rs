@@ -43,6 +43,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         store,
         insecure_fast_kdf,
         extensions: Vec::new(),
+        state: args.state.location()?,
     };
     let mut options = options;
     let url = page.map(|page| {
@@ -53,8 +54,10 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         let policy = policy
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+        // The connection string as given: it holds no password.
+        let state = args.state.state.as_deref().unwrap_or("embedded");
         eprintln!(
-            "warrant: serving {} at {} (pid {}; policy {policy}; {locked})",
+            "warrant: serving {} at {} (pid {}; policy {policy}; state {state}; {locked})",
             ctx.home.display(),
             socket.display(),
             std::process::id()
