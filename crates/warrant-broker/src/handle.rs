@@ -67,7 +67,11 @@ impl Daemon {
     /// Pending and active grants, or every grant with `all`.
     pub async fn grants(&self, all: bool) -> Result<Vec<GrantView>, ErrorBody> {
         let c = self.caller.clone();
-        let prefetch = if all { Prefetch::All } else { Prefetch::Nothing };
+        let prefetch = if all {
+            Prefetch::All
+        } else {
+            Prefetch::Nothing
+        };
         with_broker_reading(&self.shared, prefetch, move |b| b.grants(&c, all).map(Ok)).await
     }
 

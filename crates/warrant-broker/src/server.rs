@@ -391,17 +391,26 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
             // Reads wait for what is staged too: nobody sees a state the
             // disk might not have after a crash.
             Request::Grants { all } => {
-                let prefetch = if all { Prefetch::All } else { Prefetch::Nothing };
-                let r =
-                    with_broker_reading(&shared, prefetch, move |b| b.grants(&c, all).map(Ok)).await;
+                let prefetch = if all {
+                    Prefetch::All
+                } else {
+                    Prefetch::Nothing
+                };
+                let r = with_broker_reading(&shared, prefetch, move |b| b.grants(&c, all).map(Ok))
+                    .await;
                 send(&mut stream, r).await?;
             }
             Request::Check { id } => {
-                let r = with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| b.check(&id)).await;
+                let r = with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| {
+                    b.check(&id)
+                })
+                .await;
                 send(&mut stream, r).await?;
             }
             Request::Show { id } => {
-                let r = with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| b.show(&id)).await;
+                let r =
+                    with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| b.show(&id))
+                        .await;
                 send(&mut stream, r).await?;
             }
             Request::Approve {
@@ -569,7 +578,10 @@ async fn approve(
     };
     let c = caller.clone();
     let p = Prefetch::Grant(id.clone());
-    Ok(with_broker_reading(shared, p, move |b| b.approve_finish_with(&c, &id, terms, ok)).await)
+    Ok(with_broker_reading(shared, p, move |b| {
+        b.approve_finish_with(&c, &id, terms, ok)
+    })
+    .await)
 }
 
 /// Checks the approver passphrase for something other than an approval.
@@ -776,11 +788,11 @@ async fn substitute(
         return send::<()>(&mut stream, Err(body)).await;
     }
     let p = Prefetch::Grant(req.grant.clone());
-    let reply = match with_broker_reading(shared, p, move |b| b.substitute_begin(&caller, &req)).await
-    {
-        Ok(reply) => reply,
-        Err(body) => return send::<()>(&mut stream, Err(body)).await,
-    };
+    let reply =
+        match with_broker_reading(shared, p, move |b| b.substitute_begin(&caller, &req)).await {
+            Ok(reply) => reply,
+            Err(body) => return send::<()>(&mut stream, Err(body)).await,
+        };
     let values = match values_of(shared, &reply.grant, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,

@@ -435,11 +435,9 @@ impl Broker {
     /// root is among its ancestors.
     pub fn task_of(&self, caller: &Caller) -> Option<&Task> {
         caller.ancestry.iter().find_map(|p| {
-            self.tasks
-                .values()
-                .find(|t| {
-                    t.root.is_local() && t.root.pid == p.pid && t.root.start_time == p.start_time
-                })
+            self.tasks.values().find(|t| {
+                t.root.is_local() && t.root.pid == p.pid && t.root.start_time == p.start_time
+            })
         })
     }
 

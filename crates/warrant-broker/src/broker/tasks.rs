@@ -99,7 +99,8 @@ impl Broker {
             (Some(t), Some(me))
                 if t.root.is_local()
                     && t.root.pid == me.pid
-                    && t.root.start_time == me.start_time => {
+                    && t.root.start_time == me.start_time =>
+            {
                 Ok(TaskView {
                     task: t.id.clone(),
                     actor: t.actor.clone(),

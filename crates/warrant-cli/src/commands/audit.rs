@@ -37,35 +37,33 @@ fn team(dsn: &SecretValue, args: AuditArgs) -> Result<u8> {
         .block_on(TeamState::connect(dsn, &daemon))
         .context("cannot open the team state")?;
     match args.command {
-        Some(AuditCommand::Verify { json }) => {
-            match runtime.block_on(state.verify_audit()) {
-                Ok(verification) => {
-                    if json {
-                        print_json(&json!({
-                            "ok": true,
-                            "records": verification.records,
-                            "head": verification.head,
-                        }))?;
-                    } else {
-                        println!(
-                            "The team audit chain is intact: {} record(s), chain head {}.",
-                            verification.records,
-                            verification.head.as_deref().unwrap_or("(empty)")
-                        );
-                    }
-                    Ok(0)
+        Some(AuditCommand::Verify { json }) => match runtime.block_on(state.verify_audit()) {
+            Ok(verification) => {
+                if json {
+                    print_json(&json!({
+                        "ok": true,
+                        "records": verification.records,
+                        "head": verification.head,
+                    }))?;
+                } else {
+                    println!(
+                        "The team audit chain is intact: {} record(s), chain head {}.",
+                        verification.records,
+                        verification.head.as_deref().unwrap_or("(empty)")
+                    );
                 }
-                Err(team::Error::Audit(e)) => {
-                    if json {
-                        print_json(&json!({ "ok": false, "reason": e.to_string() }))?;
-                    } else {
-                        eprintln!("warrant: the team audit chain is broken: {e}");
-                    }
-                    Ok(1)
-                }
-                Err(e) => Err(e).context("cannot verify the team audit chain"),
+                Ok(0)
             }
-        }
+            Err(team::Error::Audit(e)) => {
+                if json {
+                    print_json(&json!({ "ok": false, "reason": e.to_string() }))?;
+                } else {
+                    eprintln!("warrant: the team audit chain is broken: {e}");
+                }
+                Ok(1)
+            }
+            Err(e) => Err(e).context("cannot verify the team audit chain"),
+        },
         None => {
             let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
             let log = AuditLog::new(dir.path());

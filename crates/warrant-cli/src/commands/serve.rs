@@ -9,6 +9,8 @@ use crate::args::ServeArgs;
 use crate::unlock;
 
 pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
+    // Before anything else: a password in argv is refused at once.
+    let state = args.state.location()?;
     let policy = match args.policy.clone() {
         Some(path) => Some(std::path::absolute(&path).unwrap_or(path)),
         None => std::env::current_dir()
@@ -43,7 +45,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         store,
         insecure_fast_kdf,
         extensions: Vec::new(),
-        state: args.state.location()?,
+        state,
     };
     let mut options = options;
     let url = page.map(|page| {
