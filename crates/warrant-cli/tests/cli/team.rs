@@ -224,7 +224,7 @@ fn two_daemons_fifty_clients_one_chain_and_a_killed_daemon_loses_nothing() {
         for client in 0..clients {
             let (homes, alive, pending, acked, done) = (&homes, &alive, &pending, &acked, &done);
             scope.spawn(move || {
-                let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ (client as u64 + 1) * 0x1000_0001;
+                let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ ((client as u64 + 1) * 0x1000_0001);
                 for _ in 0..rounds {
                     let pick = (random(&mut seed) % 2) as usize;
                     let ttl = format!("{}s", 2 + random(&mut seed) % 3);
