@@ -98,18 +98,28 @@ async fn operation<T>(
 ) -> Result<Done<T>, Error> {
     let mut op = state.begin().await?;
     let delta = op.changes_since(since).await?;
-    let read = match &prefetch {
+    // Memory is current once the delta is in: a grant live there needs no
+    // read (the common case: uses, revocations, approvals).
+    let (endings, fetch) = {
+        let mut broker = shared.lock();
+        let endings = broker.absorb(delta);
+        let fetch = match prefetch {
+            Prefetch::Grant(id) if broker.expires_ms(&id).is_some() => Prefetch::Nothing,
+            other => other,
+        };
+        (endings, fetch)
+    };
+    let read = match &fetch {
         Prefetch::Nothing => Vec::new(),
         Prefetch::Grant(id) => op.grant(id).await?.into_iter().collect(),
         Prefetch::All => op.grants().await?,
     };
-    let (result, batch, endings) = {
+    let (result, batch) = {
         let mut broker = shared.lock();
-        let endings = broker.absorb(delta);
         broker.prefetched(read);
         let result = flat(f(&mut broker));
         broker.forget_read();
-        (result, broker.take_batch(), endings)
+        (result, broker.take_batch())
     };
     end_all(endings);
     if let Some(batch) = batch {
