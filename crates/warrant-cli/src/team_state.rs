@@ -19,6 +19,31 @@ use zeroize::Zeroizing;
 /// The environment variable holding the team state's password.
 pub const PASSWORD_ENV: &str = "WARRANT_STATE_PASSWORD";
 
+/// A file in the home naming the team state its daemon last used (the
+/// connection string as given, without a password), so that `warrant audit`
+/// can say where the chain is.
+const MARKER: &str = "team-state";
+
+/// Records (team mode) or clears (embedded) where this home's daemon keeps
+/// its state.
+pub fn remember(home: &std::path::Path, args: &StateArgs) {
+    let marker = home.join(MARKER);
+    match &args.state {
+        Some(dsn) => {
+            let _ = std::fs::write(&marker, format!("{dsn}\n"));
+        }
+        None => {
+            let _ = std::fs::remove_file(&marker);
+        }
+    }
+}
+
+/// The team state this home's daemon last used, if it ran in team mode.
+pub fn remembered(home: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(home.join(MARKER)).ok()?;
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 #[derive(Debug, Args, Default)]
 pub struct StateArgs {
     /// Team mode: keep grants, tasks and the audit chain in PostgreSQL,

@@ -17,6 +17,12 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<u8> {
     if let StateLocation::Team(dsn) = args.state.location()? {
         return team(&dsn, args);
     }
+    if let Some(dsn) = crate::team_state::remembered(&ctx.home) {
+        eprintln!(
+            "warrant: note: this home's daemon keeps its decisions in the team state {dsn}; \
+             this is the home's own log (local events only). Add --state {dsn} for the team's chain"
+        );
+    }
     let log = AuditLog::new(&ctx.home);
     match args.command {
         Some(AuditCommand::Verify { json }) => verify(&log, json),

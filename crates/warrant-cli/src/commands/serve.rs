@@ -11,6 +11,7 @@ use crate::unlock;
 pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
     // Before anything else: a password in argv is refused at once.
     let state = args.state.location()?;
+    crate::team_state::remember(&ctx.home, &args.state);
     let policy = match args.policy.clone() {
         Some(path) => Some(std::path::absolute(&path).unwrap_or(path)),
         None => std::env::current_dir()

@@ -421,6 +421,14 @@ fn two_daemons_fifty_clients_one_chain_and_a_killed_daemon_loses_nothing() {
     let ran = homes[1].run(&["grants", "--all", "--json"]);
     assert_eq!(ran.json().as_array().unwrap().len(), state.len());
 
+    // The home's own log holds local events only, and says where the rest is.
+    let ran = survivor.run(&["audit", "verify"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stderr.contains(&format!("--state {}", db.dsn)),
+        "{ran:?}"
+    );
+
     // Nothing shows the password: the daemons' output, the chain.
     let password = db.password();
     let text: String = daemons.iter_mut().map(Daemon::stop).collect();
