@@ -115,6 +115,9 @@ impl Broker {
                 _ => {}
             }
         }
+        // What was last seen under a task is kept only while the task is.
+        let tasks = &self.tasks;
+        self.members.retain(|id, _| tasks.contains_key(id));
         endings.retain(|e| !e.processes.is_empty());
         endings
     }
