@@ -421,6 +421,38 @@ fn two_daemons_fifty_clients_one_chain_and_a_killed_daemon_loses_nothing() {
     let ran = homes[1].run(&["grants", "--all", "--json"]);
     assert_eq!(ran.json().as_array().unwrap().len(), state.len());
 
+    // A daemon whose connection is cut (server restart, network) answers
+    // an error at worst, then reconnects and carries on.
+    db.cluster.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name LIKE 'warrant %'",
+    );
+    let args = [
+        "request",
+        "--actor",
+        "bot",
+        "--reason",
+        "after",
+        "--ttl",
+        "1m",
+        "--secret",
+        "db/dev/url",
+        "--json",
+    ];
+    let mut tries = Vec::new();
+    let served = wait_until(Duration::from_secs(10), || {
+        let ran = survivor.run(&args);
+        let ok = ran.code == 0;
+        tries.push(ran);
+        ok
+    });
+    assert!(served, "{tries:?}");
+    assert!(
+        tries.len() <= 2,
+        "more than one failure after a cut connection: {tries:?}"
+    );
+    assert!(!tries.iter().any(|t| t.all().contains(&db.password())));
+
     // The home's own log holds local events only, and says where the rest is.
     let ran = survivor.run(&["audit", "verify"]);
     assert_eq!(ran.code, 0, "{ran:?}");
