@@ -54,7 +54,7 @@ pub struct GrantProcess {
     pub pid: u32,
     /// Its start time in clock ticks since boot.
     pub start_time: u64,
-    /// The machine it runs on ([`host_id`]): in team mode daemons on
+    /// The machine it runs on (its daemon's `host_id`): in team mode daemons on
     /// several machines share grants and tasks, and a pid means something
     /// only on its own machine. Empty in embedded mode (and in records made
     /// before team mode), where every process is local.

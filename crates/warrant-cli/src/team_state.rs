@@ -8,6 +8,7 @@
 //! into the connection string is refused, since argv is visible to every
 //! user of the machine.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
@@ -120,7 +121,8 @@ fn with_password(dsn: &str, password: Option<Zeroizing<String>>) -> Result<Secre
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             full.push(char::from(byte));
         } else {
-            full.push_str(&format!("%{byte:02X}"));
+            // Straight into the zeroized buffer: no temporary holds a byte.
+            let _ = write!(full, "%{byte:02X}");
         }
     }
     full.push_str(&dsn[scheme_len + user.len()..]);
