@@ -64,6 +64,10 @@ pub enum Error {
     /// The approver passphrase could not be hashed or read.
     #[error("approver passphrase: {0}")]
     Approver(String),
+    /// The team state (PostgreSQL) failed; the message never holds the
+    /// password.
+    #[error(transparent)]
+    Team(#[from] crate::team::Error),
     /// The system's random source failed.
     #[error("cannot get random bytes: {0}")]
     Random(String),

@@ -48,12 +48,52 @@ impl std::fmt::Display for GrantStatus {
 }
 
 /// A process started under a grant, named so a recycled pid is never ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantProcess {
     /// Its pid.
     pub pid: u32,
     /// Its start time in clock ticks since boot.
     pub start_time: u64,
+    /// The machine it runs on (its daemon's `host_id`): in team mode daemons on
+    /// several machines share grants and tasks, and a pid means something
+    /// only on its own machine. Empty in embedded mode (and in records made
+    /// before team mode), where every process is local.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+}
+
+impl GrantProcess {
+    /// Whether it runs on this machine: only then may the daemon look at it
+    /// in `/proc`, match it as an ancestor, or end it.
+    pub fn is_local(&self) -> bool {
+        self.host == host_id()
+    }
+}
+
+static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// This machine's id as recorded with its processes: empty unless
+/// [`set_host_id`] was called (team mode does, once at start).
+pub fn host_id() -> &'static str {
+    HOST.get().map_or("", String::as_str)
+}
+
+/// Sets this machine's id (team mode: the host name and the kernel's boot
+/// id, so a reboot, which recycles pids, is another host). Only the first
+/// call counts.
+pub fn set_host_id(id: String) {
+    let _ = HOST.set(id);
+}
+
+/// The id team mode gives this machine: `hostname/boot-id-prefix`.
+pub fn machine_id() -> String {
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let boot: String = boot.trim().chars().take(8).collect();
+    format!("{name}/{boot}")
 }
 
 impl From<ProcessId> for GrantProcess {
@@ -61,12 +101,13 @@ impl From<ProcessId> for GrantProcess {
         Self {
             pid: id.pid,
             start_time: id.start_time,
+            host: host_id().to_owned(),
         }
     }
 }
 
-impl From<GrantProcess> for ProcessId {
-    fn from(p: GrantProcess) -> Self {
+impl From<&GrantProcess> for ProcessId {
+    fn from(p: &GrantProcess) -> Self {
         ProcessId {
             pid: p.pid,
             start_time: p.start_time,

@@ -17,7 +17,9 @@ use zeroize::Zeroizing;
 
 use crate::broker::{ApprovalTerms, Caller};
 use crate::protocol::{ErrorBody, GrantView, StatusView};
-use crate::server::{Shared, check, end_all, with_broker, with_broker_durable};
+use crate::server::{
+    Prefetch, Shared, check, end_all, with_broker, with_broker_durable, with_broker_reading,
+};
 
 /// A service started inside the daemon once its socket listens (see
 /// [`crate::server::ServeOptions::extensions`]); it runs until the daemon
@@ -65,13 +67,19 @@ impl Daemon {
     /// Pending and active grants, or every grant with `all`.
     pub async fn grants(&self, all: bool) -> Result<Vec<GrantView>, ErrorBody> {
         let c = self.caller.clone();
-        with_broker_durable(&self.shared, move |b| b.grants(&c, all).map(Ok)).await
+        let prefetch = if all {
+            Prefetch::All
+        } else {
+            Prefetch::Nothing
+        };
+        with_broker_reading(&self.shared, prefetch, move |b| b.grants(&c, all).map(Ok)).await
     }
 
     /// One grant.
     pub async fn show(&self, id: &str) -> Result<GrantView, ErrorBody> {
         let id = id.to_owned();
-        with_broker_durable(&self.shared, move |b| b.show(&id)).await
+        let p = Prefetch::Grant(id.clone());
+        with_broker_reading(&self.shared, p, move |b| b.show(&id)).await
     }
 
     /// Checks the approver passphrase (to sign in to the page). Shares the
@@ -120,13 +128,15 @@ impl Daemon {
             id.to_owned(),
             terms.security_key.is_some(),
         );
-        let verifier = with_broker_durable(&self.shared, move |b| {
+        let p = Prefetch::Grant(i.clone());
+        let verifier = with_broker_reading(&self.shared, p, move |b| {
             b.approve_check_with(&c, &i, with_key)
         })
         .await?;
         let ok = check(verifier, bytes(passphrase)).await?;
         let (c, id) = (self.caller.clone(), id.to_owned());
-        with_broker_durable(&self.shared, move |b| {
+        let p = Prefetch::Grant(id.clone());
+        with_broker_reading(&self.shared, p, move |b| {
             b.approve_finish_with(&c, &id, terms, ok)
         })
         .await
@@ -135,7 +145,8 @@ impl Daemon {
     /// Refuses a pending grant.
     pub async fn deny(&self, id: &str, reason: Option<String>) -> Result<GrantView, ErrorBody> {
         let (c, id) = (self.caller.clone(), id.to_owned());
-        with_broker_durable(&self.shared, move |b| b.deny(&c, &id, reason)).await
+        let p = Prefetch::Grant(id.clone());
+        with_broker_reading(&self.shared, p, move |b| b.deny(&c, &id, reason)).await
     }
 
     /// Ends a pending or active grant now, and the processes running
@@ -143,7 +154,10 @@ impl Daemon {
     pub async fn revoke(&self, id: &str, reason: Option<String>) -> Result<GrantView, ErrorBody> {
         let (c, id) = (self.caller.clone(), id.to_owned());
         let (view, ending) =
-            with_broker_durable(&self.shared, move |b| b.revoke(&c, &id, reason)).await?;
+            with_broker_reading(&self.shared, Prefetch::Grant(id.clone()), move |b| {
+                b.revoke(&c, &id, reason)
+            })
+            .await?;
         end_all(vec![ending]);
         Ok(view)
     }

@@ -31,6 +31,12 @@ use crate::protocol::{
 };
 
 mod credentials;
+mod durable;
+mod team;
+
+use durable::Durable;
+pub(crate) use durable::{with_broker_durable, with_broker_reading};
+pub(crate) use team::Prefetch;
 
 /// How long a lease's last reports may take to arrive once its grant ended.
 const LEASE_DRAIN: Duration = Duration::from_secs(5);
@@ -54,6 +60,19 @@ pub struct ServeOptions {
     /// approval page). Started once the socket listens; stopped with the
     /// daemon.
     pub extensions: Vec<Extension>,
+    /// Where grants, tasks and the audit chain are kept.
+    pub state: StateLocation,
+}
+
+/// Where the daemon keeps its state.
+#[derive(Default)]
+pub enum StateLocation {
+    /// `state.redb` and `audit.jsonl` in the home (the default).
+    #[default]
+    Embedded,
+    /// Team mode: PostgreSQL at this connection string (password included,
+    /// which is why it is a secret), shared with other daemons.
+    Team(SecretValue),
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. `ready` is called once the
@@ -78,12 +97,8 @@ pub(crate) struct Shared {
     uid: u32,
     pub(crate) pid: u32,
     insecure_fast_kdf: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Durable {
-    upto: u64,
-    error: Option<String>,
+    /// Team mode's session; `None` in the embedded mode.
+    team: Option<team::Team>,
 }
 
 impl Shared {
@@ -104,77 +119,6 @@ pub(crate) async fn with_broker<R: Send + 'static>(
     f(&mut shared.lock())
 }
 
-/// Runs an operation that changes something, then waits until what it
-/// staged is durable: its answer must never get ahead of the disk.
-///
-/// Group commit without a writer thread: the first operation to find
-/// something staged and nobody writing becomes the writer and writes
-/// batches until none is left; the others wait for the batch that holds
-/// theirs. Under load many operations share one sync, and no operation
-/// waits on a thread switch it does not need.
-pub(crate) async fn with_broker_durable<T: Send + 'static>(
-    shared: &Arc<Shared>,
-    f: impl FnOnce(&mut Broker) -> Result<Result<T, ErrorBody>, Error> + Send + 'static,
-) -> Result<T, ErrorBody> {
-    let (result, ticket, lead) = {
-        let mut broker = shared.lock();
-        if let Some(failure) = broker.failure() {
-            return Err(failure);
-        }
-        let result = flat(f(&mut broker));
-        (result, broker.ticket(), broker.claim_writer())
-    };
-    if lead {
-        tokio::task::block_in_place(|| write_batches(shared));
-    }
-    wait_durable(shared, ticket).await?;
-    result
-}
-
-/// Writes batches until nothing is staged (the caller claimed the writer).
-fn write_batches(shared: &Shared) {
-    loop {
-        let (batch, journal) = {
-            let mut broker = shared.lock();
-            let Some(batch) = broker.next_batch() else {
-                return;
-            };
-            (batch, broker.journal())
-        };
-        let mut batch = batch;
-        let upto = batch.upto;
-        let published = || shared.durable.send_modify(|d| d.upto = upto);
-        match journal.write(&mut batch, published) {
-            Ok(()) => {}
-            Err(e) => {
-                let reason = e.to_string();
-                eprintln!(
-                    "warrant serve: error: cannot record decisions, refusing everything from now on: {reason}"
-                );
-                shared.lock().fail(reason.clone());
-                shared.durable.send_modify(|d| d.error = Some(reason));
-            }
-        }
-    }
-}
-
-async fn wait_durable(shared: &Arc<Shared>, ticket: u64) -> Result<(), ErrorBody> {
-    let mut rx = shared.durable.subscribe();
-    let durable = rx
-        .wait_for(|d| d.upto >= ticket || d.error.is_some())
-        .await
-        .map(|d| d.clone())
-        .unwrap_or_default();
-    match durable.error {
-        Some(reason) if durable.upto < ticket => Err(ErrorBody::new(
-            "internal",
-            format!("the daemon could not record this: {reason}"),
-            Some("fix the cause (disk full? permissions?) and restart `warrant serve`".into()),
-        )),
-        _ => Ok(()),
-    }
-}
-
 async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Error> {
     let home = options.home.clone();
     let socket = home.join(SOCKET_FILE);
@@ -184,7 +128,18 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
     // The state database is locked by one process at a time: a second
     // daemon racing this one stops here.
     let stores = options.store;
-    let (broker, endings) = Broker::start(&home, Arc::clone(&stores), options.policy)?;
+    let (broker, endings, team) = match &options.state {
+        StateLocation::Embedded => {
+            let (broker, endings) = Broker::start(&home, Arc::clone(&stores), options.policy)?;
+            (broker, endings, None)
+        }
+        StateLocation::Team(dsn) => {
+            let mut state = team::connect(dsn).await?;
+            let (broker, endings, seen) =
+                Broker::start_team(&home, Arc::clone(&stores), options.policy, &mut state).await?;
+            (broker, endings, Some(team::Team::new(state, seen)))
+        }
+    };
     let (durable, _) = watch::channel(Durable {
         upto: broker.ticket(),
         error: None,
@@ -197,6 +152,7 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
         uid: rustix::process::getuid().as_raw(),
         pid: std::process::id(),
         insecure_fast_kdf: options.insecure_fast_kdf,
+        team,
     });
     end_all(endings);
     let listener = bind(&socket)?;
@@ -345,15 +301,26 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
             // Reads wait for what is staged too: nobody sees a state the
             // disk might not have after a crash.
             Request::Grants { all } => {
-                let r = with_broker_durable(&shared, move |b| b.grants(&c, all).map(Ok)).await;
+                let prefetch = if all {
+                    Prefetch::All
+                } else {
+                    Prefetch::Nothing
+                };
+                let r = with_broker_reading(&shared, prefetch, move |b| b.grants(&c, all).map(Ok))
+                    .await;
                 send(&mut stream, r).await?;
             }
             Request::Check { id } => {
-                let r = with_broker_durable(&shared, move |b| b.check(&id)).await;
+                let r = with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| {
+                    b.check(&id)
+                })
+                .await;
                 send(&mut stream, r).await?;
             }
             Request::Show { id } => {
-                let r = with_broker_durable(&shared, move |b| b.show(&id)).await;
+                let r =
+                    with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| b.show(&id))
+                        .await;
                 send(&mut stream, r).await?;
             }
             Request::Approve {
@@ -370,11 +337,13 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::Deny { id, reason } => {
-                let r = with_broker_durable(&shared, move |b| b.deny(&c, &id, reason)).await;
+                let p = Prefetch::Grant(id.clone());
+                let r = with_broker_reading(&shared, p, move |b| b.deny(&c, &id, reason)).await;
                 send(&mut stream, r).await?;
             }
             Request::Revoke { id, reason } => {
-                let r = with_broker_durable(&shared, move |b| b.revoke(&c, &id, reason)).await;
+                let p = Prefetch::Grant(id.clone());
+                let r = with_broker_reading(&shared, p, move |b| b.revoke(&c, &id, reason)).await;
                 let r = r.map(|(view, ending)| {
                     end_all(vec![ending]);
                     view
@@ -508,7 +477,8 @@ async fn approve(
     let passphrase = read_secret_frame(stream).await?;
     let (c, i) = (caller.clone(), id.clone());
     // The check is audited when it refuses, so it waits for the disk too.
-    let verifier = match with_broker_durable(shared, move |b| b.approve_check(&c, &i)).await {
+    let p = Prefetch::Grant(id.clone());
+    let verifier = match with_broker_reading(shared, p, move |b| b.approve_check(&c, &i)).await {
         Ok(v) => v,
         Err(body) => return Ok(Err(body)),
     };
@@ -517,7 +487,11 @@ async fn approve(
         Err(body) => return Ok(Err(body)),
     };
     let c = caller.clone();
-    Ok(with_broker_durable(shared, move |b| b.approve_finish_with(&c, &id, terms, ok)).await)
+    let p = Prefetch::Grant(id.clone());
+    Ok(with_broker_reading(shared, p, move |b| {
+        b.approve_finish_with(&c, &id, terms, ok)
+    })
+    .await)
 }
 
 /// Checks the approver passphrase for something other than an approval.
@@ -606,7 +580,8 @@ async fn use_grant(
         return send::<()>(&mut stream, Err(body)).await;
     }
     let (c, r) = (caller.clone(), req.clone());
-    let reply = match with_broker_durable(shared, move |b| b.use_begin(&c, &r)).await {
+    let p = Prefetch::Grant(req.grant.clone());
+    let reply = match with_broker_reading(shared, p, move |b| b.use_begin(&c, &r)).await {
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };
@@ -722,11 +697,12 @@ async fn substitute(
     if let Err(body) = genuine(shared, &caller) {
         return send::<()>(&mut stream, Err(body)).await;
     }
-    let reply = match with_broker_durable(shared, move |b| b.substitute_begin(&caller, &req)).await
-    {
-        Ok(reply) => reply,
-        Err(body) => return send::<()>(&mut stream, Err(body)).await,
-    };
+    let p = Prefetch::Grant(req.grant.clone());
+    let reply =
+        match with_broker_reading(shared, p, move |b| b.substitute_begin(&caller, &req)).await {
+            Ok(reply) => reply,
+            Err(body) => return send::<()>(&mut stream, Err(body)).await,
+        };
     let values = match values_of(shared, &reply.grant, &reply.names).await {
         Ok(values) => values,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
@@ -753,7 +729,8 @@ async fn lease(
     }
     // Before the check: an end between the check and here is not missed.
     let mut ended = with_broker(shared, |b| b.subscribe_ended()).await;
-    let reply = match with_broker_durable(shared, move |b| b.lease_begin(&caller, &req)).await {
+    let p = Prefetch::Grant(req.grant.clone());
+    let reply = match with_broker_reading(shared, p, move |b| b.lease_begin(&caller, &req)).await {
         Ok(reply) => reply,
         Err(body) => return send::<()>(&mut stream, Err(body)).await,
     };

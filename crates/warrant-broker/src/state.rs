@@ -321,6 +321,7 @@ mod tests {
             root: GrantProcess {
                 pid: 1,
                 start_time: 2,
+                host: String::new(),
             },
             started_ms: 3,
             proxy_only: true,

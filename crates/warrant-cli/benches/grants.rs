@@ -66,6 +66,7 @@ fn in_process(home: &Path, policy: &Path, clients: usize, cycles: usize) {
         store: Arc::new(warrant_dynamic::stores::Stores::local_only(Arc::new(store))),
         insecure_fast_kdf: true,
         extensions: Vec::new(),
+        state: Default::default(),
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let daemon = std::thread::spawn(move || {

@@ -270,6 +270,8 @@ pub struct ServeArgs {
     /// Do not serve the approval page
     #[arg(long)]
     pub no_ui: bool,
+    #[command(flatten)]
+    pub state: crate::team_state::StateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -649,6 +651,9 @@ pub struct AuditArgs {
     /// Print a JSON array of records
     #[arg(long)]
     pub json: bool,
+    /// Team mode: read the chain the daemons keep in PostgreSQL
+    #[command(flatten)]
+    pub state: crate::team_state::StateArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod commands;
 mod hint;
 mod home;
 mod prompt;
+mod team_state;
 mod unlock;
 
 use std::io::Write;

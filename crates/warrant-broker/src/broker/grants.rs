@@ -9,6 +9,8 @@ use warrant_policy::{Approval, Decision};
 use warrant_secret::SecretName;
 use warrant_store::SecretMeta;
 
+use warrant_sandbox::proc::ProcessId;
+
 use crate::error::Error;
 use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
 use crate::protocol::{ErrorBody, GrantRequest, GrantView, SecretInfo};
@@ -231,9 +233,7 @@ impl Broker {
         let mut grants: Vec<Grant> = if all {
             // The database, overlaid with what is staged and what is live.
             let mut by_id: HashMap<String, Grant> = self
-                .journal
-                .state
-                .grants()?
+                .stored_grants()?
                 .into_iter()
                 .map(|g| (g.id.clone(), g))
                 .collect();
@@ -343,7 +343,12 @@ impl Broker {
         let now = now_ms();
         let ending = Ending {
             processes: if terminate {
-                grant.processes.iter().map(|&p| p.into()).collect()
+                grant
+                    .processes
+                    .iter()
+                    .filter(|p| p.is_local())
+                    .map(ProcessId::from)
+                    .collect()
             } else {
                 Vec::new()
             },

@@ -33,6 +33,7 @@ pub use approval::{ApprovalTerms, HARDWARE_KEY_HINT};
 mod credentials;
 mod grants;
 mod tasks;
+mod team;
 mod usage;
 
 use crate::protocol::{ErrorBody, StatusView};
@@ -134,6 +135,17 @@ impl Journal {
     }
 }
 
+/// Where the broker's changes go and ended grants are read from.
+enum Backend {
+    /// The embedded default: `audit.jsonl` and `state.redb` under the home,
+    /// written by the server's one writer ([`Journal::write`]).
+    File(Arc<Journal>),
+    /// Team mode: PostgreSQL, written by the server in the operation's own
+    /// transaction. Grants that are not live are read before the operation
+    /// (ended ones are not kept in memory) and handed in here.
+    Team(RefCell<HashMap<String, Grant>>),
+}
+
 /// The broker's state in memory: live grants and tasks (ended grants stay
 /// only in the database, so memory follows what is live, not history).
 ///
@@ -143,7 +155,7 @@ impl Journal {
 /// everything it staged is durable ([`Broker::ticket`]).
 pub struct Broker {
     home: PathBuf,
-    journal: Arc<Journal>,
+    backend: Backend,
     store: Arc<Stores>,
     policy: PolicySlot,
     live: HashMap<String, Grant>,
@@ -184,7 +196,6 @@ impl Broker {
     ) -> Result<(Self, Vec<Ending>), Error> {
         let state = StateDb::open(home)?;
         let audit = AuditLog::new(home);
-        let approver = Verifier::load(home)?;
         let mut live = HashMap::new();
         for grant in state.grants()? {
             if grant.status.is_live() {
@@ -203,45 +214,72 @@ impl Broker {
             .collect();
         let accepted_policy = state.meta(ACCEPTED_POLICY)?;
         let last_policy = state.meta(LAST_POLICY)?;
-        let mut broker = Self {
-            home: home.to_owned(),
-            journal: Arc::new(Journal { audit, state }),
-            store,
-            policy: PolicySlot::new(policy),
-            live,
-            tasks,
-            approver,
-            throttle: Throttle::default(),
-            started_ms: now_ms(),
-            accepted_policy,
-            last_policy,
-            pending: RefCell::new(Pending::default()),
-            failed: None,
-            writing: false,
-            members: HashMap::new(),
-            credentials,
-            ended: tokio::sync::broadcast::channel(1024).0,
-            changed: tokio::sync::broadcast::channel(256).0,
-        };
-        let due = broker
-            .live
-            .values()
-            .filter(|g| g.is_due(broker.started_ms))
-            .count();
-        let endings = broker.tick(broker.started_ms)?;
-        broker.record(Event::DaemonStarted {
-            expired: due as u64,
-        })?;
-        broker.refresh_policy()?;
+        let journal = Arc::new(Journal { audit, state });
+        let mut broker = Self::empty(home, Backend::File(Arc::clone(&journal)), store, policy)?;
+        broker.live = live;
+        broker.tasks = tasks;
+        broker.credentials = credentials;
+        broker.accepted_policy = accepted_policy;
+        broker.last_policy = last_policy;
+        let endings = broker.started()?;
         if let Some(mut batch) = broker.take_batch() {
-            broker.journal.write(&mut batch, || {})?;
+            journal.write(&mut batch, || {})?;
         }
         Ok((broker, endings))
     }
 
-    /// Where batches go (for the writer).
-    pub fn journal(&self) -> Arc<Journal> {
-        Arc::clone(&self.journal)
+    /// A broker holding nothing yet.
+    fn empty(
+        home: &Path,
+        backend: Backend,
+        store: Arc<Stores>,
+        policy: Option<PathBuf>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            home: home.to_owned(),
+            backend,
+            store,
+            policy: PolicySlot::new(policy),
+            live: HashMap::new(),
+            tasks: HashMap::new(),
+            approver: Verifier::load(home)?,
+            throttle: Throttle::default(),
+            started_ms: now_ms(),
+            accepted_policy: None,
+            last_policy: None,
+            pending: RefCell::new(Pending::default()),
+            failed: None,
+            writing: false,
+            members: HashMap::new(),
+            credentials: HashMap::new(),
+            ended: tokio::sync::broadcast::channel(1024).0,
+            changed: tokio::sync::broadcast::channel(256).0,
+        })
+    }
+
+    /// Expires what became due while no daemon ran and records the start
+    /// (staged); returns the processes to end.
+    fn started(&mut self) -> Result<Vec<Ending>, Error> {
+        let due = self
+            .live
+            .values()
+            .filter(|g| g.is_due(self.started_ms))
+            .count();
+        let endings = self.tick(self.started_ms)?;
+        self.record(Event::DaemonStarted {
+            expired: due as u64,
+        })?;
+        self.refresh_policy()?;
+        Ok(endings)
+    }
+
+    /// Where batches go (for the writer): `None` in team mode, where the
+    /// server writes each operation's changes in its own transaction.
+    pub fn journal(&self) -> Option<Arc<Journal>> {
+        match &self.backend {
+            Backend::File(journal) => Some(Arc::clone(journal)),
+            Backend::Team(_) => None,
+        }
     }
 
     /// Grants as they end (id, reason). Subscribe before checking a grant is
@@ -370,9 +408,10 @@ impl Broker {
                 Change::Grant(g) if g.id == id => Some(g.clone()),
                 _ => None,
             });
-        match staged {
-            Some(grant) => Ok(Some(grant)),
-            None => self.journal.state.grant(id),
+        match (staged, &self.backend) {
+            (Some(grant), _) => Ok(Some(grant)),
+            (None, Backend::File(journal)) => journal.state.grant(id),
+            (None, Backend::Team(read)) => Ok(read.borrow().get(id).cloned()),
         }
     }
 
@@ -396,9 +435,9 @@ impl Broker {
     /// root is among its ancestors.
     pub fn task_of(&self, caller: &Caller) -> Option<&Task> {
         caller.ancestry.iter().find_map(|p| {
-            self.tasks
-                .values()
-                .find(|t| t.root.pid == p.pid && t.root.start_time == p.start_time)
+            self.tasks.values().find(|t| {
+                t.root.is_local() && t.root.pid == p.pid && t.root.start_time == p.start_time
+            })
         })
     }
 

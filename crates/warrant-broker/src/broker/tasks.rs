@@ -4,7 +4,7 @@ use warrant_audit::Event;
 use warrant_sandbox::proc::{self, ProcessId};
 
 use crate::error::Error;
-use crate::grant::{self, GrantStatus, now_ms};
+use crate::grant::{self, GrantProcess, GrantStatus, now_ms};
 use crate::protocol::{ErrorBody, TaskEnded, TaskView};
 
 use super::{Broker, Caller, Change, Ending, ORPHAN_GRACE, Outcome, bounded};
@@ -96,7 +96,11 @@ impl Broker {
     /// Whether a caller may reattach to a task: it must be the task's root.
     pub fn task_attach(&self, caller: &Caller, task: &str) -> Outcome<TaskView> {
         match (self.tasks.get(task), caller.ancestry.first()) {
-            (Some(t), Some(me)) if t.root.pid == me.pid && t.root.start_time == me.start_time => {
+            (Some(t), Some(me))
+                if t.root.is_local()
+                    && t.root.pid == me.pid
+                    && t.root.start_time == me.start_time =>
+            {
                 Ok(TaskView {
                     task: t.id.clone(),
                     actor: t.actor.clone(),
@@ -189,9 +193,11 @@ impl Broker {
         }
         let mut pruned = Vec::new();
         for grant in self.live.values() {
-            if grant.processes.iter().any(|&p| !proc::is_alive(&p.into())) {
+            // Another machine's processes are that machine's daemon's to watch.
+            let gone = |p: &GrantProcess| p.is_local() && !proc::is_alive(&p.into());
+            if grant.processes.iter().any(gone) {
                 let mut grant = grant.clone();
-                grant.processes.retain(|&p| proc::is_alive(&p.into()));
+                grant.processes.retain(|p| !gone(p));
                 pruned.push(grant);
             }
         }
@@ -200,8 +206,8 @@ impl Broker {
             self.live.insert(grant.id.clone(), grant);
         }
         let mut orphaned = Vec::new();
-        for task in self.tasks.values() {
-            let root = ProcessId::from(task.root);
+        for task in self.tasks.values().filter(|t| t.root.is_local()) {
+            let root = ProcessId::from(&task.root);
             if proc::is_alive(&root) {
                 self.members
                     .insert(task.id.clone(), proc::descendants(&root));

@@ -296,9 +296,9 @@ impl Broker {
             let still_running = result.is_none() && proc::is_alive(&process);
             if !still_running {
                 let mut grant = grant.clone();
-                grant
-                    .processes
-                    .retain(|p| p.pid != process.pid || p.start_time != process.start_time);
+                grant.processes.retain(|p| {
+                    !(p.is_local() && p.pid == process.pid && p.start_time == process.start_time)
+                });
                 self.stage(Change::Grant(grant.clone()));
                 self.live.insert(grant.id.clone(), grant);
             }

@@ -4,3 +4,4 @@
 mod approval_terms;
 mod broker;
 mod team;
+mod team_broker;

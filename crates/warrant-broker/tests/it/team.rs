@@ -65,6 +65,7 @@ fn task(id: &str) -> Task {
         root: GrantProcess {
             pid: 1,
             start_time: 2,
+            host: String::new(),
         },
         started_ms: 3,
         proxy_only: false,

@@ -9,6 +9,9 @@ use crate::args::ServeArgs;
 use crate::unlock;
 
 pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
+    // Before anything else: a password in argv is refused at once.
+    let state = args.state.location()?;
+    crate::team_state::remember(&ctx.home, &args.state);
     let policy = match args.policy.clone() {
         Some(path) => Some(std::path::absolute(&path).unwrap_or(path)),
         None => std::env::current_dir()
@@ -43,6 +46,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         store,
         insecure_fast_kdf,
         extensions: Vec::new(),
+        state,
     };
     let mut options = options;
     let url = page.map(|page| {
@@ -53,8 +57,10 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         let policy = policy
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+        // The connection string as given: it holds no password.
+        let state = args.state.state.as_deref().unwrap_or("embedded");
         eprintln!(
-            "warrant: serving {} at {} (pid {}; policy {policy}; {locked})",
+            "warrant: serving {} at {} (pid {}; policy {policy}; state {state}; {locked})",
             ctx.home.display(),
             socket.display(),
             std::process::id()

@@ -24,5 +24,6 @@ mod secret;
 mod signals;
 mod store_faults;
 mod task;
+mod team;
 mod terminal;
 mod web;

@@ -69,6 +69,7 @@ impl Page {
                     std::future::pending::<()>().await;
                 })
             })],
+            state: Default::default(),
         };
         // The daemon lives as long as the test process.
         std::thread::spawn(move || server::serve(options, |_| {}).expect("daemon"));
