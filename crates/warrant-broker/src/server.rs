@@ -666,23 +666,33 @@ async fn values_of(
     grant: &str,
     names: &[String],
 ) -> Result<Vec<SecretValue>, ErrorBody> {
+    let internal =
+        |e: String| ErrorBody::new("internal", format!("cannot read the store: {e}"), None);
+    let names = names
+        .iter()
+        .map(|n| SecretName::new(n).map_err(|e| internal(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Stored values in one trip to a blocking thread; dynamic ones after.
+    let stores = Arc::clone(&shared.stores);
+    let wanted = names.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        wanted
+            .iter()
+            .map(|name| match stores.is_dynamic(name) {
+                true => Ok(None),
+                false => stores.get(name).map(Some),
+            })
+            .collect::<Result<Vec<Option<SecretValue>>, _>>()
+    })
+    .await
+    .map_err(|e| internal(e.to_string()))?
+    .map_err(|e| internal(e.to_string()))?;
     let mut values = Vec::with_capacity(names.len());
-    for n in names {
-        let name = SecretName::new(n)
-            .map_err(|e| ErrorBody::new("internal", format!("cannot read the store: {e}"), None))?;
-        let value = if shared.stores.is_dynamic(&name) {
-            credentials::value(shared, grant, &name).await?
-        } else {
-            let stores = Arc::clone(&shared.stores);
-            tokio::task::spawn_blocking(move || stores.get(&name))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    ErrorBody::new("internal", format!("cannot read the store: {e}"), None)
-                })?
-        };
-        values.push(value);
+    for (name, value) in names.iter().zip(stored) {
+        values.push(match value {
+            Some(value) => value,
+            None => credentials::value(shared, grant, name).await?,
+        });
     }
     Ok(values)
 }

@@ -525,40 +525,32 @@ fn a_server_echoing_the_credential_is_redacted_before_the_child_reads_it() {
 #[test]
 fn every_secret_needs_a_host_and_grants_take_no_resolve() {
     let s = Setup::new();
-    let ran = finish({
-        let mut c = s.home.std_cmd();
-        c.args([
-            "run",
-            "--proxy",
-            "--env",
-            "TOKEN=warrant://api/token",
-            "--",
-            "true",
-        ]);
-        c
-    });
+    let ran = s.home.run(&[
+        "run",
+        "--proxy",
+        "--env",
+        "TOKEN=warrant://api/token",
+        "--",
+        "true",
+    ]);
     assert_eq!(ran.code, 125, "{ran:?}");
     assert!(
         ran.stderr.contains("warrant://api/token has no --host"),
         "{ran:?}"
     );
 
-    let ran = finish({
-        let mut c = s.home.std_cmd();
-        c.args([
-            "run",
-            "--proxy",
-            "--grant",
-            "g_x",
-            "--resolve",
-            "api.example.test=127.0.0.1:1",
-            "--env",
-            "TOKEN=warrant://api/token",
-            "--",
-            "true",
-        ]);
-        c
-    });
+    let ran = s.home.run(&[
+        "run",
+        "--proxy",
+        "--grant",
+        "g_x",
+        "--resolve",
+        "api.example.test=127.0.0.1:1",
+        "--env",
+        "TOKEN=warrant://api/token",
+        "--",
+        "true",
+    ]);
     assert_eq!(ran.code, 125, "{ran:?}");
     assert!(
         ran.stderr.contains("--resolve cannot be used with a grant"),
@@ -566,11 +558,7 @@ fn every_secret_needs_a_host_and_grants_take_no_resolve() {
     );
 
     // --host without --proxy is refused by the parser.
-    let ran = finish({
-        let mut c = s.home.std_cmd();
-        c.args(["run", "--host", "a=b", "--", "true"]);
-        c
-    });
+    let ran = s.home.run(&["run", "--host", "a=b", "--", "true"]);
     assert_eq!(ran.code, 2, "{ran:?}");
 }
 
