@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
 use crate::broker::{ApprovalTerms, Caller};
-use crate::protocol::{ErrorBody, GrantView, StatusView};
+use crate::protocol::{ErrorBody, ErrorCode, GrantView, StatusView};
 use crate::server::{
     Prefetch, Shared, check, end_all, with_broker, with_broker_durable, with_broker_reading,
 };
@@ -90,7 +90,7 @@ impl Daemon {
             b.check_outside_task(&c, SIGN_IN)?;
             if let Some(wait) = b.throttle_wait() {
                 return Err(ErrorBody::new(
-                    "throttled",
+                    ErrorCode::Throttled,
                     format!(
                         "locked for {} s after wrong passphrases",
                         wait.as_secs().max(1)
@@ -103,7 +103,7 @@ impl Daemon {
         .await?;
         let Some(verifier) = verifier else {
             return Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "no approver passphrase is set, so nobody can sign in",
                 Some("set one with `warrant approver set`".into()),
             ));

@@ -24,6 +24,7 @@ mod approver;
 mod broker;
 mod client;
 mod error;
+mod error_code;
 mod grant;
 pub mod handle;
 mod policy_slot;

@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use crate::error_code::{ErrorClass, ErrorCode};
 use crate::grant::Grant;
 
 /// The largest frame either side accepts (values and requests are far
@@ -286,10 +287,8 @@ pub enum Reply {
 /// Why the daemon refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// Machine-readable kind: `not_found`, `denied`, `not_active`,
-    /// `out_of_scope`, `forbidden`, `wrong_passphrase`, `throttled`,
-    /// `bad_request`, `internal`.
-    pub code: String,
+    /// Machine-readable kind (see [`ErrorCode`]).
+    pub code: ErrorCode,
     /// What went wrong (lowercase, one layer).
     pub message: String,
     /// What the user can do about it.
@@ -298,9 +297,9 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     /// An error with a hint.
-    pub fn new(code: &str, message: impl Into<String>, hint: Option<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>, hint: Option<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             hint,
         }

@@ -26,7 +26,7 @@ use crate::grant::now_ms;
 use crate::handle::{Daemon, Extension};
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    ErrorBody, GrantView, LeaseEnd, LeaseRequest, PolicyView, Reply, Request, RunResult,
+    ErrorBody, ErrorCode, GrantView, LeaseEnd, LeaseRequest, PolicyView, Reply, Request, RunResult,
     SOCKET_FILE, SubstituteRequest, UseRequest,
 };
 
@@ -254,7 +254,11 @@ async fn send<T: Serialize>(
 }
 
 fn internal(e: &Error) -> ErrorBody {
-    ErrorBody::new("internal", e.to_string(), e.hint().map(str::to_owned))
+    ErrorBody::new(
+        ErrorCode::Internal,
+        e.to_string(),
+        e.hint().map(str::to_owned),
+    )
 }
 
 /// Flattens broker results: refusals and failures both go back as errors.
@@ -274,17 +278,29 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
         let audited = reason.clone();
         let _ =
             with_broker_durable(&shared, move |b| b.peer_refused(uid, pid, &audited).map(Ok)).await;
-        return send::<()>(&mut stream, Err(ErrorBody::new("forbidden", reason, None))).await;
+        return send::<()>(
+            &mut stream,
+            Err(ErrorBody::new(ErrorCode::Forbidden, reason, None)),
+        )
+        .await;
     }
     let Some(caller) = identify(pid) else {
-        let body = ErrorBody::new("forbidden", "cannot identify the calling process", None);
+        let body = ErrorBody::new(
+            ErrorCode::Forbidden,
+            "cannot identify the calling process",
+            None,
+        );
         return send::<()>(&mut stream, Err(body)).await;
     };
     while let Some(frame) = read_frame(&mut stream).await? {
         let request: Request = match serde_json::from_slice(&frame) {
             Ok(r) => r,
             Err(e) => {
-                let body = ErrorBody::new("bad_request", format!("unreadable request: {e}"), None);
+                let body = ErrorBody::new(
+                    ErrorCode::BadRequest,
+                    format!("unreadable request: {e}"),
+                    None,
+                );
                 return send::<()>(&mut stream, Err(body)).await;
             }
         };
@@ -400,7 +416,7 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
             | Request::TaskEnd { .. }
             | Request::Substituted(_) => {
                 let body = ErrorBody::new(
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     "no use, lease or task is open on this connection",
                     None,
                 );
@@ -506,7 +522,7 @@ async fn check_approver(
         b.check_outside_task(&c, what)?;
         if let Some(wait) = b.throttle_wait() {
             return Err(ErrorBody::new(
-                "throttled",
+                ErrorCode::Throttled,
                 format!(
                     "locked for {} s after wrong passphrases",
                     wait.as_secs().max(1)
@@ -541,7 +557,13 @@ async fn approver_set(
         .expect("hashing panicked");
     let verifier = match verifier {
         Ok(v) => v,
-        Err(e) => return Ok(Err(ErrorBody::new("bad_request", e.to_string(), None))),
+        Err(e) => {
+            return Ok(Err(ErrorBody::new(
+                ErrorCode::BadRequest,
+                e.to_string(),
+                None,
+            )));
+        }
     };
     let c = caller.clone();
     Ok(with_broker_durable(shared, move |b| b.set_approver(&c, verifier)).await)
@@ -556,7 +578,7 @@ async fn policy_accept(
     let has_approver = with_broker(shared, |b| b.approver().is_some()).await;
     if !has_approver {
         return Ok(Err(ErrorBody::new(
-            "forbidden",
+            ErrorCode::Forbidden,
             "no approver passphrase is set, so nobody can accept a policy",
             Some("set one with `warrant approver set`".into()),
         )));
@@ -625,7 +647,8 @@ async fn use_grant(
                 break;
             }
             _ => {
-                let body = ErrorBody::new("bad_request", "expected spawned or finished", None);
+                let body =
+                    ErrorBody::new(ErrorCode::BadRequest, "expected spawned or finished", None);
                 send::<()>(&mut stream, Err(body)).await?;
             }
         }
@@ -649,7 +672,7 @@ fn genuine(shared: &Shared, caller: &Caller) -> Result<(), ErrorBody> {
         return Ok(());
     }
     Err(ErrorBody::new(
-        "forbidden",
+        ErrorCode::Forbidden,
         "only the warrant binary the daemon runs may receive values",
         Some(
             "use `warrant run --grant ID -- COMMAND` (restart `warrant serve` after upgrading warrant)"
@@ -666,8 +689,13 @@ async fn values_of(
     grant: &str,
     names: &[String],
 ) -> Result<Vec<SecretValue>, ErrorBody> {
-    let internal =
-        |e: String| ErrorBody::new("internal", format!("cannot read the store: {e}"), None);
+    let internal = |e: String| {
+        ErrorBody::new(
+            ErrorCode::Internal,
+            format!("cannot read the store: {e}"),
+            None,
+        )
+    };
     let names = names
         .iter()
         .map(|n| SecretName::new(n).map_err(|e| internal(e.to_string())))
@@ -833,7 +861,7 @@ async fn task_session(
             ended_cleanly = true;
             break;
         }
-        let body = ErrorBody::new("bad_request", "expected task_end", None);
+        let body = ErrorBody::new(ErrorCode::BadRequest, "expected task_end", None);
         send::<()>(&mut stream, Err(body)).await?;
     }
     let r = with_broker_durable(shared, move |b| b.task_end(&task, exit_code).map(Ok)).await;

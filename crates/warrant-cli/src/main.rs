@@ -96,20 +96,7 @@ fn main() -> ExitCode {
 /// failure), 1 otherwise.
 fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<warrant_broker::Error>() {
-        Some(warrant_broker::Error::Daemon(body))
-            if matches!(
-                body.code.as_str(),
-                "denied"
-                    | "forbidden"
-                    | "not_active"
-                    | "out_of_scope"
-                    | "wrong_passphrase"
-                    | "hardware_key_required"
-                    | "throttled"
-            ) =>
-        {
-            3
-        }
+        Some(warrant_broker::Error::Daemon(body)) if body.code.is_refusal() => 3,
         _ => 1,
     }
 }

@@ -14,7 +14,7 @@ use rmcp::schemars;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warrant_broker::Client;
-use warrant_broker::protocol::{RunResult, UseRequest};
+use warrant_broker::protocol::{ErrorCode, RunResult, UseRequest};
 use warrant_env::{Delivery, EnvPlan};
 use warrant_exec::{ChildStatus, RunSpec, Streams, TerminalMode};
 use warrant_redact::{MIN_SECRET_LEN, RedactorBuilder};
@@ -54,7 +54,7 @@ pub struct CommandArgs {
 
 fn refuse(message: impl Into<String>, hint: Option<&str>) -> warrant_broker::Error {
     warrant_broker::Error::Daemon(warrant_broker::protocol::ErrorBody::new(
-        "bad_request",
+        ErrorCode::BadRequest,
         message,
         hint.map(str::to_owned),
     ))

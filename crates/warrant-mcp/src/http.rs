@@ -9,7 +9,7 @@ use rmcp::schemars;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warrant_broker::Client;
-use warrant_broker::protocol::{ErrorBody, SubstituteRequest};
+use warrant_broker::protocol::{ErrorBody, ErrorCode, SubstituteRequest};
 use warrant_redact::RedactorBuilder;
 use zeroize::Zeroizing;
 
@@ -38,7 +38,11 @@ pub struct HttpArgs {
     pub body: Option<String>,
 }
 
-fn refuse(code: &str, message: impl Into<String>, hint: Option<&str>) -> warrant_broker::Error {
+fn refuse(
+    code: ErrorCode,
+    message: impl Into<String>,
+    hint: Option<&str>,
+) -> warrant_broker::Error {
     warrant_broker::Error::Daemon(ErrorBody::new(code, message, hint.map(str::to_owned)))
 }
 
@@ -101,19 +105,28 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
     let method =
         reqwest::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
             refuse(
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!("unknown method {:?}", args.method),
                 None,
             )
         })?;
-    let url = reqwest::Url::parse(&args.url)
-        .map_err(|e| refuse("bad_request", format!("cannot read the URL: {e}"), None))?;
+    let url = reqwest::Url::parse(&args.url).map_err(|e| {
+        refuse(
+            ErrorCode::BadRequest,
+            format!("cannot read the URL: {e}"),
+            None,
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(refuse("bad_request", "only http and https URLs", None));
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            "only http and https URLs",
+            None,
+        ));
     }
     let host = url
         .host_str()
-        .ok_or_else(|| refuse("bad_request", "the URL has no host", None))?
+        .ok_or_else(|| refuse(ErrorCode::BadRequest, "the URL has no host", None))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
@@ -122,36 +135,36 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
     let before_query = &args.url[..args.url.find('?').unwrap_or(args.url.len())];
     if before_query.contains(OPEN) {
         return Err(refuse(
-            "bad_request",
+            ErrorCode::BadRequest,
             "a {{secret:NAME}} placeholder may stand in the query, a header value or the body, not in the scheme, host or path",
             None,
         ));
     }
     let headers = args.headers.unwrap_or_default();
     let body = args.body.unwrap_or_default();
-    let mut names = placeholders(&args.url).map_err(|e| refuse("bad_request", e, None))?;
+    let mut names = placeholders(&args.url).map_err(|e| refuse(ErrorCode::BadRequest, e, None))?;
     for value in headers.values() {
-        names.extend(placeholders(value).map_err(|e| refuse("bad_request", e, None))?);
+        names.extend(placeholders(value).map_err(|e| refuse(ErrorCode::BadRequest, e, None))?);
     }
     for name in headers.keys() {
         // The host a value may go to is the URL's; a Host header naming
         // another (a CDN fronting several tenants routes by it) is refused.
         if name.eq_ignore_ascii_case("host") {
             return Err(refuse(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "the Host header is set from the URL; remove it",
                 None,
             ));
         }
         if name.contains(OPEN) {
             return Err(refuse(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "placeholders go in header values, not names",
                 None,
             ));
         }
     }
-    names.extend(placeholders(&body).map_err(|e| refuse("bad_request", e, None))?);
+    names.extend(placeholders(&body).map_err(|e| refuse(ErrorCode::BadRequest, e, None))?);
     names.sort();
     names.dedup();
 
@@ -167,32 +180,36 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
     let (reply, values) =
         tokio::task::spawn_blocking(move || Client::connect(&home)?.substitute(request))
             .await
-            .map_err(|e| refuse("internal", e.to_string(), None))??;
+            .map_err(|e| refuse(ErrorCode::Internal, e.to_string(), None))??;
     let mut by_name = BTreeMap::new();
     let mut redactor = RedactorBuilder::new();
     for (name, value) in reply.names.iter().zip(values) {
         redactor.add(name, value.expose_secret());
         by_name.insert(name.clone(), Zeroizing::new(value.expose_secret().to_vec()));
     }
-    let redactor = redactor
-        .build()
-        .map_err(|e| refuse("internal", format!("cannot set up redaction: {e}"), None))?;
+    let redactor = redactor.build().map_err(|e| {
+        refuse(
+            ErrorCode::Internal,
+            format!("cannot set up redaction: {e}"),
+            None,
+        )
+    })?;
 
     let url = fill(&args.url, &by_name, query_encode);
     let url = reqwest::Url::parse(&url).map_err(|e| {
         refuse(
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("the URL with values in it: {e}"),
             None,
         )
     })?;
-    let client = http_client().map_err(|e| refuse("internal", e, None))?;
+    let client = http_client().map_err(|e| refuse(ErrorCode::Internal, e, None))?;
     let mut builder = client.request(method, url);
     for (name, value) in &headers {
         let filled = fill(value, &by_name, |v| String::from_utf8_lossy(v).into_owned());
         let header = reqwest::header::HeaderValue::from_str(&filled).map_err(|_| {
             refuse(
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!("header {name} is not a valid header value"),
                 None,
             )
@@ -213,7 +230,11 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
         } else {
             "failed"
         };
-        refuse("http_error", format!("the request to {host} {kind}"), None)
+        refuse(
+            ErrorCode::HttpError,
+            format!("the request to {host} {kind}"),
+            None,
+        )
     })?;
 
     let status = response.status().as_u16();
@@ -233,14 +254,14 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
             .await
             .map_err(|_| {
                 refuse(
-                    "http_error",
+                    ErrorCode::HttpError,
                     format!("the response from {host} timed out"),
                     None,
                 )
             })?
             .map_err(|_| {
                 refuse(
-                    "http_error",
+                    ErrorCode::HttpError,
                     format!("the response from {host} broke off"),
                     None,
                 )

@@ -11,7 +11,7 @@ use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warrant_broker::Client;
-use warrant_broker::protocol::GrantRequest;
+use warrant_broker::protocol::{ErrorCode, GrantRequest};
 
 use crate::Config;
 use crate::command::{self, CommandArgs};
@@ -103,11 +103,9 @@ fn claimed(config: &Config) -> Option<String> {
 /// A tool error the model can act on: `isError`, with the reason and a hint.
 pub(crate) fn refusal(error: &warrant_broker::Error) -> CallToolResult {
     let (code, message, hint) = match error {
-        warrant_broker::Error::Daemon(body) => {
-            (body.code.clone(), body.message.clone(), body.hint.clone())
-        }
+        warrant_broker::Error::Daemon(body) => (body.code, body.message.clone(), body.hint.clone()),
         other => (
-            "unavailable".to_owned(),
+            ErrorCode::Unavailable,
             other.to_string(),
             other.hint().map(str::to_owned),
         ),
@@ -164,7 +162,7 @@ impl WarrantTools {
             Ok(ms) => ms,
             Err(message) => {
                 return Ok(CallToolResult::structured_error(
-                    json!({ "error": "bad_request", "message": message, "hint": null }),
+                    json!({ "error": ErrorCode::BadRequest, "message": message, "hint": null }),
                 ));
             }
         };

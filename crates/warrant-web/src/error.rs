@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use warrant_broker::protocol::ErrorBody;
+use warrant_broker::protocol::{ErrorBody, ErrorCode};
 
 /// Why a request to the page failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,40 +51,33 @@ impl From<ErrorBody> for WebError {
 
 #[derive(Serialize)]
 struct Body<'a> {
-    code: &'a str,
+    code: ErrorCode,
     message: String,
     hint: Option<&'a str>,
 }
 
 impl WebError {
-    fn status_and_code(&self) -> (StatusCode, &str) {
+    /// The one code this error is known by; its status follows from it
+    /// ([`ErrorCode::http_status`]), as the CLI's exit code and MCP's
+    /// tool errors do.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::SignedOut => (StatusCode::UNAUTHORIZED, "signed_out"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::Host(_) => (StatusCode::MISDIRECTED_REQUEST, "wrong_host"),
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Key(_) => (StatusCode::FORBIDDEN, "security_key"),
-            Self::Io { .. } | Self::Audit(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            Self::Daemon(body) => {
-                let status = match body.code.as_str() {
-                    "not_found" => StatusCode::NOT_FOUND,
-                    "wrong_passphrase" | "forbidden" | "hardware_key_required" => {
-                        StatusCode::FORBIDDEN
-                    }
-                    "throttled" => StatusCode::TOO_MANY_REQUESTS,
-                    "bad_request" => StatusCode::BAD_REQUEST,
-                    "not_pending" | "not_active" => StatusCode::CONFLICT,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                (status, body.code.as_str())
-            }
+            Self::SignedOut => ErrorCode::SignedOut,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Host(_) => ErrorCode::WrongHost,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Key(_) => ErrorCode::SecurityKey,
+            Self::Io { .. } | Self::Audit(_) => ErrorCode::Internal,
+            Self::Daemon(body) => body.code,
         }
     }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let hint = match &self {
             Self::Daemon(body) => body.hint.as_deref(),
             Self::SignedOut => Some("sign in again with the approver passphrase"),
@@ -96,5 +89,26 @@ impl IntoResponse for WebError {
             hint,
         };
         (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_daemon_refusal_is_a_client_error_on_the_page() {
+        // The page once answered refusals it had no string for with 500.
+        for code in [
+            ErrorCode::Denied,
+            ErrorCode::OutOfScope,
+            ErrorCode::UseLimited,
+            ErrorCode::NotActive,
+            ErrorCode::HardwareKeyRequired,
+        ] {
+            let error = WebError::Daemon(ErrorBody::new(code, "no", None));
+            let status = error.into_response().status();
+            assert!(status.is_client_error(), "{code:?} answered {status}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use warrant_policy::Policy;
 use crate::approver::Verifier;
 use crate::error::Error;
 use crate::grant::{GrantStatus, now_ms};
-use crate::protocol::{ErrorBody, GrantView};
+use crate::protocol::{ErrorBody, ErrorCode, GrantView};
 
 use super::{Broker, Caller, Change, Outcome};
 
@@ -94,7 +94,7 @@ impl Broker {
                     "asked from inside task {} ({}): an agent cannot approve",
                     task.id, task.actor
                 ),
-                "forbidden",
+                ErrorCode::Forbidden,
                 Some("approve from a terminal that is not running under `warrant task`".into()),
             );
         }
@@ -107,13 +107,13 @@ impl Broker {
                     wait.as_secs().max(1),
                     self.throttle.failures()
                 ),
-                "throttled",
+                ErrorCode::Throttled,
                 Some("wait, then try again with the right passphrase".into()),
             );
         }
         let Some(verifier) = self.approver.clone() else {
             return Ok(Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "no approver passphrase is set, so nothing can be approved",
                 Some("set one with `warrant approver set` (outside any agent task)".into()),
             )));
@@ -124,12 +124,12 @@ impl Broker {
                     caller,
                     id,
                     "the policy asks for a security key to approve this grant".into(),
-                    "hardware_key_required",
+                    ErrorCode::HardwareKeyRequired,
                     Some(HARDWARE_KEY_HINT.into()),
                 ),
             Some(g) if g.status == GrantStatus::Pending => Ok(Ok(verifier)),
             Some(g) => Ok(Err(ErrorBody::new(
-                "not_pending",
+                ErrorCode::NotPending,
                 format!("grant {id} is {}, not pending", g.status),
                 None,
             ))),
@@ -169,7 +169,7 @@ impl Broker {
                 caller,
                 id,
                 "wrong approver passphrase".into(),
-                "wrong_passphrase",
+                ErrorCode::WrongPassphrase,
                 Some(format!(
                     "approval is locked for {} s; the lock doubles with each wrong passphrase",
                     lockout.as_secs()
@@ -183,7 +183,7 @@ impl Broker {
         };
         if grant.status != GrantStatus::Pending || grant.is_due(now) {
             return Ok(Err(ErrorBody::new(
-                "not_pending",
+                ErrorCode::NotPending,
                 format!("grant {id} is no longer pending"),
                 None,
             )));
@@ -193,7 +193,7 @@ impl Broker {
                 caller,
                 id,
                 "the policy asks for a security key to approve this grant".into(),
-                "hardware_key_required",
+                ErrorCode::HardwareKeyRequired,
                 Some(HARDWARE_KEY_HINT.into()),
             );
         }
@@ -201,7 +201,7 @@ impl Broker {
         let ttl = terms.ttl_ms.map_or(grant.ttl_ms, |t| t.min(grant.ttl_ms));
         if ttl == 0 || terms.max_uses == Some(0) {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "ttl and uses must be more than zero",
                 None,
             )));
@@ -237,7 +237,7 @@ impl Broker {
         caller: &Caller,
         id: &str,
         reason: String,
-        code: &str,
+        code: ErrorCode,
         hint: Option<String>,
     ) -> Result<Outcome<T>, Error> {
         self.record(Event::ApprovalRefused {
@@ -261,7 +261,7 @@ impl Broker {
     ) -> Result<Outcome<()>, Error> {
         if let Some(task) = self.task_of(caller) {
             return Ok(Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "asked from inside task {}: an agent cannot set the approver",
                     task.id
@@ -291,7 +291,7 @@ impl Broker {
     pub fn check_outside_task(&self, caller: &Caller, what: &str) -> Outcome<()> {
         match self.task_of(caller) {
             Some(task) => Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "asked from inside task {} ({}): an agent cannot {what}",
                     task.id, task.actor
@@ -323,7 +323,7 @@ impl Broker {
             caller,
             what,
             "wrong approver passphrase".into(),
-            "wrong_passphrase",
+            ErrorCode::WrongPassphrase,
             Some(format!("locked for {} s", lockout.as_secs())),
         )
     }
@@ -336,7 +336,7 @@ impl Broker {
         self.refresh_policy()?;
         let Some(policy) = self.policy.current() else {
             return Ok(Err(ErrorBody::new(
-                "not_found",
+                ErrorCode::NotFound,
                 self.policy.unavailable_reason(),
                 Some(self.policy.hint()),
             )));

@@ -9,7 +9,7 @@ use warrant_audit::Event;
 use warrant_dynamic::stores::CredentialRecord;
 
 use crate::error::Error;
-use crate::protocol::ErrorBody;
+use crate::protocol::{ErrorBody, ErrorCode};
 use crate::state::{Change, credential_key};
 
 use super::{Broker, Outcome};
@@ -21,7 +21,7 @@ impl Broker {
     pub fn credential_made(&mut self, record: CredentialRecord) -> Result<Outcome<()>, Error> {
         if !self.is_active(&record.grant) {
             return Ok(Err(ErrorBody::new(
-                "not_active",
+                ErrorCode::NotActive,
                 format!("grant {} ended while its credential was made", record.grant),
                 None,
             )));

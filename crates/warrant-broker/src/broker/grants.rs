@@ -13,7 +13,7 @@ use warrant_sandbox::proc::ProcessId;
 
 use crate::error::Error;
 use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
-use crate::protocol::{ErrorBody, GrantRequest, GrantView, SecretInfo};
+use crate::protocol::{ErrorBody, ErrorCode, GrantRequest, GrantView, SecretInfo};
 
 use super::{Broker, Caller, Change, Ending, MAX_LIST, MAX_REASON, Outcome, bounded, not_found};
 
@@ -29,7 +29,7 @@ impl Broker {
         let actor = match (&task, &req.actor) {
             (Some(task), Some(claimed)) if claimed != &task.actor => {
                 return Ok(Err(ErrorBody::new(
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     format!(
                         "inside task {} every process acts as {}; it cannot claim actor {claimed}",
                         task.id, task.actor
@@ -41,7 +41,7 @@ impl Broker {
             (None, Some(claimed)) => claimed.clone(),
             (None, None) => {
                 return Ok(Err(ErrorBody::new(
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     "no actor: outside a task, say who asks",
                     Some("pass --actor NAME (an actor of the policy), or run the agent under `warrant task`".into()),
                 )));
@@ -58,7 +58,7 @@ impl Broker {
                 secrets: req.secrets.clone(),
                 reason: reason.clone(),
             })?;
-            Ok(Err(ErrorBody::new("denied", reason, hint)))
+            Ok(Err(ErrorBody::new(ErrorCode::Denied, reason, hint)))
         };
         let Some(policy) = self.policy.current() else {
             let reason = self.policy.unavailable_reason();
@@ -68,19 +68,25 @@ impl Broker {
         for secret in &req.secrets {
             match SecretName::new(secret) {
                 Ok(name) => names.push(name),
-                Err(e) => return Ok(Err(ErrorBody::new("bad_request", e.to_string(), None))),
+                Err(e) => {
+                    return Ok(Err(ErrorBody::new(
+                        ErrorCode::BadRequest,
+                        e.to_string(),
+                        None,
+                    )));
+                }
             }
         }
         if names.is_empty() {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "no secrets asked for",
                 Some("name them with --secret NAME".into()),
             )));
         }
         if req.ttl_ms == 0 {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "ttl must be more than zero",
                 None,
             )));
@@ -89,14 +95,14 @@ impl Broker {
         // keep it to the size of a request, not of a file.
         if req.reason.trim().is_empty() || bounded("a reason", &req.reason).is_err() {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!("a reason is needed, of at most {MAX_REASON} characters"),
                 Some("say in a sentence what the task needs the secrets for".into()),
             )));
         }
         if names.len() > MAX_LIST || req.commands.len() > MAX_LIST || req.hosts.len() > MAX_LIST {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!("at most {MAX_LIST} secrets, commands and hosts per request"),
                 None,
             )));
@@ -281,7 +287,7 @@ impl Broker {
         };
         if grant.status != GrantStatus::Pending {
             return Ok(Err(ErrorBody::new(
-                "not_pending",
+                ErrorCode::NotPending,
                 format!("grant {id} is {}, not pending", grant.status),
                 Some(format!("end an active grant with `warrant revoke {id}`")),
             )));
@@ -394,7 +400,7 @@ impl Broker {
             (None, Some(actor)) => actor,
             (None, None) => {
                 return Ok(Err(ErrorBody::new(
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     "no actor: outside a task, say who asks",
                     Some("pass --actor NAME, or run the agent under `warrant task`".into()),
                 )));
@@ -402,7 +408,7 @@ impl Broker {
         };
         let Some(policy) = self.policy.current() else {
             return Ok(Err(ErrorBody::new(
-                "denied",
+                ErrorCode::Denied,
                 self.policy.unavailable_reason(),
                 Some(self.policy.hint()),
             )));

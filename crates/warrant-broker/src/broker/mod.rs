@@ -36,7 +36,7 @@ mod tasks;
 mod team;
 mod usage;
 
-use crate::protocol::{ErrorBody, StatusView};
+use crate::protocol::{ErrorBody, ErrorCode, StatusView};
 use crate::state::{ACCEPTED_POLICY, Change, LAST_POLICY, StateDb, Task};
 
 /// Who is calling, as the kernel and `/proc` tell it (not as it claims).
@@ -71,7 +71,7 @@ const MAX_LIST: usize = 64;
 fn bounded(what: &str, text: &str) -> Outcome<()> {
     if text.chars().count() > MAX_REASON {
         return Err(ErrorBody::new(
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("{what} is limited to {MAX_REASON} characters"),
             None,
         ));
@@ -386,7 +386,7 @@ impl Broker {
     pub fn failure(&self) -> Option<ErrorBody> {
         self.failed.as_ref().map(|reason| {
             ErrorBody::new(
-                "internal",
+                ErrorCode::Internal,
                 format!("the daemon can no longer record its decisions: {reason}"),
                 Some("fix the cause (disk full? permissions?) and restart `warrant serve`".into()),
             )
@@ -487,7 +487,7 @@ impl Broker {
     fn may_touch(&self, caller: &Caller, grant: &Grant) -> Outcome<()> {
         match self.task_of(caller) {
             Some(task) if grant.task.as_ref() != Some(&task.id) => Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("grant {} is not task {}'s", grant.id, task.id),
                 None,
             )),
@@ -498,7 +498,7 @@ impl Broker {
     fn ended_or_missing(&self, id: &str) -> Result<ErrorBody, Error> {
         Ok(match self.lookup(id)? {
             Some(g) => ErrorBody::new(
-                "not_active",
+                ErrorCode::NotActive,
                 format!(
                     "grant {id} is {}{}",
                     g.status,
@@ -516,7 +516,7 @@ impl Broker {
 
 fn not_found(id: &str) -> ErrorBody {
     ErrorBody::new(
-        "not_found",
+        ErrorCode::NotFound,
         format!("no grant {id}"),
         Some("list grants with `warrant grants --all`".into()),
     )

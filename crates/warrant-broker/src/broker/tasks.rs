@@ -5,7 +5,7 @@ use warrant_sandbox::proc::{self, ProcessId};
 
 use crate::error::Error;
 use crate::grant::{self, GrantProcess, GrantStatus, now_ms};
-use crate::protocol::{ErrorBody, TaskEnded, TaskView};
+use crate::protocol::{ErrorBody, ErrorCode, TaskEnded, TaskView};
 
 use super::{Broker, Caller, Change, Ending, ORPHAN_GRACE, Outcome, bounded};
 use crate::state::Task;
@@ -27,7 +27,7 @@ impl Broker {
         }
         if let Some(outer) = self.task_of(caller) {
             return Ok(Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "already inside task {} (actor {}); tasks do not nest",
                     outer.id, outer.actor
@@ -39,7 +39,7 @@ impl Broker {
             Some(policy) if policy.actor(&actor).is_none() => {
                 let known: Vec<String> = policy.actors().map(|a| a.name.clone()).collect();
                 return Ok(Err(ErrorBody::new(
-                    "bad_request",
+                    ErrorCode::BadRequest,
                     format!(
                         "actor {actor} is not in the policy {}",
                         policy.path().display()
@@ -53,7 +53,7 @@ impl Broker {
             Some(_) => {}
             None => {
                 return Ok(Err(ErrorBody::new(
-                    "denied",
+                    ErrorCode::Denied,
                     self.policy.unavailable_reason(),
                     Some(self.policy.hint()),
                 )));
@@ -61,7 +61,7 @@ impl Broker {
         }
         let Some(root) = caller.ancestry.first().copied() else {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "cannot identify the calling process",
                 None,
             )));
@@ -107,12 +107,12 @@ impl Broker {
                 })
             }
             (Some(_), _) => Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("only task {task}'s own `warrant task` process may attach to it"),
                 None,
             )),
             (None, _) => Err(ErrorBody::new(
-                "not_found",
+                ErrorCode::NotFound,
                 format!("no running task {task}"),
                 None,
             )),

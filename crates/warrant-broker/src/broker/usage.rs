@@ -9,8 +9,8 @@ use warrant_sandbox::proc::{self, ProcessId};
 use crate::error::Error;
 use crate::grant::{GrantProcess, GrantStatus, now_ms};
 use crate::protocol::{
-    ErrorBody, LeaseReply, LeaseRequest, ProxyBlockedReport, RunResult, SubstituteRequest,
-    SubstitutedReport, UseReply, UseRequest,
+    ErrorBody, ErrorCode, LeaseReply, LeaseRequest, ProxyBlockedReport, RunResult,
+    SubstituteRequest, SubstitutedReport, UseReply, UseRequest,
 };
 
 use super::{Broker, Caller, Change, Ending, Outcome, program_name};
@@ -31,7 +31,7 @@ impl Broker {
         let task = self.task_of(caller).cloned();
         let caller_actor = task.as_ref().map(|t| t.actor.clone());
         let refuse =
-            |this: &Self, actor: &str, reason: String, code: &str, hint: Option<String>| {
+            |this: &Self, actor: &str, reason: String, code: ErrorCode, hint: Option<String>| {
                 this.record(Event::UseRefused {
                     grant: req.grant.clone(),
                     actor: actor.to_owned(),
@@ -43,7 +43,7 @@ impl Broker {
         let Some(grant) = self.live.get(&req.grant) else {
             let body = self.ended_or_missing(&req.grant)?;
             let actor = caller_actor.unwrap_or_else(|| caller.user.clone());
-            return refuse(self, &actor, body.message, &body.code, body.hint);
+            return refuse(self, &actor, body.message, body.code, body.hint);
         };
         let actor = grant.actor.clone();
         if grant.status == GrantStatus::Pending {
@@ -51,7 +51,7 @@ impl Broker {
                 self,
                 &actor,
                 format!("grant {} is pending approval", grant.id),
-                "not_active",
+                ErrorCode::NotActive,
                 Some(format!("an approver runs `warrant approve {}`", grant.id)),
             );
         }
@@ -60,7 +60,7 @@ impl Broker {
                 self,
                 &actor,
                 format!("grant {} has expired", grant.id),
-                "not_active",
+                ErrorCode::NotActive,
                 None,
             );
         }
@@ -73,7 +73,7 @@ impl Broker {
                         "grant {} is not for task {} ({})",
                         grant.id, task.id, task.actor
                     ),
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     None,
                 );
             }
@@ -87,7 +87,7 @@ impl Broker {
                         "grant {} belongs to task {owner}; only its processes may use it",
                         grant.id
                     ),
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     None,
                 );
             }
@@ -97,7 +97,7 @@ impl Broker {
                 self,
                 &actor,
                 format!("grant {} does not cover {missing}", grant.id),
-                "out_of_scope",
+                ErrorCode::OutOfScope,
                 Some(format!("it covers: {}", grant.secrets.join(", "))),
             );
         }
@@ -118,7 +118,7 @@ impl Broker {
             reason: reason.clone(),
         })?;
         Ok(Err(ErrorBody::new(
-            "not_active",
+            ErrorCode::NotActive,
             reason,
             Some("ask for a new grant".into()),
         )))
@@ -142,14 +142,14 @@ impl Broker {
         }
         if report.secrets.len() > 64 || report.secrets.iter().any(|s| s.len() > 256) {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "too many or too long secret names",
                 None,
             )));
         }
         let Some(grant) = self.live.get(&report.grant) else {
             return Ok(Err(ErrorBody::new(
-                "not_found",
+                ErrorCode::NotFound,
                 format!("no live grant {}", report.grant),
                 None,
             )));
@@ -157,7 +157,7 @@ impl Broker {
         let caller_task = self.task_of(caller).map(|t| t.id.clone());
         if grant.task.is_some() && grant.task != caller_task {
             return Ok(Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("grant {} belongs to another task", report.grant),
                 None,
             )));
@@ -209,7 +209,7 @@ impl Broker {
                 reason: reason.clone(),
             })?;
             return Ok(Err(ErrorBody::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 reason,
                 Some(format!(
                     "run it with `warrant run --proxy --grant {}`",
@@ -228,7 +228,7 @@ impl Broker {
                 reason: reason.clone(),
             })?;
             return Ok(Err(ErrorBody::new(
-                "out_of_scope",
+                ErrorCode::OutOfScope,
                 reason,
                 Some(format!("the grant allows: {}", scopes.join("; and "))),
             )));
@@ -364,7 +364,7 @@ impl Broker {
                     reason: reason.clone(),
                 })?;
                 return Ok(Err(ErrorBody::new(
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     reason,
                     Some("a secret goes only to the hosts its policy rule lists".into()),
                 )));
@@ -430,7 +430,7 @@ impl Broker {
         if grant.max_uses.is_some() {
             // Each use must be counted before the value leaves.
             return Ok(Err(ErrorBody::new(
-                "use_limited",
+                ErrorCode::UseLimited,
                 format!(
                     "grant {} has a use limit; substitute request by request",
                     grant.id
@@ -478,7 +478,7 @@ impl Broker {
             });
         if !bounded {
             return Ok(Err(ErrorBody::new(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "a substitution report is too long",
                 None,
             )));

@@ -17,7 +17,7 @@ use warrant_dynamic::stores::{Credential, CredentialRecord, Route};
 use warrant_secret::{SecretName, SecretValue};
 
 use super::{Shared, with_broker, with_broker_durable};
-use crate::protocol::ErrorBody;
+use crate::protocol::{ErrorBody, ErrorCode};
 
 /// How often credentials of ended grants are looked for (an end that the
 /// daemon missed, or that failed: the server was down).
@@ -58,7 +58,7 @@ impl Minted {
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> ErrorBody {
-    ErrorBody::new("store", format!("{what}: {e}"), None)
+    ErrorBody::new(ErrorCode::Store, format!("{what}: {e}"), None)
 }
 
 /// The value of dynamic `name` for `grant`: its credential, made now if the
@@ -93,7 +93,13 @@ async fn make(
     let g = grant.to_owned();
     let expires_ms = with_broker(shared, move |b| b.expires_ms(&g))
         .await
-        .ok_or_else(|| ErrorBody::new("not_active", format!("grant {grant} is not live"), None))?;
+        .ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::NotActive,
+                format!("grant {grant} is not live"),
+                None,
+            )
+        })?;
     let made = shared
         .stores
         .issue(store, role, grant, expires_ms)

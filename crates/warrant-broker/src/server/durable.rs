@@ -9,7 +9,7 @@ use super::team::{self, Prefetch};
 use super::{Shared, flat};
 use crate::broker::Broker;
 use crate::error::Error;
-use crate::protocol::ErrorBody;
+use crate::protocol::{ErrorBody, ErrorCode};
 
 /// The last sequence number written, or why writing failed.
 #[derive(Debug, Clone, Default)]
@@ -97,7 +97,7 @@ async fn wait_durable(shared: &Arc<Shared>, ticket: u64) -> Result<(), ErrorBody
         .unwrap_or_default();
     match durable.error {
         Some(reason) if durable.upto < ticket => Err(ErrorBody::new(
-            "internal",
+            ErrorCode::Internal,
             format!("the daemon could not record this: {reason}"),
             Some("fix the cause (disk full? permissions?) and restart `warrant serve`".into()),
         )),

@@ -15,7 +15,7 @@ use warrant_secret::SecretValue;
 use super::{Shared, end_all, flat};
 use crate::broker::Broker;
 use crate::error::Error;
-use crate::protocol::ErrorBody;
+use crate::protocol::{ErrorBody, ErrorCode};
 use crate::team::TeamState;
 
 /// Ended grants an operation may read: only the live ones are in memory.
@@ -79,7 +79,7 @@ pub(crate) async fn with_broker<T: Send + 'static>(
             session.stale = true;
             eprintln!("warrant serve: a team operation failed: {e}");
             Err(ErrorBody::new(
-                "internal",
+                ErrorCode::Internal,
                 format!("the daemon could not record this in the team state: {e}"),
                 Some("nothing of it was kept; try again (is PostgreSQL reachable?)".into()),
             ))

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use warrant_broker::protocol::GrantRequest;
+use warrant_broker::protocol::{ErrorCode, GrantRequest};
 use warrant_broker::{ApprovalTerms, Broker, Caller, Verifier};
 use warrant_dynamic::stores::Stores;
 use warrant_sandbox::proc;
@@ -95,7 +95,7 @@ fn an_approver_can_grant_fewer_uses_but_never_more() {
         ..ApprovalTerms::default()
     };
     let refused = b.approve_finish_with(&c, &g.id, zero, true).unwrap();
-    assert_eq!(refused.unwrap_err().code, "bad_request");
+    assert_eq!(refused.unwrap_err().code, ErrorCode::BadRequest);
 }
 
 /// Regression for issue 8: the daemon itself refuses a hardware-key grant
@@ -111,14 +111,14 @@ fn a_hardware_key_grant_needs_a_verified_key() {
 
     // Over the socket (`warrant approve`): refused before any passphrase.
     let early = b.approve_check(&c, &g.id).unwrap().unwrap_err();
-    assert_eq!(early.code, "hardware_key_required");
+    assert_eq!(early.code, ErrorCode::HardwareKeyRequired);
     assert!(early.hint.unwrap().contains("security key"), "a hint");
     // Even with the right passphrase and no key.
     let late = b
         .approve_finish_with(&c, &g.id, ApprovalTerms::default(), true)
         .unwrap()
         .unwrap_err();
-    assert_eq!(late.code, "hardware_key_required");
+    assert_eq!(late.code, ErrorCode::HardwareKeyRequired);
     assert_eq!(b.show(&g.id).unwrap().unwrap().status, "pending");
 
     // With a key the page verified: approved, and the log says which key.

@@ -2,7 +2,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use warrant_audit::AuditLog;
-use warrant_broker::protocol::{GrantRequest, UseRequest};
+use warrant_broker::protocol::{ErrorCode, GrantRequest, UseRequest};
 use warrant_broker::{Broker, Caller, Verifier, now_ms};
 use warrant_dynamic::stores::Stores;
 use warrant_sandbox::proc;
@@ -141,7 +141,7 @@ fn a_grant_needs_approval_scope_and_uses_left() {
         .broker
         .use_begin(&c, &use_of(&g.id, "psql", &["db/dev/url"]))
         .unwrap();
-    assert_eq!(refused.unwrap_err().code, "not_active");
+    assert_eq!(refused.unwrap_err().code, ErrorCode::NotActive);
 
     let verifier = f.broker.approve_check(&c, &g.id).unwrap().unwrap();
     assert!(verifier.verify(b"approver-passphrase").unwrap());
@@ -157,12 +157,12 @@ fn a_grant_needs_approval_scope_and_uses_left() {
         .broker
         .use_begin(&c, &use_of(&g.id, "curl", &["db/dev/url"]))
         .unwrap();
-    assert_eq!(out_of_scope.unwrap_err().code, "out_of_scope");
+    assert_eq!(out_of_scope.unwrap_err().code, ErrorCode::OutOfScope);
     let not_covered = f
         .broker
         .use_begin(&c, &use_of(&g.id, "psql", &["github/token"]))
         .unwrap();
-    assert_eq!(not_covered.unwrap_err().code, "out_of_scope");
+    assert_eq!(not_covered.unwrap_err().code, ErrorCode::OutOfScope);
     for n in 1..=2 {
         let reply = f
             .broker
@@ -175,7 +175,7 @@ fn a_grant_needs_approval_scope_and_uses_left() {
         .broker
         .use_begin(&c, &use_of(&g.id, "psql", &["db/dev/url"]))
         .unwrap();
-    assert_eq!(used_up.unwrap_err().code, "not_active");
+    assert_eq!(used_up.unwrap_err().code, ErrorCode::NotActive);
     flush(&mut f.broker);
     let kinds = audit_kinds(&f.home);
     assert_eq!(kinds.iter().filter(|k| *k == "grant_used").count(), 2);
@@ -192,9 +192,9 @@ fn a_wrong_passphrase_locks_approval() {
         .unwrap()
         .unwrap();
     let refused = f.broker.approve_finish(&c, &g.id, None, false).unwrap();
-    assert_eq!(refused.unwrap_err().code, "wrong_passphrase");
+    assert_eq!(refused.unwrap_err().code, ErrorCode::WrongPassphrase);
     let locked = f.broker.approve_check(&c, &g.id).unwrap();
-    assert_eq!(locked.unwrap_err().code, "throttled");
+    assert_eq!(locked.unwrap_err().code, ErrorCode::Throttled);
     assert_eq!(f.broker.show(&g.id).unwrap().unwrap().status, "pending");
 }
 
@@ -240,7 +240,7 @@ fn expiry_ends_grants_and_restart_expires_what_passed() {
         .broker
         .use_begin(&c, &use_of(&g.id, "psql", &["db/dev/url"]))
         .unwrap();
-    assert_eq!(refused.unwrap_err().code, "not_active");
+    assert_eq!(refused.unwrap_err().code, ErrorCode::NotActive);
     flush(&mut f.broker);
 
     // A restart (the state reopened) expires it and records that.
@@ -305,7 +305,7 @@ fn a_changed_policy_needs_acceptance_before_auto_approval() {
         .request(&c, ask("bot", &["db/dev/url"], 60_000))
         .unwrap();
     let body = denied.unwrap_err();
-    assert_eq!(body.code, "denied");
+    assert_eq!(body.code, ErrorCode::Denied);
     assert!(body.message.contains("warrant.toml:1:"), "{}", body.message);
 }
 
@@ -317,12 +317,12 @@ fn unknown_or_missing_secrets_and_actors_are_refused() {
         .broker
         .request(&c, ask("codex", &["db/prod/url"], 60_000))
         .unwrap();
-    assert_eq!(denied.unwrap_err().code, "denied");
+    assert_eq!(denied.unwrap_err().code, ErrorCode::Denied);
     let nobody = f
         .broker
         .request(&c, ask("mallory", &["db/dev/url"], 60_000))
         .unwrap();
-    assert_eq!(nobody.unwrap_err().code, "denied");
+    assert_eq!(nobody.unwrap_err().code, ErrorCode::Denied);
     let missing = f
         .broker
         .request(&c, ask("bot", &["db/dev/other"], 60_000))
@@ -337,7 +337,7 @@ fn unknown_or_missing_secrets_and_actors_are_refused() {
     anonymous.actor = None;
     assert_eq!(
         f.broker.request(&c, anonymous).unwrap().unwrap_err().code,
-        "bad_request"
+        ErrorCode::BadRequest
     );
 }
 
@@ -349,19 +349,19 @@ fn requests_are_bounded_in_size() {
     long.reason = "x".repeat(5000);
     assert_eq!(
         f.broker.request(&c, long).unwrap().unwrap_err().code,
-        "bad_request"
+        ErrorCode::BadRequest
     );
     let mut blank = ask("bot", &["db/dev/url"], 60_000);
     blank.reason = "  ".into();
     assert_eq!(
         f.broker.request(&c, blank).unwrap().unwrap_err().code,
-        "bad_request"
+        ErrorCode::BadRequest
     );
     let mut many = ask("bot", &["db/dev/url"], 60_000);
     many.hosts = (0..100).map(|i| format!("h{i}.example")).collect();
     assert_eq!(
         f.broker.request(&c, many).unwrap().unwrap_err().code,
-        "bad_request"
+        ErrorCode::BadRequest
     );
 }
 
@@ -425,7 +425,7 @@ fn a_value_is_substituted_only_for_its_own_hosts() {
         .substitute_begin(&c, &sub(&["db/dev/url"], "api.github.com"))
         .unwrap()
         .unwrap_err();
-    assert_eq!(refused.code, "forbidden");
+    assert_eq!(refused.code, ErrorCode::Forbidden);
     assert!(
         refused.message.contains("exfiltration attempt"),
         "{}",

@@ -180,7 +180,7 @@ pub fn approve(ctx: &Context, args: ApproveArgs) -> Result<u8> {
     // The daemon refuses it anyway; say so before asking for a passphrase.
     if grant.hardware_key {
         let body = warrant_broker::protocol::ErrorBody::new(
-            "hardware_key_required",
+            warrant_broker::protocol::ErrorCode::HardwareKeyRequired,
             format!(
                 "grant {} needs a security key: its policy rule says approval = \"hardware_key\"",
                 grant.id

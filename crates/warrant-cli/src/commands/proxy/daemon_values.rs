@@ -96,7 +96,9 @@ impl DaemonValues {
                 *state = LeaseState::Held(Arc::clone(&held));
                 Some(held)
             }
-            Err(warrant_broker::Error::Daemon(body)) if body.code == "use_limited" => {
+            Err(warrant_broker::Error::Daemon(body))
+                if body.code == warrant_broker::protocol::ErrorCode::UseLimited =>
+            {
                 *state = LeaseState::PerRequest;
                 None
             }
