@@ -131,10 +131,31 @@ pub fn path(home: &Path) -> PathBuf {
 
 /// Lockout after wrong passphrases: 1 s after the first, doubling with each
 /// further one up to five minutes; a right one resets it.
+///
+/// One passphrase is checked at a time: an attempt takes the check slot
+/// ([`Throttle::begin`]) before the slow Argon2 check and gives it back
+/// with the result, so attempts sent together when a lock ends are refused
+/// unchecked instead of all being checked.
 #[derive(Debug, Default)]
 pub struct Throttle {
     failures: u32,
     locked_until: Option<Instant>,
+    /// When the check that holds the slot began.
+    checking: Option<Instant>,
+}
+
+/// A check slot older than this is taken back: a check takes well under a
+/// second, so its holder is gone without giving it back (never expected;
+/// this only keeps a lost slot from locking approvals for good).
+const CHECK_SLOT: Duration = Duration::from_secs(30);
+
+/// Why an attempt may not be checked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// Locked after wrong passphrases, for this long yet.
+    Locked(Duration),
+    /// Another passphrase is being checked.
+    Checking,
 }
 
 /// The longest lockout.
@@ -148,8 +169,29 @@ impl Throttle {
             .filter(|d| !d.is_zero())
     }
 
+    /// Takes the check slot, unless locked or another check holds it.
+    pub fn begin(&mut self, now: Instant) -> Result<(), Busy> {
+        if let Some(wait) = self.wait(now) {
+            return Err(Busy::Locked(wait));
+        }
+        if self
+            .checking
+            .is_some_and(|since| now.saturating_duration_since(since) < CHECK_SLOT)
+        {
+            return Err(Busy::Checking);
+        }
+        self.checking = Some(now);
+        Ok(())
+    }
+
+    /// Gives the slot back without a result (the check itself failed).
+    pub fn abandon(&mut self) {
+        self.checking = None;
+    }
+
     /// Records a wrong passphrase; returns the lockout it starts.
     pub fn failed(&mut self, now: Instant) -> Duration {
+        self.checking = None;
         self.failures = self.failures.saturating_add(1);
         let secs = 1u64 << (self.failures - 1).min(16);
         let lockout = Duration::from_secs(secs).min(MAX_LOCKOUT);
@@ -202,5 +244,25 @@ mod tests {
         t.succeeded();
         assert!(t.wait(now).is_none());
         assert_eq!(t.failures(), 0);
+    }
+
+    #[test]
+    fn one_check_at_a_time_and_none_while_locked() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        assert_eq!(t.begin(now), Ok(()));
+        // Sent together: the second waits for the first's result.
+        assert_eq!(t.begin(now), Err(Busy::Checking));
+        t.failed(now);
+        assert_eq!(t.begin(now), Err(Busy::Locked(Duration::from_secs(1))));
+        let later = now + Duration::from_secs(2);
+        assert_eq!(t.begin(later), Ok(()));
+        t.abandon();
+        assert_eq!(t.begin(later), Ok(()));
+        t.succeeded();
+        assert_eq!(t.begin(later), Ok(()));
+        // A slot nobody gave back is taken back after a while.
+        assert_eq!(t.begin(later), Err(Busy::Checking));
+        assert_eq!(t.begin(later + CHECK_SLOT), Ok(()));
     }
 }

@@ -8,6 +8,7 @@
 //! holds names only.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -15,11 +16,12 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
-use crate::broker::{ApprovalTerms, Caller};
+use warrant_sandbox::{peer, proc};
+
+use crate::broker::{ApprovalTerms, Caller, Purpose};
+use crate::ops;
 use crate::protocol::{ErrorBody, ErrorCode, GrantView, StatusView};
-use crate::server::{
-    Prefetch, Shared, check, end_all, with_broker, with_broker_durable, with_broker_reading,
-};
+use crate::server::{Shared, with_broker, with_broker_durable};
 
 /// A service started inside the daemon once its socket listens (see
 /// [`crate::server::ServeOptions::extensions`]); it runs until the daemon
@@ -29,88 +31,100 @@ pub type Extension = Box<dyn FnOnce(Daemon) -> Pin<Box<dyn Future<Output = ()> +
 /// How the approval page is named in the audit log.
 pub const WEB_USER: &str = "web:approver";
 
-/// What the page's passphrase checks are audited as.
-const SIGN_IN: &str = "sign in to the approval page";
-
 /// A cloneable handle on the running daemon's broker.
 #[derive(Clone)]
 pub struct Daemon {
     shared: Arc<Shared>,
-    caller: Caller,
 }
 
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
-            .field("user", &self.caller.user)
+            .field("pid", &self.shared.pid)
             .finish_non_exhaustive()
     }
 }
 
 impl Daemon {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let pid = shared.pid;
-        let caller = Caller {
-            uid: rustix::process::getuid().as_raw(),
-            pid,
-            ancestry: warrant_sandbox::proc::ancestors(pid).unwrap_or_default(),
-            user: WEB_USER.to_owned(),
+        Self { shared }
+    }
+
+    /// Who is behind a loopback TCP connection to the page (`local` is the
+    /// page's end, `remote` the peer's): the processes holding the other
+    /// end, found through its socket inode as `ss -p` does. Refused, like
+    /// the socket refuses, when it belongs to another uid or when no
+    /// holder can be seen (a process that hides its file descriptors is
+    /// not taken on trust). Every holder's ancestry counts: one inside a
+    /// task makes the caller so.
+    pub async fn tcp_caller(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Caller, ErrorBody> {
+        let found = tokio::task::spawn_blocking(move || peer::tcp_peer(local, remote))
+            .await
+            .map_err(|_| unidentified("the lookup stopped"))?
+            .map_err(|e| unidentified(&e.to_string()))?;
+        let Some(found) = found else {
+            return Err(unidentified("its other end is closed"));
         };
-        Self { shared, caller }
+        let uid = self.shared.uid;
+        let first = found.pids.first().copied().unwrap_or(0);
+        if found.uid != uid {
+            let reason = format!("uid {} is not the daemon's uid {uid}", found.uid);
+            let audited = reason.clone();
+            let peer_uid = found.uid;
+            let _ = with_broker_durable(&self.shared, move |b| {
+                b.peer_refused(peer_uid, first, &audited).map(Ok)
+            })
+            .await;
+            return Err(ErrorBody::new(ErrorCode::Forbidden, reason, None));
+        }
+        let ancestry: Vec<_> = found
+            .pids
+            .iter()
+            .filter_map(|&pid| proc::ancestors(pid).ok())
+            .flatten()
+            .collect();
+        if ancestry.is_empty() {
+            return Err(unidentified(
+                "no process holding it can be seen (one that hides its file descriptors is not taken on trust)",
+            ));
+        }
+        Ok(Caller {
+            uid,
+            pid: first,
+            ancestry,
+            user: WEB_USER.to_owned(),
+        })
     }
 
     /// Counts and settings, as `warrant status` shows them.
     pub async fn status(&self) -> Result<StatusView, ErrorBody> {
-        with_broker_durable(&self.shared, |b| b.status().map(Ok)).await
+        ops::status(&self.shared).await
     }
 
     /// Pending and active grants, or every grant with `all`.
-    pub async fn grants(&self, all: bool) -> Result<Vec<GrantView>, ErrorBody> {
-        let c = self.caller.clone();
-        let prefetch = if all {
-            Prefetch::All
-        } else {
-            Prefetch::Nothing
-        };
-        with_broker_reading(&self.shared, prefetch, move |b| b.grants(&c, all).map(Ok)).await
+    pub async fn grants(&self, caller: &Caller, all: bool) -> Result<Vec<GrantView>, ErrorBody> {
+        ops::grants(&self.shared, caller, all).await
     }
 
     /// One grant.
     pub async fn show(&self, id: &str) -> Result<GrantView, ErrorBody> {
-        let id = id.to_owned();
-        let p = Prefetch::Grant(id.clone());
-        with_broker_reading(&self.shared, p, move |b| b.show(&id)).await
+        ops::show(&self.shared, id).await
     }
 
-    /// Checks the approver passphrase (to sign in to the page). Shares the
-    /// approvals' lockout; a wrong one is audited.
-    pub async fn verify_approver(&self, passphrase: &SecretString) -> Result<(), ErrorBody> {
-        let c = self.caller.clone();
-        let verifier = with_broker(&self.shared, move |b| {
-            b.check_outside_task(&c, SIGN_IN)?;
-            if let Some(wait) = b.throttle_wait() {
-                return Err(ErrorBody::new(
-                    ErrorCode::Throttled,
-                    format!(
-                        "locked for {} s after wrong passphrases",
-                        wait.as_secs().max(1)
-                    ),
-                    Some("wait, then try again with the right passphrase".into()),
-                ));
-            }
-            Ok(b.approver())
-        })
-        .await?;
-        let Some(verifier) = verifier else {
-            return Err(ErrorBody::new(
-                ErrorCode::Forbidden,
-                "no approver passphrase is set, so nobody can sign in",
-                Some("set one with `warrant approver set`".into()),
-            ));
-        };
-        let ok = check(verifier, bytes(passphrase)).await?;
-        let c = self.caller.clone();
-        with_broker_durable(&self.shared, move |b| b.passphrase_checked(&c, SIGN_IN, ok)).await
+    /// Checks the approver passphrase for `purpose` (signing in,
+    /// registering a key): the same gate, lockout and audit as every other
+    /// passphrase check.
+    pub async fn check_passphrase(
+        &self,
+        caller: &Caller,
+        purpose: Purpose,
+        passphrase: &SecretString,
+    ) -> Result<(), ErrorBody> {
+        ops::check_passphrase(&self.shared, caller, purpose, bytes(passphrase)).await
     }
 
     /// Approves a pending grant with the approver passphrase, on `terms`.
@@ -119,56 +133,43 @@ impl Daemon {
     /// key is refused without one.
     pub async fn approve(
         &self,
+        caller: &Caller,
         id: &str,
         passphrase: &SecretString,
         terms: ApprovalTerms,
     ) -> Result<GrantView, ErrorBody> {
-        let (c, i, with_key) = (
-            self.caller.clone(),
-            id.to_owned(),
-            terms.security_key.is_some(),
-        );
-        let p = Prefetch::Grant(i.clone());
-        let verifier = with_broker_reading(&self.shared, p, move |b| {
-            b.approve_check_with(&c, &i, with_key)
-        })
-        .await?;
-        let ok = check(verifier, bytes(passphrase)).await?;
-        let (c, id) = (self.caller.clone(), id.to_owned());
-        let p = Prefetch::Grant(id.clone());
-        with_broker_reading(&self.shared, p, move |b| {
-            b.approve_finish_with(&c, &id, terms, ok)
-        })
-        .await
+        ops::approve(&self.shared, caller, id, bytes(passphrase), terms).await
     }
 
     /// Refuses a pending grant.
-    pub async fn deny(&self, id: &str, reason: Option<String>) -> Result<GrantView, ErrorBody> {
-        let (c, id) = (self.caller.clone(), id.to_owned());
-        let p = Prefetch::Grant(id.clone());
-        with_broker_reading(&self.shared, p, move |b| b.deny(&c, &id, reason)).await
+    pub async fn deny(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<GrantView, ErrorBody> {
+        ops::deny(&self.shared, caller, id, reason).await
     }
 
     /// Ends a pending or active grant now, and the processes running
     /// under it.
-    pub async fn revoke(&self, id: &str, reason: Option<String>) -> Result<GrantView, ErrorBody> {
-        let (c, id) = (self.caller.clone(), id.to_owned());
-        let (view, ending) =
-            with_broker_reading(&self.shared, Prefetch::Grant(id.clone()), move |b| {
-                b.revoke(&c, &id, reason)
-            })
-            .await?;
-        end_all(vec![ending]);
-        Ok(view)
+    pub async fn revoke(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<GrantView, ErrorBody> {
+        ops::revoke(&self.shared, caller, id, reason).await
     }
 
     /// Records that a security key was registered (names only).
-    pub async fn security_key_added(&self, name: &str, credential: &str) -> Result<(), ErrorBody> {
-        let (name, credential) = (name.to_owned(), credential.to_owned());
-        with_broker_durable(&self.shared, move |b| {
-            b.security_key_added(&name, &credential)
-        })
-        .await
+    pub async fn security_key_added(
+        &self,
+        caller: &Caller,
+        name: &str,
+        credential: &str,
+    ) -> Result<(), ErrorBody> {
+        ops::security_key_added(&self.shared, caller, name, credential).await
     }
 
     /// Ids of grants as they change. Read them through this handle, which
@@ -182,4 +183,12 @@ impl Daemon {
 /// The passphrase's bytes in a buffer wiped on drop.
 fn bytes(passphrase: &SecretString) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(passphrase.expose_secret().as_bytes().to_vec())
+}
+
+fn unidentified(why: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        format!("cannot tell which process is behind this connection: {why}"),
+        Some("open the page in a browser you started yourself, outside any agent task".into()),
+    )
 }

@@ -27,6 +27,7 @@ mod error;
 mod error_code;
 mod grant;
 pub mod handle;
+mod ops;
 mod policy_slot;
 pub mod protocol;
 pub mod server;
@@ -34,7 +35,9 @@ mod state;
 pub mod team;
 
 pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
-pub use broker::{ApprovalTerms, Broker, Caller, Ending, HARDWARE_KEY_HINT, Outcome, program_name};
+pub use broker::{
+    ApprovalTerms, Broker, Caller, Ending, HARDWARE_KEY_HINT, Outcome, Purpose, program_name,
+};
 pub use client::{Client, Lease, LeaseReporter, TaskSession, UseSession};
 pub use error::Error;
 pub use grant::{Grant, GrantProcess, GrantStatus, PENDING_LIFETIME_MS, new_id, now_ms};

@@ -19,14 +19,14 @@ use warrant_secret::{SecretName, SecretValue};
 use warrant_store::SecretStore;
 use zeroize::Zeroizing;
 
-use crate::approver::Verifier;
 use crate::broker::{Broker, Caller, Ending};
 use crate::error::Error;
+use crate::ops;
 use crate::grant::now_ms;
 use crate::handle::{Daemon, Extension};
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    ErrorBody, ErrorCode, GrantView, LeaseEnd, LeaseRequest, PolicyView, Reply, Request, RunResult,
+    ErrorBody, ErrorCode, LeaseEnd, LeaseRequest, Reply, Request, RunResult,
     SOCKET_FILE, SubstituteRequest, UseRequest,
 };
 
@@ -94,7 +94,7 @@ pub(crate) struct Shared {
     minted: credentials::Minted,
     /// The last sequence number written, or why writing failed.
     durable: watch::Sender<Durable>,
-    uid: u32,
+    pub(crate) uid: u32,
     pub(crate) pid: u32,
     insecure_fast_kdf: bool,
     /// Team mode's session; `None` in the embedded mode.
@@ -253,7 +253,7 @@ async fn send<T: Serialize>(
     write_frame(stream, &bytes).await
 }
 
-fn internal(e: &Error) -> ErrorBody {
+pub(crate) fn internal(e: &Error) -> ErrorBody {
     ErrorBody::new(
         ErrorCode::Internal,
         e.to_string(),
@@ -306,25 +306,13 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
         };
         let c = caller.clone();
         match request {
-            Request::Status => {
-                let r = with_broker_durable(&shared, |b| b.status().map(Ok)).await;
-                send(&mut stream, r).await?;
-            }
+            Request::Status => send(&mut stream, ops::status(&shared).await).await?,
             Request::Request(req) => {
                 let r = with_broker_durable(&shared, move |b| b.request(&c, req)).await;
                 send(&mut stream, r).await?;
             }
-            // Reads wait for what is staged too: nobody sees a state the
-            // disk might not have after a crash.
             Request::Grants { all } => {
-                let prefetch = if all {
-                    Prefetch::All
-                } else {
-                    Prefetch::Nothing
-                };
-                let r = with_broker_reading(&shared, prefetch, move |b| b.grants(&c, all).map(Ok))
-                    .await;
-                send(&mut stream, r).await?;
+                send(&mut stream, ops::grants(&shared, &caller, all).await).await?;
             }
             Request::Check { id } => {
                 let r = with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| {
@@ -333,37 +321,28 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 .await;
                 send(&mut stream, r).await?;
             }
-            Request::Show { id } => {
-                let r =
-                    with_broker_reading(&shared, Prefetch::Grant(id.clone()), move |b| b.show(&id))
-                        .await;
-                send(&mut stream, r).await?;
-            }
+            Request::Show { id } => send(&mut stream, ops::show(&shared, &id).await).await?,
             Request::Approve {
                 id,
                 ttl_ms,
                 max_uses,
             } => {
+                let passphrase = read_secret_frame(&mut stream).await?;
+                // The socket never vouches for a security key.
                 let terms = crate::broker::ApprovalTerms {
                     ttl_ms,
                     max_uses,
                     security_key: None,
                 };
-                let r = approve(&shared, &mut stream, &caller, id, terms).await?;
+                let r = ops::approve(&shared, &caller, &id, passphrase, terms).await;
                 send(&mut stream, r).await?;
             }
             Request::Deny { id, reason } => {
-                let p = Prefetch::Grant(id.clone());
-                let r = with_broker_reading(&shared, p, move |b| b.deny(&c, &id, reason)).await;
+                let r = ops::deny(&shared, &caller, &id, reason).await;
                 send(&mut stream, r).await?;
             }
             Request::Revoke { id, reason } => {
-                let p = Prefetch::Grant(id.clone());
-                let r = with_broker_reading(&shared, p, move |b| b.revoke(&c, &id, reason)).await;
-                let r = r.map(|(view, ending)| {
-                    end_all(vec![ending]);
-                    view
-                });
+                let r = ops::revoke(&shared, &caller, &id, reason).await;
                 send(&mut stream, r).await?;
             }
             Request::Use(req) => return use_grant(&shared, stream, caller, req).await,
@@ -403,11 +382,15 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::ApproverSet => {
-                let r = approver_set(&shared, &mut stream, &caller).await?;
+                let current = read_secret_frame(&mut stream).await?;
+                let new = read_secret_frame(&mut stream).await?;
+                let fast = shared.insecure_fast_kdf;
+                let r = ops::set_approver(&shared, &caller, current, new, fast).await;
                 send(&mut stream, r).await?;
             }
             Request::PolicyAccept => {
-                let r = policy_accept(&shared, &mut stream, &caller).await?;
+                let passphrase = read_secret_frame(&mut stream).await?;
+                let r = ops::accept_policy(&shared, &caller, passphrase).await;
                 send(&mut stream, r).await?;
             }
             Request::Lease(req) => return lease(&shared, stream, caller, req).await,
@@ -470,124 +453,6 @@ async fn read_secret_frame(stream: &mut UnixStream) -> std::io::Result<Zeroizing
             "passphrase frame missing",
         )
     })
-}
-
-/// Checks a passphrase against the verifier on the blocking pool.
-pub(crate) async fn check(
-    verifier: Verifier,
-    passphrase: Zeroizing<Vec<u8>>,
-) -> Result<bool, ErrorBody> {
-    tokio::task::spawn_blocking(move || verifier.verify(&passphrase))
-        .await
-        .expect("passphrase check panicked")
-        .map_err(|e| internal(&e))
-}
-
-async fn approve(
-    shared: &Arc<Shared>,
-    stream: &mut UnixStream,
-    caller: &Caller,
-    id: String,
-    terms: crate::broker::ApprovalTerms,
-) -> std::io::Result<Result<GrantView, ErrorBody>> {
-    let passphrase = read_secret_frame(stream).await?;
-    let (c, i) = (caller.clone(), id.clone());
-    // The check is audited when it refuses, so it waits for the disk too.
-    let p = Prefetch::Grant(id.clone());
-    let verifier = match with_broker_reading(shared, p, move |b| b.approve_check(&c, &i)).await {
-        Ok(v) => v,
-        Err(body) => return Ok(Err(body)),
-    };
-    let ok = match check(verifier, passphrase).await {
-        Ok(ok) => ok,
-        Err(body) => return Ok(Err(body)),
-    };
-    let c = caller.clone();
-    let p = Prefetch::Grant(id.clone());
-    Ok(with_broker_reading(shared, p, move |b| {
-        b.approve_finish_with(&c, &id, terms, ok)
-    })
-    .await)
-}
-
-/// Checks the approver passphrase for something other than an approval.
-async fn check_approver(
-    shared: &Arc<Shared>,
-    caller: &Caller,
-    what: &'static str,
-    passphrase: Zeroizing<Vec<u8>>,
-) -> Result<(), ErrorBody> {
-    let c = caller.clone();
-    let verifier = with_broker(shared, move |b| {
-        b.check_outside_task(&c, what)?;
-        if let Some(wait) = b.throttle_wait() {
-            return Err(ErrorBody::new(
-                ErrorCode::Throttled,
-                format!(
-                    "locked for {} s after wrong passphrases",
-                    wait.as_secs().max(1)
-                ),
-                None,
-            ));
-        }
-        Ok(b.approver())
-    })
-    .await?;
-    let Some(verifier) = verifier else {
-        return Ok(());
-    };
-    let ok = check(verifier, passphrase).await?;
-    let c = caller.clone();
-    with_broker_durable(shared, move |b| b.passphrase_checked(&c, what, ok)).await
-}
-
-async fn approver_set(
-    shared: &Arc<Shared>,
-    stream: &mut UnixStream,
-    caller: &Caller,
-) -> std::io::Result<Result<(), ErrorBody>> {
-    let old = read_secret_frame(stream).await?;
-    let new = read_secret_frame(stream).await?;
-    if let Err(body) = check_approver(shared, caller, "set the approver", old).await {
-        return Ok(Err(body));
-    }
-    let fast = shared.insecure_fast_kdf;
-    let verifier = tokio::task::spawn_blocking(move || Verifier::create(&new, fast))
-        .await
-        .expect("hashing panicked");
-    let verifier = match verifier {
-        Ok(v) => v,
-        Err(e) => {
-            return Ok(Err(ErrorBody::new(
-                ErrorCode::BadRequest,
-                e.to_string(),
-                None,
-            )));
-        }
-    };
-    let c = caller.clone();
-    Ok(with_broker_durable(shared, move |b| b.set_approver(&c, verifier)).await)
-}
-
-async fn policy_accept(
-    shared: &Arc<Shared>,
-    stream: &mut UnixStream,
-    caller: &Caller,
-) -> std::io::Result<Result<PolicyView, ErrorBody>> {
-    let passphrase = read_secret_frame(stream).await?;
-    let has_approver = with_broker(shared, |b| b.approver().is_some()).await;
-    if !has_approver {
-        return Ok(Err(ErrorBody::new(
-            ErrorCode::Forbidden,
-            "no approver passphrase is set, so nobody can accept a policy",
-            Some("set one with `warrant approver set`".into()),
-        )));
-    }
-    if let Err(body) = check_approver(shared, caller, "accept the policy", passphrase).await {
-        return Ok(Err(body));
-    }
-    let c = caller.clone();
-    Ok(with_broker_durable(shared, move |b| b.policy_accept(&c)).await)
 }
 
 /// A use: values out (once the use is on disk), then the spawned pid and

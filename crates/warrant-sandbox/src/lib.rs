@@ -12,6 +12,9 @@
 //!   cannot read or change warrant's own files
 //!   ([`sandbox::restrict_self_hiding`]), while everything else stays as
 //!   usable as before.
+//! - [`peer`]: which processes hold the other end of a loopback TCP
+//!   connection the daemon accepted ([`peer::tcp_peer`]), read from
+//!   `/proc/net/tcp*` and the fd tables in `/proc`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -31,6 +34,7 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod peer;
 pub mod proc;
 pub mod sandbox;
 pub mod terminate;
@@ -59,6 +63,17 @@ pub enum Error {
         /// The file under `/proc/PID`, such as `stat` or `exe`.
         file: &'static str,
         /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A system-wide table in `/proc` could not be read: `/proc/net/tcp` or
+    /// `/proc/net/tcp6` (also when a row has an unexpected format, as
+    /// `InvalidData`), or the list of processes in `/proc` itself.
+    #[error("cannot read {path}: {source}")]
+    ProcTable {
+        /// Such as `/proc/net/tcp`.
+        path: &'static str,
+        /// The OS error, or `InvalidData` for a malformed row.
         #[source]
         source: io::Error,
     },

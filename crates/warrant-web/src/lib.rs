@@ -33,6 +33,7 @@ mod api;
 mod assets;
 mod error;
 mod keys;
+mod peer;
 mod security;
 mod session;
 
@@ -44,6 +45,7 @@ use warrant_broker::Daemon;
 
 pub use error::WebError;
 pub use keys::KEYS_FILE;
+pub use peer::Connection;
 pub use security::CSP;
 pub use session::{COOKIE_NAME, CSRF_HEADER};
 
@@ -115,5 +117,6 @@ pub fn router(state: AppState) -> Router {
 /// Serves the page on `listener` (bind it to a loopback address) until the
 /// task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    let app = router(state).into_make_service_with_connect_info::<Connection>();
+    axum::serve(listener, app).await
 }

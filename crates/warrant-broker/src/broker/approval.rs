@@ -1,7 +1,5 @@
 //! Approvals, the approver passphrase and acceptance of a changed policy.
 
-use std::time::Duration;
-
 use warrant_audit::Event;
 use warrant_policy::Policy;
 
@@ -10,7 +8,7 @@ use crate::error::Error;
 use crate::grant::{GrantStatus, now_ms};
 use crate::protocol::{ErrorBody, ErrorCode, GrantView};
 
-use super::{Broker, Caller, Change, Outcome};
+use super::{Broker, Caller, Change, Outcome, Purpose};
 
 /// What a refusal for want of a security key tells the approver.
 pub const HARDWARE_KEY_HINT: &str =
@@ -69,72 +67,33 @@ impl Broker {
         Ok(self.accepted_policy.as_deref() == Some(policy.hash()))
     }
 
-    /// First half of an approval: may this caller try, and against what.
-    /// The passphrase is checked outside the broker's lock (Argon2 is slow
-    /// on purpose), then [`Broker::approve_finish`] applies the result.
-    /// A grant that needs a security key is refused here, before any
-    /// passphrase is checked (see [`Broker::approve_check_with`]).
+    /// First half of an approval over [`Broker::passphrase_begin`]: may
+    /// this caller try, and against what. The passphrase is checked outside
+    /// the broker's lock (Argon2 is slow on purpose), then
+    /// [`Broker::approve_finish`] applies the result. A grant that needs a
+    /// security key is refused here, before any passphrase is checked (see
+    /// [`Broker::approve_check_with`]).
     pub fn approve_check(&mut self, caller: &Caller, id: &str) -> Result<Outcome<Verifier>, Error> {
         self.approve_check_with(caller, id, false)
     }
 
     /// [`Broker::approve_check`], where `with_key` says a security key
-    /// will be verified too (the approval page).
+    /// was verified too (the approval page).
     pub fn approve_check_with(
         &mut self,
         caller: &Caller,
         id: &str,
         with_key: bool,
     ) -> Result<Outcome<Verifier>, Error> {
-        if let Some(task) = self.task_of(caller).cloned() {
-            return self.approval_refused(
-                caller,
-                id,
-                format!(
-                    "asked from inside task {} ({}): an agent cannot approve",
-                    task.id, task.actor
-                ),
-                ErrorCode::Forbidden,
-                Some("approve from a terminal that is not running under `warrant task`".into()),
-            );
-        }
-        if let Some(wait) = self.throttle.wait(std::time::Instant::now()) {
-            return self.approval_refused(
-                caller,
-                id,
-                format!(
-                    "locked for {} s after {} wrong passphrase(s)",
-                    wait.as_secs().max(1),
-                    self.throttle.failures()
-                ),
-                ErrorCode::Throttled,
-                Some("wait, then try again with the right passphrase".into()),
-            );
-        }
-        let Some(verifier) = self.approver.clone() else {
-            return Ok(Err(ErrorBody::new(
-                ErrorCode::Forbidden,
-                "no approver passphrase is set, so nothing can be approved",
-                Some("set one with `warrant approver set` (outside any agent task)".into()),
-            )));
+        let purpose = Purpose::Approve {
+            grant: id.to_owned(),
+            with_key,
         };
-        match self.live.get(id) {
-            Some(g) if g.status == GrantStatus::Pending && g.hardware_key && !with_key => self
-                .approval_refused(
-                    caller,
-                    id,
-                    "the policy asks for a security key to approve this grant".into(),
-                    ErrorCode::HardwareKeyRequired,
-                    Some(HARDWARE_KEY_HINT.into()),
-                ),
-            Some(g) if g.status == GrantStatus::Pending => Ok(Ok(verifier)),
-            Some(g) => Ok(Err(ErrorBody::new(
-                ErrorCode::NotPending,
-                format!("grant {id} is {}, not pending", g.status),
-                None,
-            ))),
-            None => Ok(Err(self.ended_or_missing(id)?)),
-        }
+        Ok(self.passphrase_begin(caller, &purpose)?.and_then(|verifier| {
+            verifier.ok_or_else(|| {
+                ErrorBody::new(ErrorCode::Internal, "no approver to check against", None)
+            })
+        }))
     }
 
     /// Second half of an approval, once the passphrase was checked.
@@ -152,10 +111,8 @@ impl Broker {
         self.approve_finish_with(caller, id, terms, passphrase_ok)
     }
 
-    /// Second half of an approval with every term: a shorter lifetime,
-    /// fewer uses, and whether a security key was verified (only the
-    /// daemon's own approval page can say so; the socket never does). A
-    /// grant whose policy asks for a security key is refused without one.
+    /// Second half of an approval with every term: records the passphrase
+    /// check ([`Broker::passphrase_end`]), then [`Broker::approve_grant`].
     pub fn approve_finish_with(
         &mut self,
         caller: &Caller,
@@ -163,20 +120,28 @@ impl Broker {
         terms: ApprovalTerms,
         passphrase_ok: bool,
     ) -> Result<Outcome<GrantView>, Error> {
-        if !passphrase_ok {
-            let lockout = self.throttle.failed(std::time::Instant::now());
-            return self.approval_refused(
-                caller,
-                id,
-                "wrong approver passphrase".into(),
-                ErrorCode::WrongPassphrase,
-                Some(format!(
-                    "approval is locked for {} s; the lock doubles with each wrong passphrase",
-                    lockout.as_secs()
-                )),
-            );
+        let purpose = Purpose::Approve {
+            grant: id.to_owned(),
+            with_key: terms.security_key.is_some(),
+        };
+        if let Err(body) = self.passphrase_end(caller, &purpose, passphrase_ok)? {
+            return Ok(Err(body));
         }
-        self.throttle.succeeded();
+        self.approve_grant(caller, id, terms)
+    }
+
+    /// Makes a pending grant active on `terms`: a shorter lifetime, fewer
+    /// uses, and whether a security key was verified (only the daemon's
+    /// own approval page can say so; the socket never does). The caller's
+    /// passphrase was checked through [`Broker::passphrase_begin`] and
+    /// [`Broker::passphrase_end`]. A grant whose policy asks for a
+    /// security key is refused without one.
+    pub fn approve_grant(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        terms: ApprovalTerms,
+    ) -> Result<Outcome<GrantView>, Error> {
         let now = now_ms();
         let Some(grant) = self.live.get(id) else {
             return Ok(Err(self.ended_or_missing(id)?));
@@ -279,53 +244,27 @@ impl Broker {
 
     /// Records a security key registered on the approval page (the page
     /// checked the approver passphrase, and an existing key if any).
-    pub fn security_key_added(&self, name: &str, credential: &str) -> Result<Outcome<()>, Error> {
+    pub fn security_key_added(
+        &self,
+        caller: &Caller,
+        name: &str,
+        credential: &str,
+    ) -> Result<Outcome<()>, Error> {
+        if let Some(task) = self.task_of(caller) {
+            return Ok(Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "asked from inside task {}: an agent cannot register a security key",
+                    task.id
+                ),
+                None,
+            )));
+        }
         self.record(Event::SecurityKeyAdded {
             name: name.to_owned(),
             credential: credential.to_owned(),
         })?;
         Ok(Ok(()))
-    }
-
-    /// May this caller set the approver or accept a policy at all.
-    pub fn check_outside_task(&self, caller: &Caller, what: &str) -> Outcome<()> {
-        match self.task_of(caller) {
-            Some(task) => Err(ErrorBody::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "asked from inside task {} ({}): an agent cannot {what}",
-                    task.id, task.actor
-                ),
-                None,
-            )),
-            None => Ok(()),
-        }
-    }
-
-    /// Throttle state, shared by every passphrase check.
-    pub fn throttle_wait(&self) -> Option<Duration> {
-        self.throttle.wait(std::time::Instant::now())
-    }
-
-    /// Records the result of a passphrase check that is not an approval.
-    pub fn passphrase_checked(
-        &mut self,
-        caller: &Caller,
-        what: &str,
-        ok: bool,
-    ) -> Result<Outcome<()>, Error> {
-        if ok {
-            self.throttle.succeeded();
-            return Ok(Ok(()));
-        }
-        let lockout = self.throttle.failed(std::time::Instant::now());
-        self.approval_refused(
-            caller,
-            what,
-            "wrong approver passphrase".into(),
-            ErrorCode::WrongPassphrase,
-            Some(format!("locked for {} s", lockout.as_secs())),
-        )
     }
 
     /// Accepts the current policy (its automatic approvals apply again).

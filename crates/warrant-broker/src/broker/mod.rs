@@ -32,6 +32,8 @@ mod approval;
 pub use approval::{ApprovalTerms, HARDWARE_KEY_HINT};
 mod credentials;
 mod grants;
+mod passphrase;
+pub use passphrase::Purpose;
 mod tasks;
 mod team;
 mod usage;

@@ -6,14 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use warrant_broker::ApprovalTerms;
 use warrant_broker::protocol::GrantView;
+use warrant_broker::{ApprovalTerms, Caller};
 use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse};
 
 use super::json_body;
 use crate::AppState;
 use crate::error::WebError;
 use crate::keys::{Challenge, approve_purpose};
+use crate::peer::Peer;
 use crate::session::{Guarded, Signed};
 
 /// The grants as the page shows them.
@@ -26,16 +27,20 @@ pub struct Grants {
 }
 
 /// Reads the live grants.
-pub async fn current(state: &AppState) -> Result<Grants, WebError> {
+pub async fn current(state: &AppState, caller: &Caller) -> Result<Grants, WebError> {
     Ok(Grants {
-        grants: state.daemon().grants(false).await?,
+        grants: state.daemon().grants(caller, false).await?,
         keys: state.keys().any(),
     })
 }
 
 /// `GET /api/grants`.
-pub async fn list(State(state): State<AppState>, _: Signed) -> Result<Json<Grants>, WebError> {
-    Ok(Json(current(&state).await?))
+pub async fn list(
+    State(state): State<AppState>,
+    _: Signed,
+    Peer(caller): Peer,
+) -> Result<Json<Grants>, WebError> {
+    Ok(Json(current(&state, &caller).await?))
 }
 
 /// `POST /api/grants/{id}/challenge`: a security key challenge bound to
@@ -79,6 +84,7 @@ struct Approve {
 pub async fn approve(
     State(state): State<AppState>,
     session: Guarded,
+    Peer(caller): Peer,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -106,7 +112,7 @@ pub async fn approve(
     };
     let view = state
         .daemon()
-        .approve(&id, &request.passphrase, terms)
+        .approve(&caller, &id, &request.passphrase, terms)
         .await?;
     Ok(Json(view))
 }
@@ -120,24 +126,33 @@ struct Reason {
 pub async fn deny(
     State(state): State<AppState>,
     _: Guarded,
+    Peer(caller): Peer,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<GrantView>, WebError> {
     let Reason { reason } = json_body(&headers, body)?;
-    Ok(Json(state.daemon().deny(&id, nonempty(reason)).await?))
+    Ok(Json(
+        state.daemon().deny(&caller, &id, nonempty(reason)).await?,
+    ))
 }
 
 /// `POST /api/grants/{id}/revoke`.
 pub async fn revoke(
     State(state): State<AppState>,
     _: Guarded,
+    Peer(caller): Peer,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<GrantView>, WebError> {
     let Reason { reason } = json_body(&headers, body)?;
-    Ok(Json(state.daemon().revoke(&id, nonempty(reason)).await?))
+    Ok(Json(
+        state
+            .daemon()
+            .revoke(&caller, &id, nonempty(reason))
+            .await?,
+    ))
 }
 
 fn nonempty(text: Option<String>) -> Option<String> {

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use secrecy::SecretString;
 use serde::Deserialize;
+use warrant_broker::Purpose;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
     RequestChallengeResponse,
@@ -17,6 +18,7 @@ use super::json_body;
 use crate::AppState;
 use crate::error::WebError;
 use crate::keys::{Challenge, KeyInfo};
+use crate::peer::Peer;
 use crate::session::{Guarded, Signed};
 
 /// The longest name a key may have.
@@ -51,6 +53,7 @@ struct Start {
 pub async fn register_start(
     State(state): State<AppState>,
     session: Guarded,
+    Peer(caller): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CreationChallengeResponse>, WebError> {
@@ -67,7 +70,10 @@ pub async fn register_start(
         };
         state.keys().finish_assertion(assertion, &auth)?;
     }
-    state.daemon().verify_approver(&request.passphrase).await?;
+    state
+        .daemon()
+        .check_passphrase(&caller, Purpose::RegisterKey, &request.passphrase)
+        .await?;
     let (options, registration) = state.keys().start_registration()?;
     state
         .sessions()
@@ -85,6 +91,7 @@ struct Finish {
 pub async fn register_finish(
     State(state): State<AppState>,
     session: Guarded,
+    Peer(caller): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<KeyInfo>, WebError> {
@@ -105,7 +112,7 @@ pub async fn register_finish(
         .finish_registration(name, &request.credential, &registration)?;
     state
         .daemon()
-        .security_key_added(&info.name, &info.credential)
+        .security_key_added(&caller, &info.name, &info.credential)
         .await?;
     Ok(Json(info))
 }

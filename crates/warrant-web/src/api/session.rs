@@ -10,10 +10,12 @@ use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
+use warrant_broker::Purpose;
 
 use super::json_body;
 use crate::AppState;
 use crate::error::WebError;
+use crate::peer::Peer;
 use crate::session::{Guarded, clear_cookie, cookie, set_cookie};
 
 #[derive(Deserialize)]
@@ -36,11 +38,15 @@ pub async fn status(State(state): State<AppState>, parts: Parts) -> Json<serde_j
 /// `POST /api/session`: signs in with the approver passphrase.
 pub async fn sign_in(
     State(state): State<AppState>,
+    Peer(caller): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
     let SignIn { passphrase } = json_body(&headers, body)?;
-    state.daemon().verify_approver(&passphrase).await?;
+    state
+        .daemon()
+        .check_passphrase(&caller, Purpose::SignIn, &passphrase)
+        .await?;
     drop(passphrase);
     let (id, csrf) = state.sessions().create()?;
     Ok((

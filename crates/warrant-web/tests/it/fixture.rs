@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::body::Body;
 use axum::http::{Request, Response, header};
 use http_body_util::BodyExt as _;
@@ -37,6 +38,10 @@ approval = "hardware_key"
 pub struct Page {
     pub dir: tempfile::TempDir,
     pub router: Router,
+    /// A real loopback connection whose client end this process holds:
+    /// requests sent with `oneshot` stand for ones that came on it, so the
+    /// daemon traces them to this process, as it would a browser's.
+    _link: (std::net::TcpStream, std::net::TcpStream),
 }
 
 impl Page {
@@ -75,9 +80,17 @@ impl Page {
         std::thread::spawn(move || server::serve(options, |_| {}).expect("daemon"));
         let daemon = rx.recv().unwrap();
         let state = warrant_web::AppState::new(daemon, home, PORT).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let connection = warrant_web::Connection {
+            local: server.local_addr().unwrap(),
+            remote: server.peer_addr().unwrap(),
+        };
         Self {
             dir,
-            router: warrant_web::router(state),
+            router: warrant_web::router(state).layer(MockConnectInfo(connection)),
+            _link: (client, server),
         }
     }
 
