@@ -5,3 +5,4 @@
 mod decisions;
 mod fixture;
 mod security;
+mod transports;
