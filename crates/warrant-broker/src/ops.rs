@@ -74,8 +74,7 @@ pub(crate) async fn check_passphrase(
     tokio::spawn(async move {
         match verify(verifier, passphrase).await {
             Ok(ok) => {
-                with_broker_durable(&shared, move |b| b.passphrase_end(&caller, &purpose, ok))
-                    .await
+                with_broker_durable(&shared, move |b| b.passphrase_end(&caller, &purpose, ok)).await
             }
             Err(body) => {
                 with_broker(&shared, Broker::passphrase_abandon).await;

@@ -21,13 +21,13 @@ use zeroize::Zeroizing;
 
 use crate::broker::{Broker, Caller, Ending};
 use crate::error::Error;
-use crate::ops;
 use crate::grant::now_ms;
 use crate::handle::{Daemon, Extension};
+use crate::ops;
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    ErrorBody, ErrorCode, LeaseEnd, LeaseRequest, Reply, Request, RunResult,
-    SOCKET_FILE, SubstituteRequest, UseRequest,
+    ErrorBody, ErrorCode, LeaseEnd, LeaseRequest, Reply, Request, RunResult, SOCKET_FILE,
+    SubstituteRequest, UseRequest,
 };
 
 mod credentials;

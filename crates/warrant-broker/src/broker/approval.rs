@@ -89,11 +89,13 @@ impl Broker {
             grant: id.to_owned(),
             with_key,
         };
-        Ok(self.passphrase_begin(caller, &purpose)?.and_then(|verifier| {
-            verifier.ok_or_else(|| {
-                ErrorBody::new(ErrorCode::Internal, "no approver to check against", None)
-            })
-        }))
+        Ok(self
+            .passphrase_begin(caller, &purpose)?
+            .and_then(|verifier| {
+                verifier.ok_or_else(|| {
+                    ErrorBody::new(ErrorCode::Internal, "no approver to check against", None)
+                })
+            }))
     }
 
     /// Second half of an approval, once the passphrase was checked.

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, Response, header};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
