@@ -11,11 +11,12 @@ use warrant_secret::SecretValue;
 
 use crate::error::Error;
 use crate::protocol::{
-    GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
-    StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
+    EgressReply, EgressRequest, LeaseEnd, LeaseReply, LeaseRequest, ProxyBlockedReport,
+    SubstituteRequest, SubstitutedReport,
 };
 use crate::protocol::{
-    LeaseEnd, LeaseReply, LeaseRequest, ProxyBlockedReport, SubstituteRequest, SubstitutedReport,
+    GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
+    StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
 };
 
 /// How long a client waits for the daemon by default.
@@ -242,6 +243,15 @@ impl Client {
         Ok((reply, values, Lease { client: self }))
     }
 
+    /// Opens a session of the daemon's egress for a grant: a proxy in the
+    /// daemon, its address with its access secret, warrant's CA and the
+    /// placeholders. No value comes here. The session lasts as long as
+    /// the returned [`EgressSession`] (or until the grant ends).
+    pub fn egress(mut self, request: EgressRequest) -> Result<(EgressReply, EgressSession), Error> {
+        let reply: EgressReply = self.call(&Request::Egress(request), &[])?;
+        Ok((reply, EgressSession { client: self }))
+    }
+
     /// Reports a request a proxy serving a grant refused (recorded as
     /// `proxy_blocked` under the grant's actor).
     pub fn proxy_blocked(&mut self, report: ProxyBlockedReport) -> Result<(), Error> {
@@ -364,6 +374,27 @@ impl TaskSession {
             },
             &[],
         )
+    }
+}
+
+/// The connection an egress session holds open: dropping it stops the
+/// daemon's proxy for it.
+pub struct EgressSession {
+    client: Client,
+}
+
+impl EgressSession {
+    /// Blocks until the grant ends (its [`LeaseEnd`]) or the connection is
+    /// lost (`None`: the daemon stopped).
+    pub fn wait_end(&mut self) -> Option<LeaseEnd> {
+        self.client.stream.set_read_timeout(None).ok()?;
+        let frame = read_frame(&mut self.client.stream).ok()??;
+        serde_json::from_slice(&frame).ok()
+    }
+
+    /// Stops the session now.
+    pub fn close(self) {
+        let _ = self.client.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -84,6 +84,14 @@ pub enum Request {
     /// limit, whose every use must be counted before it happens: such a
     /// proxy asks [`Request::Substitute`] per request.
     Lease(LeaseRequest),
+    /// Use a grant through the daemon's egress: the daemon starts a proxy
+    /// of its own for the caller's command and answers with its address
+    /// and access secret, warrant's CA certificate and one placeholder per
+    /// secret ([`EgressReply`]); the values never leave the daemon. The
+    /// connection stays open for the command's life: the proxy stops when
+    /// the caller hangs up, or when the grant ends (one [`LeaseEnd`]
+    /// frame, then the daemon hangs up).
+    Egress(EgressRequest),
     /// On a lease's connection: substitutions the proxy made (no reply).
     Substituted(SubstitutedReport),
     /// A proxy serving a grant refused a request (a placeholder aimed at
@@ -185,6 +193,39 @@ pub struct ProxyBlockedReport {
     pub secrets: Vec<String>,
     /// Why it was refused.
     pub reason: String,
+}
+
+/// The fields of an egress session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EgressRequest {
+    /// The grant.
+    pub grant: String,
+    /// Secret names the command gets placeholders for (each must be in the
+    /// grant and may go to at least one host).
+    pub secrets: Vec<String>,
+    /// Let tunnels to hosts no secret needs through, untouched.
+    #[serde(default)]
+    pub passthrough: bool,
+    /// Substitute placeholders in request bodies too.
+    #[serde(default)]
+    pub substitute_in_body: bool,
+}
+
+/// The reply to [`Request::Egress`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EgressReply {
+    /// The grant.
+    pub grant: String,
+    /// The proxy's URL with its access secret as credentials
+    /// (`http://warrant:SECRET@127.0.0.1:PORT`): give it to the command
+    /// through its environment only.
+    pub proxy: String,
+    /// warrant's CA certificate (PEM) that the proxy signs with.
+    pub ca_pem: String,
+    /// `(secret name, placeholder)`, one per secret asked for.
+    pub placeholders: Vec<(String, String)>,
+    /// When the grant expires (Unix ms).
+    pub expires_ms: u64,
 }
 
 /// The fields of a lease.

@@ -32,10 +32,12 @@ use crate::protocol::{
 
 mod credentials;
 mod durable;
+mod egress;
 mod team;
 
 use durable::Durable;
 pub(crate) use durable::{with_broker_durable, with_broker_reading};
+pub use egress::EgressOptions;
 pub(crate) use team::Prefetch;
 
 /// How long a lease's last reports may take to arrive once its grant ended.
@@ -62,6 +64,8 @@ pub struct ServeOptions {
     pub extensions: Vec<Extension>,
     /// Where grants, tasks and the audit chain are kept.
     pub state: StateLocation,
+    /// How the egress (proxies run by the daemon) reaches upstream servers.
+    pub egress: EgressOptions,
 }
 
 /// Where the daemon keeps its state.
@@ -99,6 +103,8 @@ pub(crate) struct Shared {
     insecure_fast_kdf: bool,
     /// Team mode's session; `None` in the embedded mode.
     team: Option<team::Team>,
+    /// The egress's options and CA.
+    egress: egress::Egress,
 }
 
 impl Shared {
@@ -153,6 +159,7 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
         pid: std::process::id(),
         insecure_fast_kdf: options.insecure_fast_kdf,
         team,
+        egress: egress::Egress::new(options.egress)?,
     });
     end_all(endings);
     let listener = bind(&socket)?;
@@ -394,6 +401,7 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::Lease(req) => return lease(&shared, stream, caller, req).await,
+            Request::Egress(req) => return egress::session(&shared, stream, caller, req).await,
             Request::Spawned { .. }
             | Request::Finished(_)
             | Request::TaskEnd { .. }

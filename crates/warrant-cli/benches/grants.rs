@@ -67,6 +67,7 @@ fn in_process(home: &Path, policy: &Path, clients: usize, cycles: usize) {
         insecure_fast_kdf: true,
         extensions: Vec::new(),
         state: Default::default(),
+        egress: Default::default(),
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let daemon = std::thread::spawn(move || {

@@ -91,6 +91,7 @@ fn options(home: &Path, policy: &Path, dsn: SecretValue) -> ServeOptions {
         insecure_fast_kdf: true,
         extensions: Vec::new(),
         state: StateLocation::Team(dsn),
+        egress: Default::default(),
     }
 }
 

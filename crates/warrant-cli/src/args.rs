@@ -270,6 +270,16 @@ pub struct ServeArgs {
     /// Do not serve the approval page
     #[arg(long)]
     pub no_ui: bool,
+    /// A CA (PEM file) the egress trusts for upstream servers, besides the
+    /// system's roots (repeatable). Commands run through the daemon's egress
+    /// trust only these and the system's, whatever their environment says
+    #[arg(long, value_name = "FILE")]
+    pub egress_ca: Vec<PathBuf>,
+    /// HOST=IP:PORT: the egress connects to this address for HOST instead of
+    /// resolving it (repeatable; private hosts, tests). Only the daemon's
+    /// own configuration names such overrides, never a command
+    #[arg(long, value_name = "HOST=ADDR")]
+    pub egress_resolve: Vec<String>,
     #[command(flatten)]
     pub state: crate::team_state::StateArgs,
 }
@@ -575,10 +585,12 @@ pub struct RunArgs {
     /// so they may appear in the output.
     #[arg(long)]
     pub insecure_allow_short_values: bool,
-    /// Give the command a placeholder instead of each value, and run a
-    /// local HTTPS proxy for it that puts the value on the wire only towards
-    /// the secret's hosts: the command never holds the value (see `warrant
-    /// proxy --help`; `warrant task --proxy` sets WARRANT_PROXY=1 for its agent)
+    /// Give the command a placeholder instead of each value, and an HTTPS
+    /// proxy that puts the value on the wire only towards the secret's
+    /// hosts: the command never holds the value. With --grant the proxy runs
+    /// in the daemon (its egress), so no process the command can reach holds
+    /// a value either; without, in this process (see `warrant proxy --help`;
+    /// `warrant task --proxy` sets WARRANT_PROXY=1 for its agent)
     #[arg(long, env = "WARRANT_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
     pub proxy: bool,
     /// With --proxy and no grant: a host NAME's value may be sent to, as
@@ -595,8 +607,9 @@ pub struct RunArgs {
     /// in headers and URLs
     #[arg(long, requires = "proxy")]
     pub substitute_in_body: bool,
-    /// With --proxy: also trust this CA (PEM) for upstream servers, besides
-    /// the system's roots (repeatable; for private servers)
+    /// With --proxy and no grant: also trust this CA (PEM) for upstream
+    /// servers, besides the system's roots (repeatable; for private servers;
+    /// under a grant the daemon's `warrant serve --egress-ca` decides)
     #[arg(long, value_name = "FILE", requires = "proxy")]
     pub upstream_ca: Vec<PathBuf>,
     /// With --proxy and no grant: connect to ADDR (IP:PORT) for HOST, as

@@ -59,6 +59,7 @@
 //! # });
 //! ```
 
+mod auth;
 mod body;
 pub mod bundle;
 pub mod ca;
@@ -79,6 +80,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use crate::auth::ProxyAuth;
 pub use crate::error::Error;
 
 /// One secret the proxy can put on the wire.
@@ -169,6 +171,15 @@ pub struct ProxyConfig {
     /// Host overrides: connections to a host (any port) go to this address
     /// instead (for tests and private hosts). The TLS name stays the host.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Who may use the proxy: without it in `Proxy-Authorization`, every
+    /// request and tunnel is answered 407 (see [`ProxyAuth`]). `None` lets
+    /// any local process use it.
+    pub auth: Option<Arc<ProxyAuth>>,
+    /// Values redacted from every response from the first byte, whether or
+    /// not a request carried them yet (a grant's values, so a response to a
+    /// request sent before the first substitution is clean too). Values
+    /// substituted later are added as they are.
+    pub redact_from_start: Arc<[(String, warrant_secret::SecretValue)]>,
 }
 
 impl Default for ProxyConfig {
@@ -180,6 +191,8 @@ impl Default for ProxyConfig {
             passthrough: false,
             upstream_ca: Vec::new(),
             resolve: Vec::new(),
+            auth: None,
+            redact_from_start: Arc::from(Vec::new()),
         }
     }
 }
@@ -192,6 +205,8 @@ impl fmt::Debug for ProxyConfig {
             .field("passthrough", &self.passthrough)
             .field("upstream_ca", &self.upstream_ca.len())
             .field("resolve", &self.resolve)
+            .field("auth", &self.auth.is_some())
+            .field("redact_from_start", &self.redact_from_start.len())
             .finish()
     }
 }
@@ -246,6 +261,15 @@ impl Proxy {
             addr: config.listen,
             source,
         })?;
+        let redaction = redact::Redaction::default();
+        redaction
+            .add(
+                config
+                    .redact_from_start
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value)),
+            )
+            .map_err(Error::Config)?;
         let shared = Arc::new(server::Shared {
             placeholders,
             passthrough: config.passthrough,
@@ -253,7 +277,8 @@ impl Proxy {
             upstream,
             values,
             events,
-            redaction: redact::Redaction::default(),
+            redaction,
+            auth: config.auth,
         });
         let (stop, stopped) = watch::channel(false);
         let (alive_tx, alive) = mpsc::channel(1);

@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) events: EventSink,
     /// Every value substituted so far, redacted from every response.
     pub(crate) redaction: Redaction,
+    /// Who may use the proxy, when not everyone.
+    pub(crate) auth: Option<Arc<crate::ProxyAuth>>,
 }
 
 /// Spawns tasks that end when the proxy stops, and lets the proxy wait for them.
@@ -92,6 +94,19 @@ async fn serve_client(tcp: TcpStream, shared: Arc<Shared>, tasks: Tasks) {
 }
 
 async fn route(req: Request<Incoming>, shared: Arc<Shared>, tasks: Tasks) -> Response<ProxyBody> {
+    if let Some(auth) = &shared.auth
+        && !auth.admits(req.headers())
+    {
+        let mut response = answer(
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "this proxy serves one grant's command: use the proxy URL it was given, credentials included",
+        );
+        response.headers_mut().insert(
+            http::header::PROXY_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"warrant\""),
+        );
+        return response;
+    }
     if req.method() == Method::CONNECT {
         return connect(req, shared, tasks).await;
     }

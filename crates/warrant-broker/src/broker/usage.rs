@@ -422,12 +422,36 @@ impl Broker {
         caller: &Caller,
         req: &LeaseRequest,
     ) -> Result<Outcome<LeaseReply>, Error> {
+        Ok(self
+            .lease_or_count(caller, req, false)?
+            .map(|(reply, _)| reply))
+    }
+
+    /// Checks a session of the daemon's egress like a lease. A grant with
+    /// a use limit is not refused: the answer's flag says so, and each of
+    /// its requests is then checked and counted with
+    /// [`Broker::substitute_begin`] before its value goes on the wire.
+    pub fn egress_begin(
+        &mut self,
+        caller: &Caller,
+        req: &LeaseRequest,
+    ) -> Result<Outcome<(LeaseReply, bool)>, Error> {
+        self.lease_or_count(caller, req, true)
+    }
+
+    fn lease_or_count(
+        &mut self,
+        caller: &Caller,
+        req: &LeaseRequest,
+        count_per_request: bool,
+    ) -> Result<Outcome<(LeaseReply, bool)>, Error> {
         let command = "http proxy lease";
         if let Err(body) = self.usable_without_command(caller, &req.grant, &req.secrets, command)? {
             return Ok(Err(body));
         }
         let grant = &self.live[&req.grant];
-        if grant.max_uses.is_some() {
+        let limited = grant.max_uses.is_some();
+        if limited && !count_per_request {
             // Each use must be counted before the value leaves.
             return Ok(Err(ErrorBody::new(
                 ErrorCode::UseLimited,
@@ -450,13 +474,15 @@ impl Broker {
                 .cloned()
                 .collect(),
         };
-        self.record(Event::ProxyLease {
-            grant: reply.grant.clone(),
-            actor: reply.actor.clone(),
-            secrets: reply.names.clone(),
-            proxy_pid: caller.pid,
-        })?;
-        Ok(Ok(reply))
+        if !limited {
+            self.record(Event::ProxyLease {
+                grant: reply.grant.clone(),
+                actor: reply.actor.clone(),
+                secrets: reply.names.clone(),
+                proxy_pid: caller.pid,
+            })?;
+        }
+        Ok(Ok((reply, limited)))
     }
 
     /// Records what a proxy holding a lease on `grant` substituted; each

@@ -47,6 +47,10 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         insecure_fast_kdf,
         extensions: Vec::new(),
         state,
+        egress: server::EgressOptions {
+            upstream_ca: super::proxy::load_upstream_cas(&args.egress_ca)?,
+            resolve: super::proxy::parse_resolve(&args.egress_resolve)?,
+        },
     };
     let mut options = options;
     let url = page.map(|page| {

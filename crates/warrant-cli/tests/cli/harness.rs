@@ -203,8 +203,14 @@ impl Home {
     /// Starts `warrant serve` on this home with the scratch directory's
     /// `warrant.toml`; returns once it answers `warrant status`.
     pub fn serve(&self) -> Daemon {
+        self.serve_with(&[])
+    }
+
+    /// `warrant serve ARGS...`, once it answers.
+    pub fn serve_with(&self, args: &[&std::ffi::OsStr]) -> Daemon {
         let mut cmd = self.std_cmd();
         cmd.arg("serve")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -75,6 +75,7 @@ impl Page {
                 })
             })],
             state: Default::default(),
+            egress: Default::default(),
         };
         // The daemon lives as long as the test process.
         std::thread::spawn(move || server::serve(options, |_| {}).expect("daemon"));

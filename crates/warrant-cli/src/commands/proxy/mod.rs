@@ -15,14 +15,11 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 use warrant_audit::{AuditLog, Event};
 use warrant_broker::Client;
-use warrant_broker::protocol::{ProxyBlockedReport, SubstituteRequest};
-use warrant_proxy::{EventSink, ProxiedSecret, Proxy, ProxyConfig, ProxyEvent, ValueSource, ca};
+use warrant_broker::protocol::EgressRequest;
+use warrant_proxy::{EventSink, Proxy, ProxyConfig, ProxyEvent, ValueSource, ca};
 
 use super::{Context, print_json};
 use crate::args::ProxyArgs;
-use daemon_values::DaemonValues;
-
-mod daemon_values;
 
 /// Proxy variables a child gets (the lower-case ones for curl and
 /// friends, which ignore upper-case `HTTP_PROXY`). `NO_PROXY` is empty, so
@@ -52,39 +49,55 @@ pub(crate) const CA_VARS: [&str; 5] = [
 ];
 
 pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
+    if !args.upstream_ca.is_empty() || args.listen != ProxyConfig::default().listen {
+        bail!(
+            "--listen and --upstream-ca no longer apply: the proxy runs in the daemon (its egress), \
+             which picks a loopback port and trusts the system's roots plus `warrant serve \
+             --egress-ca FILE`"
+        );
+    }
     let grant = GrantScope::check(ctx, &args.grant)?;
-    let secrets = grant
+    let secrets: Vec<String> = grant
         .secrets
         .iter()
-        .map(|name| {
-            Ok(ProxiedSecret {
-                name: name.clone(),
-                placeholder: warrant_proxy::placeholder::generate(name),
-                hosts: grant.hosts(name)?,
-                body: args.substitute_in_body,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let config = ProxyConfig {
-        listen: args.listen,
-        secrets: secrets.clone(),
-        passthrough: args.passthrough,
-        upstream_ca: load_upstream_cas(&args.upstream_ca)?,
-        resolve: Vec::new(),
-    };
-    let (values, events) = grant.sources(ctx);
-    let running = Running::start(&ctx.home, config, values, events)?;
-
-    let env = running.child_env();
-    let placeholders: BTreeMap<&str, &str> = secrets
-        .iter()
-        .map(|s| (s.name.as_str(), s.placeholder.as_str()))
+        .filter(|name| grant.hosts(name).is_ok())
+        .cloned()
         .collect();
+    if secrets.is_empty() {
+        bail!(
+            "grant {} lets none of its secrets go to a host, so the proxy could never send one; \
+             list hosts in the policy rule (hosts = [...])",
+            grant.id
+        );
+    }
+    let request = EgressRequest {
+        grant: grant.id.clone(),
+        secrets,
+        passthrough: args.passthrough,
+        substitute_in_body: args.substitute_in_body,
+    };
+    let (reply, mut session) = Client::connect(&ctx.home)?
+        .egress(request)
+        .with_context(|| format!("cannot use grant {} through the daemon's egress", grant.id))?;
+    let dir = tempfile::Builder::new()
+        .prefix("warrant-egress-")
+        .tempdir()
+        .context("cannot make a directory for the CA bundle")?;
+    let bundle = dir.path().join("ca-bundle.pem");
+    warrant_proxy::bundle::write(&reply.ca_pem, &bundle)
+        .with_context(|| format!("cannot write the CA bundle {}", bundle.display()))?;
+    let env = child_env(&reply.proxy, &bundle);
+    let placeholders: BTreeMap<&str, &str> = reply
+        .placeholders
+        .iter()
+        .map(|(name, placeholder)| (name.as_str(), placeholder.as_str()))
+        .collect();
+    let address = reply.proxy.rsplit_once('@').map_or("", |(_, addr)| addr);
     if args.json {
         print_json(&serde_json::json!({
             "grant": grant.id,
-            "proxy": running.url(),
-            "ca_bundle": running.bundle(),
+            "proxy": address,
+            "ca_bundle": bundle,
             "env": env.iter().cloned().collect::<BTreeMap<_, _>>(),
             "placeholders": placeholders,
         }))?;
@@ -101,13 +114,57 @@ pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
         .flush()
         .context("cannot write the proxy's settings")?;
     eprintln!(
-        "warrant: proxy for grant {} listening on {} (Ctrl-C stops it)",
-        grant.id,
-        running.url()
+        "warrant: the daemon's egress serves grant {} at {address} (Ctrl-C stops it)",
+        grant.id
     );
-    running.wait_for_signal()?;
-    running.stop();
-    Ok(0)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot wait for signals")?;
+    let ended = runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let end = tokio::task::spawn_blocking(move || session.wait_end());
+        tokio::select! {
+            _ = interrupt.recv() => Ok::<_, std::io::Error>(None),
+            _ = terminate.recv() => Ok(None),
+            end = end => Ok(Some(end.ok().flatten())),
+        }
+    })?;
+    // The session's connection closes with this process.
+    runtime.shutdown_background();
+    drop(dir);
+    match ended {
+        Some(end) => {
+            let reason = end.map_or_else(|| "the daemon stopped".to_owned(), |e| e.reason);
+            eprintln!(
+                "warrant: grant {} ended ({reason}); the proxy stopped",
+                grant.id
+            );
+            Ok(1)
+        }
+        None => Ok(0),
+    }
+}
+
+/// What a command needs to go through the egress at `proxy` (credentials
+/// included) and trust warrant's CA in `bundle`.
+pub(crate) fn child_env(proxy: &str, bundle: &Path) -> Vec<(String, String)> {
+    let bundle = bundle.to_string_lossy().into_owned();
+    let proxy_vars = PROXY_VARS.iter().map(|var| {
+        let value = if var.eq_ignore_ascii_case("no_proxy") {
+            String::new()
+        } else {
+            proxy.to_owned()
+        };
+        ((*var).to_owned(), value)
+    });
+    let ca = CA_VARS
+        .iter()
+        .map(|var| ((*var).to_owned(), bundle.clone()));
+    let node = std::iter::once((NODE_VAR.to_owned(), "1".to_owned()));
+    proxy_vars.chain(node).chain(ca).collect()
 }
 
 /// A grant as the proxy needs it: active, with its secrets' hosts.
@@ -151,29 +208,6 @@ impl GrantScope {
                 self.id
             )),
         }
-    }
-
-    /// Values through the daemon, and an auditor for blocks.
-    pub fn sources(&self, ctx: &Context) -> (Arc<dyn ValueSource>, EventSink) {
-        let refused = Arc::new(Mutex::new(Vec::new()));
-        let served = self
-            .secret_hosts
-            .iter()
-            .filter(|(_, hosts)| !hosts.is_empty())
-            .map(|(name, _)| name.clone())
-            .collect();
-        let values = DaemonValues::new(
-            ctx.home.clone(),
-            self.id.clone(),
-            served,
-            Arc::clone(&refused),
-        );
-        let mut auditor = Auditor::new(&ctx.home, self.secret_hosts.clone());
-        auditor.grant = Some(GrantAudit {
-            id: self.id.clone(),
-            refused,
-        });
-        (Arc::new(values), auditor.sink())
     }
 }
 
@@ -225,44 +259,9 @@ impl Running {
         format!("http://{}", addr.expect("running"))
     }
 
-    /// The CA bundle: the system's roots and warrant's CA.
-    pub fn bundle(&self) -> &Path {
-        &self.bundle
-    }
-
     /// What a child needs to go through the proxy and trust it.
     pub fn child_env(&self) -> Vec<(String, String)> {
-        let url = self.url();
-        let bundle = self.bundle.to_string_lossy().into_owned();
-        let proxy = PROXY_VARS.iter().map(|var| {
-            let value = if var.eq_ignore_ascii_case("no_proxy") {
-                String::new()
-            } else {
-                url.clone()
-            };
-            ((*var).to_owned(), value)
-        });
-        let ca = CA_VARS
-            .iter()
-            .map(|var| ((*var).to_owned(), bundle.clone()));
-        let node = std::iter::once((NODE_VAR.to_owned(), "1".to_owned()));
-        proxy.chain(node).chain(ca).collect()
-    }
-
-    /// Blocks until SIGINT or SIGTERM.
-    pub fn wait_for_signal(&self) -> Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let runtime = self.runtime.as_ref().expect("running");
-        runtime.block_on(async {
-            let mut interrupt = signal(SignalKind::interrupt())?;
-            let mut terminate = signal(SignalKind::terminate())?;
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-            Ok::<_, std::io::Error>(())
-        })?;
-        Ok(())
+        child_env(&self.url(), &self.bundle)
     }
 
     /// Ends every connection and stops the runtime (also done on drop).
@@ -340,30 +339,21 @@ pub(crate) fn parse_resolve(flags: &[String]) -> Result<Vec<(String, SocketAddr)
         .collect()
 }
 
-/// What the auditor knows of the grant the proxy serves.
-struct GrantAudit {
-    id: String,
-    /// Refusals the daemon gave (and recorded), not yet reported.
-    refused: Arc<Mutex<Vec<String>>>,
-}
-
 /// Records blocks and says on stderr why a request was refused.
 pub(crate) struct Auditor {
     home: PathBuf,
     /// The hosts each secret may go to.
     hosts: BTreeMap<String, Vec<String>>,
-    grant: Option<GrantAudit>,
     /// Hosts already reported as denied (reported once each).
     denied: Mutex<BTreeSet<String>>,
 }
 
 impl Auditor {
-    /// Blocks go to the audit log of `home` (and to the daemon, under a grant).
+    /// Blocks go to the audit log of `home`.
     pub fn new(home: &Path, hosts: BTreeMap<String, Vec<String>>) -> Self {
         Self {
             home: home.to_owned(),
             hosts,
-            grant: None,
             denied: Mutex::new(BTreeSet::new()),
         }
     }
@@ -415,56 +405,12 @@ impl Auditor {
             })
             .cloned()
             .collect();
-        if let Some(grant) = &self.grant {
-            // The daemon refused this substitution and recorded it.
-            let mut refused = lock(&grant.refused);
-            if let Some(i) = refused.iter().position(|r| *r == reason) {
-                refused.remove(i);
-                return;
-            }
-            drop(refused);
-            // The daemon refuses such an attempt and records it, also
-            // where this process cannot write the audit log (under
-            // `warrant task`).
-            if !strays.is_empty() {
-                let attempt = SubstituteRequest {
-                    grant: grant.id.clone(),
-                    secrets: strays.clone(),
-                    host: host.clone(),
-                    method: method.clone(),
-                };
-                // Values are never expected here; any are dropped (wiped) at once.
-                if let Err(warrant_broker::Error::Daemon(_)) =
-                    Client::connect(&self.home).and_then(|c| c.substitute(attempt))
-                {
-                    return;
-                }
-            }
-        }
         let reason = if strays.is_empty() || reason.starts_with(EXFILTRATION) {
             reason
         } else {
             format!("{EXFILTRATION}: {reason}")
         };
         let path = shorten(&path);
-        if let Some(g) = &self.grant {
-            // The daemon records it under the grant's actor; this process
-            // may not be able to write the log (inside `warrant task`).
-            let report = ProxyBlockedReport {
-                grant: g.id.clone(),
-                host,
-                method,
-                path,
-                secrets,
-                reason,
-            };
-            if let Err(error) =
-                Client::connect(&self.home).and_then(|mut c| c.proxy_blocked(report))
-            {
-                eprintln!("warrant: error: this block was not recorded: {error}");
-            }
-            return;
-        }
         let record = Event::ProxyBlocked {
             host,
             method,

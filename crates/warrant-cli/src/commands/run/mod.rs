@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use super::Context;
 
+mod egress;
 mod granted;
 mod proxied;
 use crate::args::RunArgs;
@@ -30,7 +31,10 @@ const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
 pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     let plan = build_plan(&args)?;
     if args.proxy {
-        return proxied::run(ctx, &args, plan);
+        return match &args.grant {
+            Some(grant) => egress::run(ctx, &args, plan, grant),
+            None => proxied::run(ctx, &args, plan),
+        };
     }
     if let Some(grant) = &args.grant {
         return granted::run(ctx, &args, plan, grant);

@@ -1,12 +1,14 @@
-//! `warrant run --proxy`: the child gets a placeholder for each secret, and
-//! an HTTPS proxy in this process, running for the child's lifetime, puts
-//! the value on the wire only towards that secret's hosts. The child never
-//! holds a value, so nothing it does with its environment can leak one.
+//! `warrant run --proxy` without a grant (the store-only mode): the child
+//! gets a placeholder for each secret, and an HTTPS proxy in this process,
+//! running for the child's lifetime, puts the value on the wire only
+//! towards that secret's hosts (`--host`). The values come from the store
+//! once; this process audits each substitution before it happens.
 //!
-//! With `--grant` each substitution is a `Substitute` to the daemon, which
-//! checks the grant and the host and audits it; the hosts are the grant's.
-//! Without, the values come from the store once, the hosts from `--host`,
-//! and this process audits each substitution before it happens.
+//! What it does not stop: this process was started by the caller, in the
+//! caller's environment, so whoever controls that environment (its
+//! `LD_PRELOAD`, resolver, `--resolve`/`--upstream-ca`) controls where the
+//! values go. Under a grant the proxy runs in the daemon instead
+//! (`egress.rs`).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -24,7 +26,7 @@ use super::{EXIT_WARRANT_FAILED, command_name, resolve, var_name};
 use crate::args::RunArgs;
 use crate::commands::Context;
 use crate::commands::proxy::{
-    Auditor, CA_VARS, GrantScope, NODE_VAR, PROXY_VARS, Running, load_upstream_cas, parse_resolve,
+    Auditor, CA_VARS, NODE_VAR, PROXY_VARS, Running, load_upstream_cas, parse_resolve,
 };
 
 pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
@@ -47,10 +49,7 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
         })
         .collect();
 
-    let (source, hosts) = match &args.grant {
-        Some(grant) => granted(ctx, args, grant, &names)?,
-        None => local(ctx, args, &plan, &names)?,
-    };
+    let (source, hosts) = local(ctx, args, &plan, &names)?;
     let secrets = names
         .iter()
         .map(|name| ProxiedSecret {
@@ -140,44 +139,6 @@ struct Source {
 }
 
 type Hosts = BTreeMap<String, Vec<String>>;
-
-fn granted(
-    ctx: &Context,
-    args: &RunArgs,
-    grant: &str,
-    names: &[SecretName],
-) -> Result<(Source, Hosts)> {
-    if !args.hosts.is_empty() {
-        bail!(
-            "--host is for runs without a grant: a grant's secrets go only to the hosts \
-             its policy rule lists"
-        );
-    }
-    if !args.resolve.is_empty() {
-        bail!(
-            "--resolve cannot be used with a grant: it would let the command choose \
-             the address a grant's values are sent to"
-        );
-    }
-    let scope = GrantScope::check(ctx, grant)?;
-    let hosts = names
-        .iter()
-        .map(|name| Ok((name.to_string(), scope.hosts(name.as_str())?)))
-        .collect::<Result<Hosts>>()?;
-    let (values, events) = scope.sources(ctx);
-    // This process never holds a value: nothing to redact from the
-    // output (the proxy redacts responses).
-    let redactor = RedactorBuilder::new()
-        .build()
-        .context("cannot set up redaction")?;
-    let source = Source {
-        values,
-        events,
-        redactor,
-        run_log: None,
-    };
-    Ok((source, hosts))
-}
 
 fn local(
     ctx: &Context,
@@ -312,7 +273,7 @@ impl ValueSource for StoreValues {
 }
 
 /// Whether `var` is one of the variables the proxy sets for the child.
-fn is_proxy_var(var: &OsStr) -> bool {
+pub(super) fn is_proxy_var(var: &OsStr) -> bool {
     var.to_str()
         .is_some_and(|v| PROXY_VARS.contains(&v) || CA_VARS.contains(&v) || v == NODE_VAR)
 }
