@@ -16,7 +16,13 @@ use serde_json::Value;
 /// headers and body, and the Authorization header again in the response's
 /// `X-Echo-Authorization`. `/redirect?to=URL`: 302 there. `/repo.git/...`:
 /// `git http-backend`, only with `Authorization: Bearer $UPSTREAM_TOKEN`.
-/// Every request is appended to the log as one JSON line first.
+/// A drop box, as an allowed API that keeps what it is sent would be:
+/// `/store` keeps the request's Authorization header (or its body when it
+/// has none); `/stored?offset=N&len=M` serves what was kept, or a piece of
+/// it; `/wait-stored` waits (up to 10 s) until something is kept, then
+/// serves it (a long poll). Every request is appended to the log as one
+/// JSON line first. It listens on `$UPSTREAM_BIND:$UPSTREAM_PORT`
+/// (127.0.0.1 and a free port by default).
 const SERVER: &str = r#"
 import json, os, ssl, subprocess, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +31,8 @@ from urllib.parse import urlsplit, parse_qs
 cert, key, log_path, git_root = sys.argv[1:5]
 token = os.environ["UPSTREAM_TOKEN"]
 lock = threading.Lock()
+kept = threading.Condition()
+box = {"data": None}
 
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -55,6 +63,21 @@ class Handler(BaseHTTPRequestHandler):
         with lock, open(log_path, "a") as log:
             log.write(json.dumps(seen) + "\n")
         url = urlsplit(self.path)
+        if url.path == "/store":
+            with kept:
+                auth = self.headers.get("Authorization")
+                box["data"] = auth.encode("latin-1") if auth else body
+                kept.notify_all()
+            return self.reply(b"kept")
+        if url.path in ("/stored", "/wait-stored"):
+            with kept:
+                if url.path == "/wait-stored":
+                    kept.wait_for(lambda: box["data"] is not None, timeout=10)
+                data = box["data"] or b""
+            query = parse_qs(url.query)
+            offset = int(query.get("offset", ["0"])[0])
+            length = int(query.get("len", [str(len(data))])[0])
+            return self.reply(data[offset:offset + length])
         if url.path.startswith("/repo.git"):
             return self.git(url, body)
         if url.path == "/redirect":
@@ -70,6 +93,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
+
+    def reply(self, data):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def git(self, url, body):
         if self.headers.get("Authorization", "") != "Bearer " + token:
@@ -112,7 +142,8 @@ class Handler(BaseHTTPRequestHandler):
 
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+bind = (os.environ.get("UPSTREAM_BIND", "127.0.0.1"), int(os.environ.get("UPSTREAM_PORT", "0")))
+server = ThreadingHTTPServer(bind, Handler)
 server.daemon_threads = True
 server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
@@ -137,6 +168,12 @@ pub struct Upstream {
 impl Upstream {
     /// Starts a server in `dir` that serves git only to `token`.
     pub fn start(dir: &Path, token: &str) -> Self {
+        Self::start_at(dir, token, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// [`Upstream::start`] on `bind` (port 0: a free one): another loopback
+    /// address on the same port is where an attacker would wait.
+    pub fn start_at(dir: &Path, token: &str, bind: SocketAddr) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let (ca_pem, cert_pem, key_pem) = certificates();
         let ca = dir.join("upstream-ca.pem");
@@ -154,6 +191,8 @@ impl Upstream {
             .arg(&script)
             .args([&cert, &key, &log, &git_root])
             .env("UPSTREAM_TOKEN", token)
+            .env("UPSTREAM_BIND", bind.ip().to_string())
+            .env("UPSTREAM_PORT", bind.port().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -169,7 +208,7 @@ impl Upstream {
             .unwrap_or_else(|_| panic!("the upstream did not start: {line:?}"));
         Self {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr: SocketAddr::new(bind.ip(), port),
             ca,
             log,
             git_root,
