@@ -85,9 +85,14 @@
 //! keeps its own copy of the patterns, which this crate cannot wipe; the
 //! crate's own buffers that may hold part of a value are wiped.
 
+mod automaton;
+mod decode;
+mod encode;
+mod examples;
 mod filter;
 mod forms;
 mod matcher;
+mod pieces;
 mod stream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -98,7 +103,10 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::matcher::Matcher;
+use crate::pieces::Pieces;
 use crate::stream::{Buffers, Counts, Final};
+
+pub use crate::pieces::MIN_PIECE_LEN;
 
 /// Values shorter than this cannot be redacted without wrecking output.
 pub const MIN_SECRET_LEN: usize = 8;
@@ -156,22 +164,37 @@ impl RedactorBuilder {
 
     /// Builds the shared, immutable redactor.
     pub fn build(&self) -> Result<Redactor, Error> {
-        // Every form of every value, tagged with its label.
-        let mut forms: Vec<(Zeroizing<Vec<u8>>, usize)> = Vec::new();
+        // Every form of every value, then its windows (pieces), tagged with
+        // its label and whether it is a window.
+        let mut forms: Vec<(Zeroizing<Vec<u8>>, usize, bool)> = Vec::new();
         for (label, value) in &self.values {
-            forms.extend(forms::forms_of(value).into_iter().map(|f| (f, *label)));
+            forms.extend(forms::forms_of(value).into_iter().map(|f| (f, *label, false)));
+            if value.len() >= MIN_PIECE_LEN {
+                for w in value.windows(MIN_PIECE_LEN) {
+                    forms.push((Zeroizing::new(w.to_vec()), *label, true));
+                }
+            }
         }
         // Sorting indices (not copies) keeps registration order among equal
         // forms, so the first value registered names a shared form.
-        let mut order: Vec<usize> = (0..forms.len()).collect();
-        order.sort_by(|&a, &b| forms[a].0.cmp(&forms[b].0));
-        order.dedup_by(|&mut later, &mut first| forms[later].0 == forms[first].0);
-        let patterns: Vec<&[u8]> = order.iter().map(|&i| forms[i].0.as_slice()).collect();
-        let pattern_label = order.iter().map(|&i| forms[i].1).collect();
-        let matcher = if patterns.is_empty() {
+        let sorted = |windows: bool| -> Vec<(&[u8], usize)> {
+            let mut order: Vec<usize> = (0..forms.len())
+                .filter(|&i| windows || !forms[i].2)
+                .collect();
+            order.sort_by(|&a, &b| forms[a].0.cmp(&forms[b].0));
+            order.dedup_by(|&mut later, &mut first| forms[later].0 == forms[first].0);
+            order
+                .iter()
+                .map(|&i| (forms[i].0.as_slice(), forms[i].1))
+                .collect()
+        };
+        let raw = sorted(true);
+        let decoded = sorted(false);
+        let matcher = if raw.is_empty() {
             None
         } else {
-            Some(Matcher::new(&patterns).map_err(|e| Error::Build(e.to_string()))?)
+            let pieces = Pieces::new(self.values.iter().map(|(l, v)| (v.as_slice(), *l)));
+            Some(Matcher::new(&raw, &decoded, pieces).map_err(|e| Error::Build(e.to_string()))?)
         };
         let replacements = self
             .labels
@@ -180,10 +203,9 @@ impl RedactorBuilder {
             .collect();
         Ok(Redactor(Arc::new(Inner {
             matcher,
-            pattern_label,
             replacements,
             labels: self.labels.clone(),
-            pattern_count: patterns.len(),
+            pattern_count: raw.len(),
         })))
     }
 }
@@ -192,8 +214,6 @@ impl RedactorBuilder {
 pub(crate) struct Inner {
     /// `None` when there is nothing to redact.
     matcher: Option<Matcher>,
-    /// By pattern ID: the label index.
-    pub(crate) pattern_label: Vec<usize>,
     /// By label index: `<redacted:LABEL>`.
     pub(crate) replacements: Vec<Box<[u8]>>,
     labels: Vec<String>,
@@ -253,15 +273,15 @@ impl Redactor {
         };
         let mut pos = 0;
         while let Some(m) = matcher.find(input, pos) {
-            let label = &self.0.labels[self.0.pattern_label[m.pattern().as_usize()]];
-            found.push((m.range(), label.as_str()));
-            pos = m.end();
+            found.push((m.start..m.end, self.0.labels[m.label].as_str()));
+            pos = m.end;
         }
         found
     }
 
-    /// The longest pattern in bytes (0 without any): a scanner reading in
-    /// chunks overlaps them by at least this much to see every match whole.
+    /// The longest occurrence of a value in input bytes (0 without any): a
+    /// scanner reading in chunks overlaps them by at least this much to see
+    /// every match whole.
     pub fn longest_pattern(&self) -> usize {
         self.0.matcher.as_ref().map_or(0, Matcher::max_len)
     }
@@ -282,9 +302,8 @@ impl Redactor {
         };
         let mut pos = 0;
         while let Some(m) = matcher.find_unfiltered(input, pos) {
-            let label = &self.0.labels[self.0.pattern_label[m.pattern().as_usize()]];
-            found.push((m.range(), label.as_str()));
-            pos = m.end();
+            found.push((m.start..m.end, self.0.labels[m.label].as_str()));
+            pos = m.end;
         }
         found
     }
@@ -299,14 +318,22 @@ impl Redactor {
     }
 }
 
-/// Every form of `value` that a redactor matches (see the crate docs), raw
-/// value first. For tests: the returned buffers are not wiped.
+/// Every literal form of `value` that a redactor matches, raw value first,
+/// then an example of each escaped or wrapped form that the decoded view
+/// matches (see the crate docs). For tests: the returned buffers are not
+/// wiped.
 #[doc(hidden)]
 pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
-    forms::forms_of(value)
+    let mut all: Vec<Vec<u8>> = forms::forms_of(value)
         .into_iter()
         .map(|f| f.to_vec())
-        .collect()
+        .collect();
+    for example in examples::examples(value) {
+        if !all.iter().any(|f| **f == *example) {
+            all.push(example.to_vec());
+        }
+    }
+    all
 }
 
 /// Per-stream state: the held-back tail and counters.
@@ -412,12 +439,18 @@ mod tests {
         b.add("pw", value);
         let r = b.build().unwrap();
         let all = forms(value);
-        assert_eq!(r.pattern_count(), all.len());
+        assert!(r.pattern_count() >= forms::forms_of(value).len());
         for form in &all {
             let mut input = b"[".to_vec();
             input.extend_from_slice(form);
             input.push(b']');
-            assert_eq!(r.redact(&input), (b"[<redacted:pw>]".to_vec(), 1));
+            let (out, n) = r.redact(&input);
+            assert_eq!(
+                (out.as_slice(), n),
+                (&b"[<redacted:pw>]"[..], 1),
+                "{}",
+                String::from_utf8_lossy(form)
+            );
         }
     }
 
@@ -489,7 +522,7 @@ mod tests {
             "{}",
             r.describe()
         );
-        assert!(r.describe().ends_with("no sampling"), "{}", r.describe());
+        assert!(r.describe().contains("no sampling"), "{}", r.describe());
         let input: Vec<u8> = (0..20_000).map(|_| b'a' + next() % 9).collect();
         let (expected, n) = r.redact(&input);
         assert!(n > 100);
@@ -512,9 +545,10 @@ mod tests {
             .add("a", b"second-value-456")
             .add("b", b"first-value-123");
         let r = b.build().unwrap();
+        // Each value's literal forms and its 12-byte windows (4 and 5).
         assert_eq!(
             r.pattern_count(),
-            forms(b"first-value-123").len() + forms(b"second-value-456").len()
+            forms::forms_of(b"first-value-123").len() + forms::forms_of(b"second-value-456").len() + 4 + 5
         );
         let (out, _) = r.redact(b"first-value-123 second-value-456");
         assert_eq!(out, b"<redacted:a> <redacted:a>");
