@@ -41,6 +41,17 @@ impl ChildHandle {
         *live
     }
 
+    /// Sends `signal` to the child's process group (the child leads it)
+    /// unless the child was reaped; returns whether it was live. While the
+    /// child is unreaped its pid cannot be reused, so neither can the group id.
+    pub(crate) fn signal_group(&self, signal: Signal) -> bool {
+        let live = self.lock();
+        if *live {
+            let _ = rustix::process::kill_process_group(self.pid, signal);
+        }
+        *live
+    }
+
     /// Reaps the child if it has exited; never blocks.
     pub(crate) fn try_reap(&self) -> Result<Option<ChildStatus>, Errno> {
         let mut live = self.lock();

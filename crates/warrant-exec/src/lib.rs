@@ -7,8 +7,8 @@
 //! 1. resolves the program on the child's `PATH`,
 //! 2. writes each secret file into a sealed in-memory file,
 //! 3. builds the child's environment in one buffer that is wiped on drop,
-//! 4. forks and execs the child, with pipes (or a pseudo-terminal) on its
-//!    stdout and stderr,
+//! 4. forks and execs the child in a session of its own, with pipes (or a
+//!    pseudo-terminal) on its stdout and stderr,
 //! 5. forwards signals, copies stdin, passes every output byte through the
 //!    redactor before writing it to warrant's own stdout/stderr,
 //! 6. reaps the child and returns a [`RunOutcome`] (its status and how many
@@ -79,29 +79,88 @@
 //!
 //! # Signals
 //!
-//! `SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT` and `SIGWINCH` are caught from
-//! before the fork until [`run`] returns, so warrant does not die from them
-//! while the child runs (a signal that was ignored when [`run`] started, as
-//! under `nohup`, stays ignored, for warrant and the child). The child starts
-//! with default dispositions for every signal warrant catches (plus `SIGPIPE`,
-//! which Rust programs ignore) and an empty signal mask.
+//! `SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGWINCH`, `SIGTSTP` and
+//! `SIGCONT` are caught from before the fork until [`run`] returns, so
+//! warrant does not die (or stop) from them while the child runs (a signal
+//! that was ignored when [`run`] started, as under `nohup`, stays ignored,
+//! for warrant and the child). The child starts with default dispositions
+//! for every signal warrant catches (plus `SIGPIPE`, which Rust programs
+//! ignore) and an empty signal mask.
 //!
-//! With pipes the child shares warrant's process group and terminal, so a
-//! signal the kernel generates for that terminal (`^C`, a resize) already
-//! reaches it: only signals sent by a process (`kill`, `sigqueue`, `tkill`)
-//! are forwarded, so nothing arrives twice. With a pseudo-terminal the child
-//! is in its own session: every caught signal is forwarded, except
-//! `SIGWINCH`, which becomes a resize of the child's terminal (the kernel then
-//! signals the child's foreground process group). The origin is read from
-//! the signal's `si_code` (signal-hook's raw-`siginfo` iterator).
+//! The child always runs in a session of its own (see [Terminals](#terminals)),
+//! so nothing the kernel sends to warrant's terminal or process group (`^C`,
+//! `^Z`, a hang-up, a `kill` of warrant's whole group) reaches it by itself,
+//! and nothing reaches it twice. warrant passes signals on:
+//!
+//! - With pipes, to the child's whole process group (the child leads it), as
+//!   the terminal would have: `^C` ends `sh -c 'a; b'` and its running `a`
+//!   alike. Every caught signal is passed on but `SIGTSTP` (`^Z`): for it
+//!   warrant stops the child's group with `SIGSTOP` (the kernel discards
+//!   `SIGTSTP` sent to a group that, like the child's, has no parent in its
+//!   session) and then stops itself; the `SIGCONT` of `fg` or `bg` is passed
+//!   on and resumes both.
+//! - With a pseudo-terminal, to the child's pid, except `SIGWINCH`, which
+//!   becomes a resize of the child's terminal (the kernel then signals the
+//!   child's foreground process group). Job control belongs to the child's
+//!   terminal: `SIGTSTP` stops warrant only, and `SIGCONT` is not passed on.
 //!
 //! A thread of its own forwards signals, so they reach the child at once even
 //! while warrant is blocked writing output nobody reads. It signals the
-//! child's pid under the same lock the reaping thread takes, so a pid that
-//! was reaped (and might be reused) is never hit. After the last concurrent
-//! run returns, a signal whose disposition was the default one acts as the
+//! child (its pid, or its pid as a process group id) under the same lock the
+//! reaping thread takes, so a pid that was reaped (and might be reused) is
+//! never hit; once the child is reaped, nothing is passed on (what it left
+//! running gets `SIGPIPE` when it writes). After the last concurrent run
+//! returns, a signal whose disposition was the default one acts as the
 //! default again (signal-hook cannot uninstall its handler; warrant registers
 //! a "default action when no run is active" fallback instead).
+//!
+//! # Terminals
+//!
+//! What the child prints reaches warrant's terminal through the redactor, as
+//! long as the child writes through its own descriptors or its controlling
+//! terminal:
+//!
+//! - With pipes ([`TerminalMode::Never`], a stdout that is not a terminal,
+//!   or [`run_with_streams`]) the child calls `setsid` before exec: it has
+//!   no controlling terminal, so opening `/dev/tty` fails (`ENXIO`), and it
+//!   cannot push input into warrant's terminal with `TIOCSTI` (which takes
+//!   the caller's controlling terminal, or `CAP_SYS_ADMIN`). Its stdout and
+//!   stderr are pipes to warrant. When warrant's stdin is a terminal (and
+//!   the caller gave no [`Streams::stdin`]), the child's stdin is that
+//!   terminal opened again, read-only: it still reads what is typed, but
+//!   writing to descriptor 0 fails (`EBADF`). If warrant cannot open it again
+//!   (that needs read permission on the device, which a terminal of another
+//!   user does not give), the child gets warrant's own descriptor, writable.
+//!
+//!   That terminal is not the child's controlling terminal, so no job
+//!   control applies to it: a child in a background job (`&`, or after
+//!   `bg`) that reads it competes with the shell for what is typed instead
+//!   of being stopped with `SIGTTIN`, and may change its settings without
+//!   `SIGTTOU`. Programs that need a terminal of their own (password prompts
+//!   on `/dev/tty`, `ssh`, `sudo`) fail or fall back to stdin; give them a
+//!   pseudo-terminal.
+//! - With a pseudo-terminal the child's controlling terminal is its own
+//!   pseudo-terminal: `/dev/tty` is that one, and its output is redacted like
+//!   the rest.
+//!
+//! The limit is the user id. The child runs as warrant's user, who owns the
+//! terminal device (`/dev/pts/N`) and can always open it for writing (`mesg
+//! n` only takes the group's permission away). So a child that opens the
+//! terminal by name writes to it past the redactor, in either mode: through
+//! `/dev/stdin` or `/proc/self/fd/0` (its read-only stdin, opened again by
+//! name), or through the name that `/proc/PID/stat` of warrant or of the
+//! shell gives anyone (`ps -o tty= -p $PPID`). No descriptor of warrant's
+//! gives it away ([`make_non_dumpable`] closes `/proc/<warrant>/fd`), the
+//! name does. Closing that takes a sandbox: another user id for the child,
+//! or a Landlock ruleset that denies opening anything under `/dev/pts` (as
+//! `warrant-sandbox` hides warrant's own directories from `warrant task`),
+//! which also breaks every child that opens a pseudo-terminal of its own
+//! (`tmux`, `script`, `ssh -t`, `expect`). Two more ways of the same kind:
+//! descriptors above 2 that warrant inherited without close-on-exec are
+//! passed on unchanged (one that is a terminal is a way to it), and a
+//! terminal on stdin that is nobody's controlling terminal (one an agent
+//! opened without making it so) can be taken by the child, as the leader of
+//! its session, with `TIOCSCTTY`.
 //!
 //! # Output
 //!
@@ -148,10 +207,12 @@
 //!   child. Use the proxy or MCP modes when the process must not hold the
 //!   value at all.
 //! - The memfd's pages, like any memory, can be swapped out.
-//! - A signal sent with `kill` to warrant's whole process group reaches the
-//!   child directly and again through warrant.
+//! - warrant's terminal can still be opened by name by the child: see
+//!   [Terminals](#terminals).
 //! - With a pseudo-terminal, job control belongs to the child's terminal:
-//!   `^Z` stops the child, not warrant (as with `ssh -t`).
+//!   `^Z` stops the child, not warrant (as with `ssh -t`). With pipes, `^Z`
+//!   stops both, but if warrant is stopped in another way (`SIGSTOP`,
+//!   `SIGTTOU`), the child runs on until its output pipe is full.
 //! - The redactor sets the speed: with 100 values, `cat` of 2 GB of random
 //!   bytes moves at about 0.55× the speed of `cat | cat` on a 2-core test
 //!   machine and ordinary log text at about 0.9×; output full of near-matches
@@ -325,14 +386,17 @@ pub fn run_with(spec: RunSpec, on_spawn: &mut dyn FnMut(u32)) -> Result<RunOutco
 #[derive(Debug, Default)]
 pub struct Streams {
     /// The child's stdin (e.g. a pipe's read end, or `/dev/null`); warrant's
-    /// own when `None`.
+    /// own when `None` (a terminal opened again read-only, see
+    /// [Terminals](crate#terminals)).
     pub stdin: Option<OwnedFd>,
     /// Where the redacted stdout goes; warrant's own when `None`.
     pub stdout: Option<OwnedFd>,
     /// Where the redacted stderr goes; warrant's own when `None`.
     pub stderr: Option<OwnedFd>,
-    /// Start the child as the leader of a new process group, so that it and
-    /// everything it starts can be ended at once (a caller's timeout).
+    /// Kept for callers that set it; it changes nothing. A child with pipes
+    /// always leads a session, and so a process group, of its own (its pid
+    /// is the group id), so that it and everything it starts can be ended
+    /// at once (a caller's timeout).
     pub new_process_group: bool,
     /// The child's working directory; warrant's when `None`.
     pub cwd: Option<std::path::PathBuf>,

@@ -62,6 +62,27 @@ pub(crate) fn copy_size(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> rustix::io:
     rustix::termios::tcsetwinsize(to, size)
 }
 
+/// Opens the terminal `fd` refers to again, read-only (a new open file
+/// description: `dup` would share `fd`'s read-write access mode). Through
+/// `/proc/self/fd`, so it needs read permission on the terminal device, as
+/// opening it by name would; `O_NOCTTY`, so it never becomes warrant's
+/// controlling terminal.
+pub(crate) fn reopen_read_only(fd: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let reopened = rustix::fs::open(
+        path.as_str(),
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(above_stdio)?;
+    if rustix::termios::isatty(&reopened) {
+        Ok(reopened)
+    } else {
+        Err(Errno::NOTTY)
+    }
+}
+
 /// warrant's terminal in raw mode; the saved settings come back on drop
 /// (return, error or panic alike).
 pub(crate) struct RawMode<'a> {
@@ -140,6 +161,23 @@ mod tests {
         assert_eq!(pty.eof_char, 4);
         let flags = rustix::fs::fcntl_getfl(&pty.master).unwrap();
         assert!(flags.contains(OFlags::NONBLOCK));
+    }
+
+    #[test]
+    fn a_terminal_opened_again_read_only_reads_but_cannot_write() {
+        let outer = open_plain();
+        let reopened = reopen_read_only(outer.slave.as_fd()).unwrap();
+        assert!(rustix::termios::isatty(&reopened));
+        let flags = rustix::fs::fcntl_getfl(&reopened).unwrap();
+        assert!(!flags.intersects(OFlags::WRONLY | OFlags::RDWR));
+        assert_eq!(rustix::io::write(&reopened, b"x"), Err(Errno::BADF));
+        rustix::io::write(&outer.master, b"typed\n").unwrap();
+        let mut buf = [0u8; 16];
+        let n = rustix::io::read(&reopened, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"typed\n");
+
+        let (pipe, _write) = rustix::pipe::pipe().unwrap();
+        assert_eq!(reopen_read_only(pipe.as_fd()).err(), Some(Errno::NOTTY));
     }
 
     #[test]

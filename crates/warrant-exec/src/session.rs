@@ -123,11 +123,24 @@ pub(crate) fn run(
     } else {
         let (out_r, out_w) = pipe().map_err(Error::setup("create a pipe"))?;
         let (err_r, err_w) = pipe().map_err(Error::setup("create a pipe"))?;
+        // A terminal on warrant's stdin is passed on opened again, read-only:
+        // the child reads it as before, but descriptor 0 is no way to write
+        // to the terminal past the redactor. When it cannot be opened again
+        // (another user's terminal), the child gets warrant's descriptor.
+        let tty_stdin = streams
+            .stdin
+            .is_none()
+            .then_some(stdin)
+            .filter(|fd| rustix::termios::isatty(fd))
+            .and_then(|fd| pty::reopen_read_only(fd).ok());
         let pid = spawn::spawn(&request(ChildStdio::Pipes {
-            stdin: streams.stdin.as_ref().map(AsFd::as_fd),
+            stdin: streams
+                .stdin
+                .as_ref()
+                .or(tty_stdin.as_ref())
+                .map(AsFd::as_fd),
             stdout: out_w.as_fd(),
             stderr: err_w.as_fd(),
-            new_group: streams.new_process_group,
         }))
         .map_err(|e| spawn_error(&program, e))?;
         let out = OutputPump::new(out_r, stdout, redactor.stream());

@@ -7,54 +7,75 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use libc::c_int;
 use rustix::pipe::PipeFlags;
 use rustix::process::Signal;
-use signal_hook::iterator::SignalsInfo;
+use signal_hook::iterator::Signals;
 use signal_hook::iterator::backend::Handle;
-use signal_hook::iterator::exfiltrator::WithRawSiginfo;
 
 use crate::above_stdio;
 use crate::child::ChildHandle;
 use crate::spawn::{self, Disposition};
 
 /// Caught from before the fork until the run ends.
-pub(crate) const CAUGHT: [c_int; 5] = [
+pub(crate) const CAUGHT: [c_int; 7] = [
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
     libc::SIGQUIT,
     libc::SIGWINCH,
+    libc::SIGTSTP,
+    libc::SIGCONT,
 ];
 
 /// What to do with one received signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
-    /// Send it to the child.
-    Forward(c_int),
+    /// Send it to the child's pid.
+    ToChild(c_int),
+    /// Send it to the child's process group (the child's pid as a group id).
+    ToGroup(c_int),
+    /// Stop the child's process group, then warrant itself (job control:
+    /// `^Z`, then `fg` or `bg` sends `SIGCONT`).
+    Suspend,
+    /// Stop warrant only, as `SIGTSTP`'s default action would.
+    StopSelf,
     /// Copy warrant's window size to the child's terminal.
     Resize,
-    /// The child already got it from the kernel.
+    /// Nothing to do.
     Ignore,
 }
 
-/// The signal rule. `code` is the signal's `si_code`.
+/// The signal rule.
 ///
-/// With pipes the child shares warrant's process group and terminal, so a
-/// signal the kernel sent (`si_code` > 0, e.g. `SI_KERNEL` for `^C` or a
-/// resize) reached it too: forward only what a process sent (`SI_USER`,
-/// `SI_QUEUE`, `SI_TKILL`, all ≤ 0). With a pseudo-terminal the child is in
-/// its own session and gets nothing by itself: forward everything, and turn
-/// `SIGWINCH` into a resize.
-pub(crate) fn decide(signal: c_int, code: c_int, pty: bool) -> Action {
+/// Either way the child is in a session of its own, so nothing that the
+/// kernel sends to warrant's terminal's foreground process group (`^C`,
+/// `^Z`, a hang-up) reaches it by itself, and nothing is received twice.
+///
+/// With pipes the child has no terminal: warrant stands in for it, and
+/// every signal goes to the child's whole process group, as a terminal's
+/// signals would have (a shell's `sh -c 'a; b'` and its running `a` alike).
+/// `SIGTSTP` becomes `SIGSTOP`: the child's group is orphaned (its parent,
+/// warrant, is in another session), and the kernel discards `SIGTSTP` sent
+/// to a process of an orphaned group whose action is the default one.
+///
+/// With a pseudo-terminal the child's own terminal does job control: a
+/// signal goes to the child's pid, `SIGWINCH` becomes a resize, `SIGTSTP`
+/// stops warrant only and `SIGCONT` is not passed on.
+pub(crate) fn decide(signal: c_int, pty: bool) -> Action {
     match (pty, signal) {
         (true, libc::SIGWINCH) => Action::Resize,
-        (true, _) => Action::Forward(signal),
-        (false, _) if code <= 0 => Action::Forward(signal),
-        (false, _) => Action::Ignore,
+        (true, libc::SIGTSTP) => Action::StopSelf,
+        (true, libc::SIGCONT) => Action::Ignore,
+        (true, _) => Action::ToChild(signal),
+        (false, libc::SIGTSTP) => Action::Suspend,
+        (false, _) => Action::ToGroup(signal),
     }
 }
 
 /// Whether `signal` makes warrant stop draining output after the child exited.
 pub(crate) fn is_interrupt(signal: c_int) -> bool {
-    signal != libc::SIGWINCH
+    matches!(
+        signal,
+        libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT
+    )
 }
 
 /// Process-wide bookkeeping shared by concurrent runs.
@@ -83,7 +104,7 @@ static IDLE: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::n
 /// caught, an extra action is registered that runs the default action
 /// whenever no run is active: outside runs, the process behaves as before.
 pub(crate) struct SignalWatch {
-    signals: SignalsInfo<WithRawSiginfo>,
+    signals: Signals,
 }
 
 impl SignalWatch {
@@ -109,7 +130,7 @@ impl SignalWatch {
                 Disposition::Handler => wanted.push(signal),
             }
         }
-        let signals = SignalsInfo::new(wanted)?;
+        let signals = Signals::new(wanted)?;
         global.active += 1;
         IDLE.store(false, Ordering::SeqCst);
         Ok(Self { signals })
@@ -124,13 +145,25 @@ impl SignalWatch {
     /// handle is closed. Signals received before it started (between
     /// [`SignalWatch::install`] and the fork) are handled first.
     pub(crate) fn forward(&mut self, child: &ChildHandle, pty: bool, events: &Events) {
-        for info in self.signals.forever() {
-            let (signal, code) = (info.si_signo, info.si_code);
-            let live = match decide(signal, code, pty) {
-                Action::Forward(signal) => match Signal::from_named_raw(signal) {
+        for signal in self.signals.forever() {
+            let live = match decide(signal, pty) {
+                Action::ToChild(raw) => match Signal::from_named_raw(raw) {
                     Some(signal) => child.signal(signal),
                     None => child.is_live(),
                 },
+                Action::ToGroup(raw) => match Signal::from_named_raw(raw) {
+                    Some(signal) => child.signal_group(signal),
+                    None => child.is_live(),
+                },
+                Action::Suspend => {
+                    let live = child.signal_group(Signal::STOP);
+                    stop_self();
+                    live
+                }
+                Action::StopSelf => {
+                    stop_self();
+                    child.is_live()
+                }
                 Action::Resize => {
                     events.resize.store(true, Ordering::SeqCst);
                     events.notify();
@@ -144,6 +177,12 @@ impl SignalWatch {
             }
         }
     }
+}
+
+/// Stops warrant (every thread) until it gets `SIGCONT`: what `SIGTSTP`
+/// would have done had warrant not caught it.
+fn stop_self() {
+    let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
 }
 
 impl Drop for SignalWatch {
@@ -208,36 +247,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pipes_forward_only_what_a_process_sent() {
+    fn pipes_forward_everything_to_the_group_and_suspend_on_sigtstp() {
         for signal in CAUGHT {
-            for code in [libc::SI_USER, libc::SI_QUEUE, libc::SI_TKILL] {
-                assert_eq!(decide(signal, code, false), Action::Forward(signal));
-            }
-            assert_eq!(decide(signal, libc::SI_KERNEL, false), Action::Ignore);
+            let expected = if signal == libc::SIGTSTP {
+                Action::Suspend
+            } else {
+                Action::ToGroup(signal)
+            };
+            assert_eq!(decide(signal, false), expected);
         }
     }
 
     #[test]
-    fn pty_forwards_everything_and_resizes_on_sigwinch() {
-        for code in [libc::SI_USER, libc::SI_KERNEL] {
-            assert_eq!(
-                decide(libc::SIGINT, code, true),
-                Action::Forward(libc::SIGINT)
-            );
-            assert_eq!(
-                decide(libc::SIGHUP, code, true),
-                Action::Forward(libc::SIGHUP)
-            );
-            assert_eq!(decide(libc::SIGWINCH, code, true), Action::Resize);
+    fn pty_forwards_to_the_child_and_leaves_job_control_to_its_terminal() {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            assert_eq!(decide(signal, true), Action::ToChild(signal));
         }
+        assert_eq!(decide(libc::SIGWINCH, true), Action::Resize);
+        assert_eq!(decide(libc::SIGTSTP, true), Action::StopSelf);
+        assert_eq!(decide(libc::SIGCONT, true), Action::Ignore);
     }
 
     #[test]
-    fn forwards_a_signal_sent_with_kill_to_the_child() {
+    fn only_terminating_signals_end_the_drain() {
+        let interrupts: Vec<c_int> = CAUGHT.into_iter().filter(|&s| is_interrupt(s)).collect();
+        assert_eq!(
+            interrupts,
+            [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT]
+        );
+    }
+
+    #[test]
+    fn forwards_a_signal_sent_with_kill_to_the_childs_group() {
+        use std::os::unix::process::CommandExt;
         let mut watch = SignalWatch::install().unwrap();
         let (events, _wake) = Events::new().unwrap();
+        // Its own process group, as a child with pipes has (it leads its session).
         let mut sleeper = std::process::Command::new("sleep")
             .arg("30")
+            .process_group(0)
             .spawn()
             .unwrap();
         let pid = rustix::process::Pid::from_raw(sleeper.id().try_into().unwrap()).unwrap();

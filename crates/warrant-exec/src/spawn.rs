@@ -8,7 +8,7 @@
 //! Between `fork` and `execve` the child is a copy of a multi-threaded
 //! process with only the forking thread: another thread may have held the
 //! allocator's lock, so only async-signal-safe functions may run there. The
-//! child code below calls only `dup2`, `setsid`, `setpgid`, `chdir`, `ioctl`, `fcntl`,
+//! child code below calls only `dup2`, `setsid`, `chdir`, `ioctl`, `fcntl`,
 //! `sigaction`, `sigprocmask`, `execve`, `write` and `_exit`, on data
 //! prepared before the fork (C strings, pointer arrays, descriptor numbers),
 //! and never allocates, locks or panics.
@@ -25,15 +25,16 @@ use crate::above_stdio;
 
 /// What the child's standard descriptors become.
 pub(crate) enum ChildStdio<'a> {
-    /// Stdout and stderr onto these pipe ends; stdin from `stdin`, or
-    /// inherited from warrant when `None`. With `new_group` the child leads
-    /// a process group of its own (so a caller can end it and everything it
-    /// starts at once).
+    /// A new session without a controlling terminal (so `/dev/tty` does
+    /// not open and no terminal signal reaches the child by itself); stdout
+    /// and stderr onto these pipe ends; stdin from `stdin`, or inherited
+    /// from warrant when `None`. As a session leader, the child also leads
+    /// a process group of its own (its pid), so it and everything it starts
+    /// can be signalled at once.
     Pipes {
         stdin: Option<BorrowedFd<'a>>,
         stdout: BorrowedFd<'a>,
         stderr: BorrowedFd<'a>,
-        new_group: bool,
     },
     /// A new session whose controlling terminal is this pty slave, on 0, 1 and 2.
     Pty { slave: BorrowedFd<'a> },
@@ -157,12 +158,10 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, SpawnError> {
                 stdin,
                 stdout,
                 stderr,
-                new_group,
             } => PlanStdio::Pipes {
                 stdin: stdin.map_or(-1, |fd| fd.as_raw_fd()),
                 stdout: stdout.as_raw_fd(),
                 stderr: stderr.as_raw_fd(),
-                new_group,
             },
             ChildStdio::Pty { slave } => PlanStdio::Pty(slave.as_raw_fd()),
         },
@@ -248,7 +247,6 @@ enum PlanStdio {
         stdin: RawFd,
         stdout: RawFd,
         stderr: RawFd,
-        new_group: bool,
     },
     Pty(RawFd),
 }
@@ -273,8 +271,8 @@ impl ChildPlan<'_> {
     ///
     /// Only in the child right after `fork`, with all signals blocked. Every
     /// call here is async-signal-safe (POSIX.1-2017 §2.4.3 lists `dup2`,
-    /// `setsid`, `setpgid`, `chdir`, `fcntl`, `sigaction`, `sigprocmask`, `execve`, `write`,
-    /// `_exit`; Linux's `ioctl(TIOCSCTTY)` and reading `errno` are plain
+    /// `setsid`, `chdir`, `fcntl`, `sigaction`, `sigprocmask`, `execve`,
+    /// `write`, `_exit`; Linux's `ioctl(TIOCSCTTY)` and reading `errno` are plain
     /// system-call wrappers); nothing allocates, locks or can panic; the
     /// pointers were built by the parent and stay valid (the child has a
     /// copy of the parent's memory).
@@ -286,9 +284,13 @@ impl ChildPlan<'_> {
                     stdin,
                     stdout,
                     stderr,
-                    new_group,
                 } => {
-                    if new_group && libc::setpgid(0, 0) < 0 {
+                    // No controlling terminal: warrant's terminal, if any,
+                    // would be a way around the redactor (`/dev/tty`). A
+                    // fresh child is never a process group leader, so this
+                    // cannot fail with EPERM; it also makes the child the
+                    // leader of a new process group (pgid = its pid).
+                    if libc::setsid() < 0 {
                         self.fail(Stage::Session);
                     }
                     if (stdin >= 0 && libc::dup2(stdin, 0) < 0)

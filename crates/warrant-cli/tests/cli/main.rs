@@ -26,4 +26,5 @@ mod store_faults;
 mod task;
 mod team;
 mod terminal;
+mod tty_bypass;
 mod web;

@@ -10,6 +10,7 @@ mod files;
 mod io;
 mod pty;
 mod scenario;
+mod session;
 mod signals;
 mod status;
 mod streams;

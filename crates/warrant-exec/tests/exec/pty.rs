@@ -273,3 +273,29 @@ fn a_child_that_closes_its_terminal_before_exiting_is_not_hung_up() {
     assert_eq!(terminal.text(), "bye\n");
     assert_eq!(scenario::read_result(&result)["status"], "exited:5");
 }
+
+#[test]
+fn with_pipes_a_terminal_on_stdin_is_readable_but_not_writable() {
+    // The child reads what is typed; descriptor 0 is the terminal opened
+    // again read-only, so writing there (past the redactor) fails.
+    let mut terminal = Terminal::new();
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("result");
+    let mut child = Scenario::sh(
+        r#"read line; echo "got $line"; if printf 'x' >&0; then echo wrote; else echo refused; fi 2>/dev/null"#,
+    )
+    .terminal(TerminalMode::Never)
+    .command(&result)
+    .stdin(terminal.slave())
+    .stdout(terminal.slave())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    terminal.write(b"typed\n");
+    terminal.finish(&mut child);
+    assert!(
+        terminal.text().ends_with("got typed\nrefused\n"),
+        "{:?}",
+        terminal.text()
+    );
+}
