@@ -72,7 +72,11 @@ impl Patterns {
         let prefixes = Prefixes::new(&bytes);
         // In sorted order, the patterns that extend `p` directly follow it.
         let extendable = (0..bytes.len())
-            .map(|i| bytes.get(i + 1).is_some_and(|next| next.starts_with(bytes[i])))
+            .map(|i| {
+                bytes
+                    .get(i + 1)
+                    .is_some_and(|next| next.starts_with(bytes[i]))
+            })
             .collect();
         Ok(Patterns {
             engine,
@@ -164,7 +168,8 @@ impl Patterns {
         (start_at..len)
             .find(|&i| {
                 self.prefixes.may_start(&hay[i..])
-                    && (also(i) || with_automaton!(&self.engine, a => self.may_grow_in(a, &hay[i..])))
+                    && (also(i)
+                        || with_automaton!(&self.engine, a => self.may_grow_in(a, &hay[i..])))
             })
             .unwrap_or(len)
     }

@@ -149,12 +149,20 @@ pub(crate) fn token_at(hay: &[u8], i: usize, prev: Prev) -> Token {
         return Token::Literal;
     };
     let after_removed = prev.removed;
-    let between = |next: usize| !after_removed && prev.last.is_some_and(wraps) && first_decoded(hay, next).is_some_and(wraps);
+    let between = |next: usize| {
+        !after_removed
+            && prev.last.is_some_and(wraps)
+            && first_decoded(hay, next).is_some_and(wraps)
+    };
     let hex2 = |a: u8, b: u8| Some(hex_digit(a)? << 4 | hex_digit(b)?);
     let found = match *rest {
         [b'%', a, b, ..] => hex2(a, b).map(|v| byte(3, v)),
-        [b'=', b'\n', ..] if !after_removed => Some(Token::Removed { len: 2 }),
-        [b'=', b'\r', b'\n', ..] if !after_removed => Some(Token::Removed { len: 3 }),
+        [b'=', b'\n', ..] if !after_removed && soft_break_ends(hay, i + 2) => {
+            Some(Token::Removed { len: 2 })
+        }
+        [b'=', b'\r', b'\n', ..] if !after_removed && soft_break_ends(hay, i + 3) => {
+            Some(Token::Removed { len: 3 })
+        }
         [b'=', a, b, ..] => hex2(a, b).map(|v| byte(3, v)),
         [b'&', ..] => reference(rest),
         [b'\\', b'x', a, b, ..] => hex2(a, b).map(|v| byte(4, v)),
@@ -164,6 +172,18 @@ pub(crate) fn token_at(hay: &[u8], i: usize, prev: Prev) -> Token {
         _ => None,
     };
     found.unwrap_or(Token::Literal)
+}
+
+/// Whether a soft line break may end before `hay[at]`: not before a `=`
+/// that starts no quoted-printable escape, as in base64 wrapped between its
+/// two padding characters (`AA=\n=`).
+fn soft_break_ends(hay: &[u8], at: usize) -> bool {
+    match hay.get(at..) {
+        Some([b'=', b'\n', ..] | [b'=', b'\r', b'\n', ..]) => true,
+        Some([b'=', a, b, ..]) => a.is_ascii_hexdigit() && b.is_ascii_hexdigit(),
+        Some([b'=', ..]) => false,
+        _ => true,
+    }
 }
 
 /// `&#N;`, `&#xH;` or a named reference at the start of `rest`.
@@ -222,13 +242,18 @@ fn unicode_escape(rest: &[u8]) -> Option<Token> {
     }
 }
 
-/// Whether `rest` (the bytes from a position to the end of what has
-/// arrived) may still become a token other than a literal byte once more
-/// bytes arrive, while it is not one yet. A line break at the end always
-/// may.
+/// Whether the token at the start of `rest` (the bytes from a token start
+/// to the end of what has arrived) may still change once more bytes arrive:
+/// an escape cut off by the end, or a line break whose fate depends on what
+/// follows (a line break at the end always may).
 pub(crate) fn may_become_token(rest: &[u8]) -> bool {
     let hex = |b: &u8| b.is_ascii_hexdigit();
     match rest {
+        [b'\r'] => true,
+        [b'\n', tail @ ..] | [b'\r', b'\n', tail @ ..] => tail.is_empty() || may_become_token(tail),
+        [b'=', b'\n', tail @ ..] | [b'=', b'\r', b'\n', tail @ ..] => {
+            tail.is_empty() || (tail[0] == b'=' && may_become_token(tail))
+        }
         [b'%' | b'='] | [b'=', b'\r'] => true,
         [b'%' | b'=', d] => hex(d),
         [b'&', ..] => {
@@ -261,7 +286,6 @@ pub(crate) fn may_become_token(rest: &[u8]) -> bool {
             }
             _ => false,
         },
-        [b'\n'] | [b'\r'] | [b'\r', b'\n'] => true,
         _ => false,
     }
 }
@@ -273,6 +297,8 @@ pub(crate) struct View {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     pub(crate) starts: Vec<usize>,
     pub(crate) ends: Vec<usize>,
+    /// Where the removed line breaks start.
+    pub(crate) removed: Vec<usize>,
 }
 
 impl View {
@@ -280,6 +306,7 @@ impl View {
         self.bytes.clear();
         self.starts.clear();
         self.ends.clear();
+        self.removed.clear();
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -302,7 +329,7 @@ impl View {
                             self.push(b, i, i + len);
                         }
                     }
-                    Token::Removed { .. } => {}
+                    Token::Removed { .. } => self.removed.push(i),
                 }
             }
             prev = prev.after(hay, i, token);
@@ -372,13 +399,30 @@ mod tests {
     fn each_rule() {
         assert_eq!(decoded(b"a%2Fb%2fc%zz"), b"a/b/c%zz");
         assert_eq!(decoded(b"x=3D=3d=\r\ny=\nz=zz"), b"x==yz=zz");
-        assert_eq!(decoded(b"&#65;&#x42;&#X43;&#0000068;&#x1F600;"), "ABCD😀".as_bytes());
-        assert_eq!(decoded(b"&amp;&lt;&gt;&quot;&apos;&#39;&nbsp;"), b"&<>\"''&nbsp;");
-        assert_eq!(decoded(b"&#;&#x;&#12345678;&#xD800;&#65"), b"&#;&#x;&#12345678;&#xD800;&#65");
-        assert_eq!(decoded(br"\x41\x4a\u0043\u00e9\ud83d\ude00"), "AJCé😀".as_bytes());
+        assert_eq!(
+            decoded(b"&#65;&#x42;&#X43;&#0000068;&#x1F600;"),
+            "ABCD😀".as_bytes()
+        );
+        assert_eq!(
+            decoded(b"&amp;&lt;&gt;&quot;&apos;&#39;&nbsp;"),
+            b"&<>\"''&nbsp;"
+        );
+        assert_eq!(
+            decoded(b"&#;&#x;&#12345678;&#xD800;&#65"),
+            b"&#;&#x;&#12345678;&#xD800;&#65"
+        );
+        assert_eq!(
+            decoded(br"\x41\x4a\u0043\u00e9\ud83d\ude00"),
+            "AJCé😀".as_bytes()
+        );
         assert_eq!(decoded(br"\ud83d\u0041\ude00"), br"\ud83dA\ude00");
         // `=\n` is a soft line break even after base64 padding.
-        assert_eq!(decoded(b"QUJD\nREVG\r\nR0g=\n\n-x\n "), b"QUJDREVGR0g\n-x\n ");
+        assert_eq!(
+            decoded(b"QUJD\nREVG\r\nR0g=\n\n-x\n "),
+            b"QUJDREVGR0g\n-x\n "
+        );
+        // ...but not between two padding characters.
+        assert_eq!(decoded(b"QUJD\nRA=\n= xx=\n=41"), b"QUJDRA== xxA");
         // Between decoded characters: escapes around a break count as what they decode to.
         assert_eq!(decoded(b"a%2F\n%41 <\nb a\n&lt;"), b"a/A <\nb a\n<");
     }
@@ -393,7 +437,8 @@ mod tests {
 
     #[test]
     fn tokenizing_from_anywhere_agrees_after_the_context() {
-        let input: &[u8] = b"x\\ud83d\\ude00%41=\r\n&#x41;ab\r\ncd=4\n\\x41&amp;%%41==41\n=\n\\u00e9";
+        let input: &[u8] =
+            b"x\\ud83d\\ude00%41=\r\n&#x41;ab\r\ncd=4\n\\x41&amp;%%41==41\n=\n\\u00e9";
         let whole = {
             let mut v = View::default();
             v.decode(input, 0, input.len());
@@ -403,7 +448,11 @@ mod tests {
             let mut v = View::default();
             v.decode(input, keep, input.len());
             // The suffix of the whole view made of tokens starting at or after `keep`.
-            let first = whole.starts.iter().position(|&s| s >= keep).unwrap_or(whole.len());
+            let first = whole
+                .starts
+                .iter()
+                .position(|&s| s >= keep)
+                .unwrap_or(whole.len());
             assert_eq!(&v.bytes[..], &whole.bytes[first..], "keep {keep}");
             assert_eq!(&v.starts[..], &whole.starts[first..]);
         }
@@ -429,15 +478,45 @@ mod tests {
     #[test]
     fn cut_off_escapes_may_still_become_tokens() {
         for tail in [
-            &b"%"[..], b"%4", b"=", b"=a", b"=\r", b"&", b"&a", b"&quo", b"&#", b"&#12", b"&#x",
-            b"&#x1f", b"\\", b"\\x", b"\\x4", b"\\u", b"\\u00", b"\\ud83d", b"\\ud83d\\", b"\\ud83d\\ude0",
+            &b"%"[..],
+            b"%4",
+            b"=",
+            b"=a",
+            b"=\r",
+            b"&",
+            b"&a",
+            b"&quo",
+            b"&#",
+            b"&#12",
+            b"&#x",
+            b"&#x1f",
+            b"\\",
+            b"\\x",
+            b"\\x4",
+            b"\\u",
+            b"\\u00",
+            b"\\ud83d",
+            b"\\ud83d\\",
+            b"\\ud83d\\ude0",
         ] {
             assert!(may_become_token(tail), "{}", String::from_utf8_lossy(tail));
         }
-        for tail in [&b"%g"[..], b"=\r\r", b"&x", b"&#a", b"\\y", b"\\u004g", b"\\u0041\\", b"ab"] {
+        for tail in [
+            &b"%g"[..],
+            b"=\r\r",
+            b"&x",
+            b"&#a",
+            b"\\y",
+            b"\\u004g",
+            b"\\u0041\\",
+            b"ab",
+            b"\nab",
+            b"=\n=ab",
+        ] {
             assert!(!may_become_token(tail), "{}", String::from_utf8_lossy(tail));
         }
-        assert!(may_become_token(b"\n"));
-        assert!(may_become_token(b"\r\n"));
+        for open in [&b"\n"[..], b"\r\n", b"\n%4", b"=\n", b"=\n=", b"=\r\n=4"] {
+            assert!(may_become_token(open), "{}", String::from_utf8_lossy(open));
+        }
     }
 }

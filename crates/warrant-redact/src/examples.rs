@@ -20,17 +20,37 @@ pub(crate) fn examples(value: &[u8]) -> Vec<Buf> {
     let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
     // Percent-encoding: the usual kind in both cases, every byte, and a mix
     // of cases with some unreserved bytes encoded.
-    push(escape_each(value, |b, _| !unreserved(b), |b, o| percent(b, HEX_UPPER, o)));
-    push(escape_each(value, |b, _| !unreserved(b), |b, o| percent(b, HEX_LOWER, o)));
-    push(escape_each(value, |_, _| true, |b, o| percent(b, HEX_UPPER, o)));
+    push(escape_each(
+        value,
+        |b, _| !unreserved(b),
+        |b, o| percent(b, HEX_UPPER, o),
+    ));
+    push(escape_each(
+        value,
+        |b, _| !unreserved(b),
+        |b, o| percent(b, HEX_LOWER, o),
+    ));
+    push(escape_each(
+        value,
+        |_, _| true,
+        |b, o| percent(b, HEX_UPPER, o),
+    ));
     push(escape_each(
         value,
         |b, i| !unreserved(b) || i % 3 == 0,
         |b, o| percent(b, if b % 2 == 0 { HEX_LOWER } else { HEX_UPPER }, o),
     ));
     // Backslash escapes of every byte.
-    push(escape_each(value, |_, _| true, |b, o| backslash_x(b, HEX_LOWER, o)));
-    push(escape_each(value, |_, _| true, |b, o| backslash_x(b, HEX_UPPER, o)));
+    push(escape_each(
+        value,
+        |_, _| true,
+        |b, o| backslash_x(b, HEX_LOWER, o),
+    ));
+    push(escape_each(
+        value,
+        |_, _| true,
+        |b, o| backslash_x(b, HEX_UPPER, o),
+    ));
     // HTML: only the special characters, as Python's html.escape and Go's
     // html.EscapeString do; a value with `=` before a line break is left out
     // (the decoded view reads that `=` as a soft line break).
@@ -40,9 +60,15 @@ pub(crate) fn examples(value: &[u8]) -> Vec<Buf> {
     }
     if let Ok(text) = std::str::from_utf8(value) {
         // Every character as a reference, and as `\uXXXX`.
-        push(chars(text, |c, o| o.extend_from_slice(format!("&#{};", c as u32).as_bytes())));
-        push(chars(text, |c, o| o.extend_from_slice(format!("&#x{:x};", c as u32).as_bytes())));
-        push(chars(text, |c, o| o.extend_from_slice(format!("&#X{:X};", c as u32).as_bytes())));
+        push(chars(text, |c, o| {
+            o.extend_from_slice(format!("&#{};", c as u32).as_bytes())
+        }));
+        push(chars(text, |c, o| {
+            o.extend_from_slice(format!("&#x{:x};", c as u32).as_bytes())
+        }));
+        push(chars(text, |c, o| {
+            o.extend_from_slice(format!("&#X{:X};", c as u32).as_bytes())
+        }));
         push(chars(text, |c, o| unicode(c, HEX_LOWER, o)));
         push(chars(text, |c, o| unicode(c, HEX_UPPER, o)));
     }
@@ -84,11 +110,20 @@ fn escape_each(
 }
 
 fn percent(b: u8, digits: &[u8; 16], out: &mut Vec<u8>) {
-    out.extend_from_slice(&[b'%', digits[usize::from(b >> 4)], digits[usize::from(b & 15)]]);
+    out.extend_from_slice(&[
+        b'%',
+        digits[usize::from(b >> 4)],
+        digits[usize::from(b & 15)],
+    ]);
 }
 
 fn backslash_x(b: u8, digits: &[u8; 16], out: &mut Vec<u8>) {
-    out.extend_from_slice(&[b'\\', b'x', digits[usize::from(b >> 4)], digits[usize::from(b & 15)]]);
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        digits[usize::from(b >> 4)],
+        digits[usize::from(b & 15)],
+    ]);
 }
 
 fn html_special(value: &[u8], apostrophe: &[u8], quote: &[u8]) -> Buf {
@@ -136,8 +171,16 @@ fn quoted_printable(value: &[u8]) -> Buf {
         let n = if b == b'\n' {
             token[0] = b;
             1
-        } else if b == b'=' || b >= 127 || (b < 32 && b != b'\t') || (at_end && (b == b' ' || b == b'\t')) {
-            token = [b'=', HEX_UPPER[usize::from(b >> 4)], HEX_UPPER[usize::from(b & 15)]];
+        } else if b == b'='
+            || b >= 127
+            || (b < 32 && b != b'\t')
+            || (at_end && (b == b' ' || b == b'\t'))
+        {
+            token = [
+                b'=',
+                HEX_UPPER[usize::from(b >> 4)],
+                HEX_UPPER[usize::from(b & 15)],
+            ];
             3
         } else {
             token[0] = b;

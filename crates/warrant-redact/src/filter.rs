@@ -62,7 +62,9 @@ impl Filter {
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&q) {
             return None;
         }
-        Some(Filter::build(patterns, q, 1, |p| (p.len() + 1).saturating_sub(q)))
+        Some(Filter::build(patterns, q, 1, |p| {
+            (p.len() + 1).saturating_sub(q)
+        }))
     }
 
     fn build<'p>(

@@ -8,7 +8,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::decode::wraps;
+use crate::decode::View;
 use crate::encode::{self, Buf, HEX_LOWER, HEX_UPPER, Radix};
 
 /// Derived forms shorter than this are dropped: they would match unrelated
@@ -50,10 +50,13 @@ pub(crate) fn forms_of(value: &[u8]) -> Vec<Buf> {
         if let Some(crlf) = lf_to_crlf(raw) {
             push(crlf, true);
         }
-        // What the decoded view makes of the value printed with escapes: its
-        // line breaks between base64 characters removed.
-        if let Some(joined) = unwrapped(raw) {
-            push(joined, true);
+        // What the decoded view makes of the value printed with escapes
+        // that leave the escape-like text inside it alone: that text
+        // decoded, line breaks between base64 characters removed.
+        let mut view = View::default();
+        view.decode(raw, 0, raw.len());
+        if *view.bytes != *raw {
+            push(Zeroizing::new(view.bytes.to_vec()), true);
         }
         // Form-encoding writes a space as `+`; the decoded view turns `%XX`
         // back into bytes but leaves `+` alone.
@@ -88,37 +91,6 @@ pub(crate) fn trim_line_endings(value: &[u8]) -> &[u8] {
         .rposition(|&b| b != b'\n' && b != b'\r')
         .map_or(0, |i| i + 1);
     &value[..end]
-}
-
-/// `value` with each line break (`\n` or `\r\n`) between two characters of
-/// the base64 alphabet removed, as the decoded view removes them (not one
-/// right after another); `None` if there is none.
-pub(crate) fn unwrapped(value: &[u8]) -> Option<Buf> {
-    let mut out = Zeroizing::new(Vec::with_capacity(value.len()));
-    let mut i = 0;
-    let mut removed = false;
-    let mut any = false;
-    while i < value.len() {
-        let brk = match value[i..] {
-            [b'\n', ..] => 1,
-            [b'\r', b'\n', ..] => 2,
-            _ => 0,
-        };
-        if brk > 0
-            && !removed
-            && out.last().is_some_and(|&b| wraps(b))
-            && value.get(i + brk).is_some_and(|&b| wraps(b))
-        {
-            i += brk;
-            removed = true;
-            any = true;
-            continue;
-        }
-        out.push(value[i]);
-        removed = false;
-        i += 1;
-    }
-    any.then_some(out)
 }
 
 /// Every bare `\n` (not preceded by `\r`) turned into `\r\n`, as a terminal
@@ -365,8 +337,8 @@ mod tests {
             b"-----BEGIN KEY-----\r\nAAAA\r\nBBBB\r\n-----END KEY-----"
         ));
         assert!(lf_to_crlf(b"a\r\nb").is_none());
-        // Base64 body lines joined, as the decoded view joins them.
-        // (`-` is a base64url character.)
+        // Base64 body lines joined, as the decoded view joins them
+        // (`-` is a base64url character).
         assert!(has(pem, b"-----BEGIN KEY-----AAAABBBB-----END KEY-----\n"));
     }
 

@@ -168,7 +168,11 @@ impl RedactorBuilder {
         // its label and whether it is a window.
         let mut forms: Vec<(Zeroizing<Vec<u8>>, usize, bool)> = Vec::new();
         for (label, value) in &self.values {
-            forms.extend(forms::forms_of(value).into_iter().map(|f| (f, *label, false)));
+            forms.extend(
+                forms::forms_of(value)
+                    .into_iter()
+                    .map(|f| (f, *label, false)),
+            );
             if value.len() >= MIN_PIECE_LEN {
                 for w in value.windows(MIN_PIECE_LEN) {
                     forms.push((Zeroizing::new(w.to_vec()), *label, true));
@@ -316,6 +320,18 @@ impl Redactor {
             .as_ref()
             .map_or_else(|| "no patterns".to_owned(), Matcher::describe)
     }
+}
+
+/// Every literal form of `value`, raw value first: byte strings matched
+/// wherever they stand, whatever surrounds them (the escaped forms depend on
+/// the bytes before them, see the crate docs). For tests: the returned
+/// buffers are not wiped.
+#[doc(hidden)]
+pub fn literal_forms(value: &[u8]) -> Vec<Vec<u8>> {
+    forms::forms_of(value)
+        .into_iter()
+        .map(|f| f.to_vec())
+        .collect()
 }
 
 /// Every literal form of `value` that a redactor matches, raw value first,
@@ -548,7 +564,10 @@ mod tests {
         // Each value's literal forms and its 12-byte windows (4 and 5).
         assert_eq!(
             r.pattern_count(),
-            forms::forms_of(b"first-value-123").len() + forms::forms_of(b"second-value-456").len() + 4 + 5
+            forms::forms_of(b"first-value-123").len()
+                + forms::forms_of(b"second-value-456").len()
+                + 4
+                + 5
         );
         let (out, _) = r.redact(b"first-value-123 second-value-456");
         assert_eq!(out, b"<redacted:a> <redacted:a>");

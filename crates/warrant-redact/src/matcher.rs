@@ -275,7 +275,8 @@ impl Matcher {
                     .take_while(|t| t.0 + MAX_TOKEN > at - q)
                     .all(|t| t.0 + t.1.len() <= at - q));
         let literal_after = end + q > hay.len()
-            || ((hi == hay.len() || end + q <= hi) && tokens.get(i + 1).is_none_or(|t| t.0 >= end + q));
+            || ((hi == hay.len() || end + q <= hi)
+                && tokens.get(i + 1).is_none_or(|t| t.0 >= end + q));
         if literal_before && literal_after {
             let before = (at >= q).then(|| &hay[at - q..at]);
             let after = (end + q <= hay.len()).then(|| &hay[end..end + q]);
@@ -329,15 +330,18 @@ impl Matcher {
             }
             look = self.decoded_span + MAX_TOKEN;
         }
-        // The earliest token that may still become another one.
+        // The earliest token that may still change.
         let open = view
             .starts
             .iter()
+            .chain(&view.removed)
             .copied()
-            .filter(|&s| s + MAX_TOKEN >= len)
-            .find(|&s| decode::may_become_token(&hay[s..]));
+            .filter(|&s| s + 2 * MAX_TOKEN >= len && s >= from)
+            .filter(|&s| decode::may_become_token(&hay[s..]))
+            .min();
         let cut = open.map_or(view.len(), |u| view.starts.partition_point(|&s| s < u));
-        let escape = open.is_some_and(|u| !matches!(hay[u], b'\n' | b'\r'));
+        let escape = open
+            .is_some_and(|u| !matches!(hay[u..], [b'\n' | b'\r', ..] | [b'=', b'\n' | b'\r', ..]));
         for d in cut.saturating_sub(longest)..cut {
             if view.starts[d] < from {
                 continue;

@@ -64,7 +64,10 @@ impl Pieces {
     }
 
     /// `(value, offset)` of every occurrence of the window at the start of `bytes`.
-    fn occurrences<'a>(&'a self, bytes: &'a [u8]) -> impl Iterator<Item = (&'a [u8], usize, usize)> {
+    fn occurrences<'a>(
+        &'a self,
+        bytes: &'a [u8],
+    ) -> impl Iterator<Item = (&'a [u8], usize, usize)> {
         let window = bytes.get(..MIN_PIECE_LEN);
         let h = window.map_or(0, hash);
         let first = self.windows.partition_point(|w| w.0 < h);
