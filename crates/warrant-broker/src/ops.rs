@@ -47,16 +47,40 @@ pub(crate) async fn show(shared: &Arc<Shared>, id: &str) -> Result<GrantView, Er
     with_broker_reading(shared, Prefetch::Grant(id.clone()), move |b| b.show(&id)).await
 }
 
+/// How many passphrase checks may wait for their turn; more are refused.
+const MAX_WAITING: usize = 64;
+
 /// Checks the approver passphrase for `purpose`: the gate
 /// ([`Broker::passphrase_begin`]), the slow check off the lock, the result
 /// ([`Broker::passphrase_end`]). `Ok` when it is right, or when there is
 /// nothing to check (no approver yet, and the purpose is to set one).
+///
+/// Checks take turns, one at a time: a check waits for the one before it
+/// to be recorded, then passes the gate, which refuses it unchecked if
+/// that one locked approvals. So guesses sent together are checked one by
+/// one and stop at the first wrong one, while a person approving several
+/// grants at once (with the right passphrase) only waits a little.
 pub(crate) async fn check_passphrase(
     shared: &Arc<Shared>,
     caller: &Caller,
     purpose: Purpose,
     passphrase: Zeroizing<Vec<u8>>,
 ) -> Result<(), ErrorBody> {
+    use std::sync::atomic::Ordering;
+    let waiting = shared.passphrase_queue.fetch_add(1, Ordering::SeqCst);
+    let turn = if waiting < MAX_WAITING {
+        Arc::clone(&shared.passphrase_turn).acquire_owned().await.ok()
+    } else {
+        None
+    };
+    shared.passphrase_queue.fetch_sub(1, Ordering::SeqCst);
+    let Some(turn) = turn else {
+        return Err(ErrorBody::new(
+            ErrorCode::Throttled,
+            "too many passphrase checks are waiting",
+            Some("try again in a moment".into()),
+        ));
+    };
     let prefetch = match &purpose {
         Purpose::Approve { grant, .. } => Prefetch::Grant(grant.clone()),
         _ => Prefetch::Nothing,
@@ -72,6 +96,8 @@ pub(crate) async fn check_passphrase(
     // and the check slot given back.
     let (shared, caller) = (Arc::clone(shared), caller.clone());
     tokio::spawn(async move {
+        // The turn ends once the result is recorded.
+        let _turn = turn;
         match verify(verifier, passphrase).await {
             Ok(ok) => {
                 with_broker_durable(&shared, move |b| b.passphrase_end(&caller, &purpose, ok)).await

@@ -105,6 +105,10 @@ pub(crate) struct Shared {
     team: Option<team::Team>,
     /// The egress's options and CA.
     egress: egress::Egress,
+    /// Passphrase checks take turns (see [`crate::ops::check_passphrase`]).
+    pub(crate) passphrase_turn: Arc<tokio::sync::Semaphore>,
+    /// Checks waiting for their turn.
+    pub(crate) passphrase_queue: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -160,6 +164,8 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
         insecure_fast_kdf: options.insecure_fast_kdf,
         team,
         egress: egress::Egress::new(options.egress)?,
+        passphrase_turn: Arc::new(tokio::sync::Semaphore::new(1)),
+        passphrase_queue: std::sync::atomic::AtomicUsize::new(0),
     });
     end_all(endings);
     let listener = bind(&socket)?;

@@ -1,6 +1,9 @@
 //! `http_request`: an HTTP call in which warrant puts the values in on the
 //! way out, only toward hosts each secret may reach, and takes them out of
-//! the answer on the way back. No process of the agent's holds a value.
+//! the answer on the way back. The call goes through the daemon's egress
+//! (a proxy that runs in `warrant serve`): this process, which the agent's
+//! client starts in the agent's environment, holds only placeholders, and
+//! the daemon resolves, connects and checks certificates itself.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,10 +11,10 @@ use std::time::Duration;
 use rmcp::schemars;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warrant_broker::Client;
-use warrant_broker::protocol::{ErrorBody, ErrorCode, SubstituteRequest};
-use warrant_redact::RedactorBuilder;
-use zeroize::Zeroizing;
+use std::sync::Arc;
+
+use warrant_broker::protocol::{EgressReply, EgressRequest, ErrorBody, ErrorCode};
+use warrant_broker::{Client, EgressSession};
 
 use crate::Config;
 
@@ -64,21 +67,18 @@ pub fn placeholders(text: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// `text` with each placeholder replaced by `encode(value)`.
-fn fill(
-    text: &str,
-    values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
-    encode: impl Fn(&[u8]) -> String,
-) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+/// `text` with each `{{secret:NAME}}` replaced by the egress's placeholder
+/// for NAME (placeholders are URL-safe: no encoding needed anywhere).
+fn fill(text: &str, placeholders: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(OPEN) {
         out.push_str(&rest[..start]);
         let after = &rest[start + OPEN.len()..];
         let end = after.find(CLOSE).unwrap_or(after.len());
         let name = &after[..end];
-        match values.get(name) {
-            Some(value) => out.push_str(&encode(value)),
+        match placeholders.get(name) {
+            Some(placeholder) => out.push_str(placeholder),
             None => out.push_str(&rest[start..start + OPEN.len() + end + CLOSE.len()]),
         }
         rest = after.get(end + CLOSE.len()..).unwrap_or("");
@@ -87,21 +87,98 @@ fn fill(
     out
 }
 
-/// Percent-encodes for a URL query (RFC 3986 unreserved kept).
-fn query_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// One grant's session of the daemon's egress, kept while the grant lasts.
+struct Session {
+    reply: EgressReply,
+    client: reqwest::Client,
+    /// Held open: dropping it ends the session.
+    _session: std::sync::Mutex<EgressSession>,
 }
 
-/// Sends the request; the result is `{status, headers, body, truncated}`.
-pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_broker::Error> {
+/// The egress sessions of this MCP session, by grant.
+#[derive(Default)]
+pub struct Sessions(tokio::sync::Mutex<BTreeMap<String, Arc<Session>>>);
+
+impl Sessions {
+    async fn get(&self, config: &Config, grant: &str) -> Result<Arc<Session>, warrant_broker::Error> {
+        let mut open = self.0.lock().await;
+        if let Some(session) = open.get(grant) {
+            return Ok(Arc::clone(session));
+        }
+        let session = Arc::new(Session::open(config, grant).await?);
+        open.insert(grant.to_owned(), Arc::clone(&session));
+        Ok(session)
+    }
+
+    async fn forget(&self, grant: &str) {
+        self.0.lock().await.remove(grant);
+    }
+}
+
+impl Session {
+    /// Asks the daemon for a proxy serving every secret of the grant that
+    /// may go somewhere. Placeholders in bodies are substituted too.
+    async fn open(config: &Config, grant: &str) -> Result<Self, warrant_broker::Error> {
+        let (home, id) = (config.home.clone(), grant.to_owned());
+        let (reply, session) = tokio::task::spawn_blocking(move || {
+            let view = Client::connect(&home)?.show(&id)?;
+            let secrets: Vec<String> = view
+                .secrets
+                .iter()
+                .filter(|name| view.secret_hosts.get(*name).is_some_and(|h| !h.is_empty()))
+                .cloned()
+                .collect();
+            if secrets.is_empty() {
+                return Err(refuse(
+                    ErrorCode::OutOfScope,
+                    format!("grant {id} lets none of its secrets go to any host"),
+                    Some("its policy rule lists no hosts (hosts = [...])"),
+                ));
+            }
+            Client::connect(&home)?.egress(EgressRequest {
+                grant: id,
+                secrets,
+                passthrough: false,
+                substitute_in_body: true,
+            })
+        })
+        .await
+        .map_err(|e| refuse(ErrorCode::Internal, e.to_string(), None))??;
+        let client = egress_client(&reply).map_err(|e| refuse(ErrorCode::Internal, e, None))?;
+        Ok(Self {
+            reply,
+            client,
+            _session: std::sync::Mutex::new(session),
+        })
+    }
+}
+
+/// A client that goes only through the egress and trusts only its CA (the
+/// egress checks the upstream's certificate), never follows redirects,
+/// and ignores this process's proxy settings.
+fn egress_client(reply: &EgressReply) -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(reply.ca_pem.as_bytes())
+        .map_err(|e| format!("warrant's CA: {e}"))?;
+    let proxy = reqwest::Proxy::all(&reply.proxy).map_err(|e| format!("the egress: {e}"))?;
+    reqwest::Client::builder()
+        .proxy(proxy)
+        .tls_certs_only([ca])
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))
+}
+
+/// Sends the request through the daemon's egress, which puts the values in
+/// toward each secret's hosts, refuses (and records) anything else, and
+/// redacts the answer; the result is `{status, headers, body, truncated}`.
+/// This process never holds a value.
+pub async fn request(
+    config: &Config,
+    sessions: &Sessions,
+    args: HttpArgs,
+) -> Result<Value, warrant_broker::Error> {
     let method =
         reqwest::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
             refuse(
@@ -168,84 +245,70 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
     names.sort();
     names.dedup();
 
-    // The daemon checks each secret may go to this host, counts the use and
-    // audits it (or audits the attempt) before any value leaves it.
-    let request = SubstituteRequest {
-        grant: args.grant_id.clone(),
-        secrets: names,
-        host: host.clone(),
-        method: method.to_string(),
-    };
-    let home = config.home.clone();
-    let (reply, values) =
-        tokio::task::spawn_blocking(move || Client::connect(&home)?.substitute(request))
-            .await
-            .map_err(|e| refuse(ErrorCode::Internal, e.to_string(), None))??;
-    let mut by_name = BTreeMap::new();
-    let mut redactor = RedactorBuilder::new();
-    for (name, value) in reply.names.iter().zip(values) {
-        redactor.add(name, value.expose_secret());
-        by_name.insert(name.clone(), Zeroizing::new(value.expose_secret().to_vec()));
+    let session = sessions.get(config, &args.grant_id).await?;
+    let by_name: BTreeMap<String, String> = session.reply.placeholders.iter().cloned().collect();
+    if let Some(missing) = names.iter().find(|n| !by_name.contains_key(*n)) {
+        return Err(refuse(
+            ErrorCode::OutOfScope,
+            format!(
+                "grant {} does not let {missing} go to any host",
+                args.grant_id
+            ),
+            Some("ask for a grant that covers it (request_access)"),
+        ));
     }
-    let redactor = redactor.build().map_err(|e| {
-        refuse(
-            ErrorCode::Internal,
-            format!("cannot set up redaction: {e}"),
-            None,
-        )
-    })?;
-
-    let url = fill(&args.url, &by_name, query_encode);
-    let url = reqwest::Url::parse(&url).map_err(|e| {
+    let url = reqwest::Url::parse(&fill(&args.url, &by_name)).map_err(|e| {
         refuse(
             ErrorCode::BadRequest,
-            format!("the URL with values in it: {e}"),
+            format!("the URL with placeholders in it: {e}"),
             None,
         )
     })?;
-    let client = http_client().map_err(|e| refuse(ErrorCode::Internal, e, None))?;
-    let mut builder = client.request(method, url);
+    let mut builder = session.client.request(method, url);
     for (name, value) in &headers {
-        let filled = fill(value, &by_name, |v| String::from_utf8_lossy(v).into_owned());
-        let header = reqwest::header::HeaderValue::from_str(&filled).map_err(|_| {
-            refuse(
-                ErrorCode::BadRequest,
-                format!("header {name} is not a valid header value"),
-                None,
-            )
-        })?;
+        let header =
+            reqwest::header::HeaderValue::from_str(&fill(value, &by_name)).map_err(|_| {
+                refuse(
+                    ErrorCode::BadRequest,
+                    format!("header {name} is not a valid header value"),
+                    None,
+                )
+            })?;
         builder = builder.header(name.as_str(), header);
     }
     if !body.is_empty() {
-        let filled = fill(&body, &by_name, |v| String::from_utf8_lossy(v).into_owned());
-        builder = builder.body(filled.as_bytes().to_vec());
+        builder = builder.body(fill(&body, &by_name));
     }
-    drop(by_name);
-    let mut response = builder.send().await.map_err(|e| {
-        // reqwest's error names the URL, which may hold a value: keep only the kind.
-        let kind = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "could not connect"
-        } else {
-            "failed"
-        };
-        refuse(
-            ErrorCode::HttpError,
-            format!("the request to {host} {kind}"),
-            None,
-        )
-    })?;
+    let sent = builder.send().await;
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(e) => {
+            // The egress stops with its grant: the next call opens a new
+            // session (and learns why the grant cannot be used).
+            sessions.forget(&args.grant_id).await;
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "could not reach the egress (has the grant ended?)"
+            } else {
+                "failed"
+            };
+            return Err(refuse(
+                ErrorCode::HttpError,
+                format!("the request to {host} {kind}"),
+                None,
+            ));
+        }
+    };
 
     let status = response.status().as_u16();
-    let mut stream = redactor.stream();
+    let refused_here = response.headers().contains_key(warrant_proxy::OWN_ANSWER);
     let mut out_headers = serde_json::Map::new();
     for (name, value) in response.headers() {
-        let mut redacted = Vec::new();
-        let mut one = redactor.stream();
-        one.push(value.as_bytes(), &mut redacted);
-        one.finish(&mut redacted);
-        out_headers.insert(name.to_string(), json!(String::from_utf8_lossy(&redacted)));
+        out_headers.insert(
+            name.to_string(),
+            json!(String::from_utf8_lossy(value.as_bytes())),
+        );
     }
     let mut kept = Vec::new();
     let mut truncated = false;
@@ -267,18 +330,28 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
                 )
             })?;
         let Some(chunk) = chunk else { break };
-        if kept.len() >= BODY_CAP {
+        if kept.len() + chunk.len() > BODY_CAP {
+            kept.extend_from_slice(&chunk[..BODY_CAP - kept.len()]);
             truncated = true;
             break;
         }
-        stream.push(&chunk, &mut kept);
-    }
-    stream.finish(&mut kept);
-    if kept.len() > BODY_CAP {
-        kept.truncate(BODY_CAP);
-        truncated = true;
+        kept.extend_from_slice(&chunk);
     }
     let mut body = String::from_utf8_lossy(&kept).into_owned();
+    if refused_here {
+        // warrant's own answer, not the server's: a refusal or a failure.
+        let code = match status {
+            403 => ErrorCode::Forbidden,
+            400 => ErrorCode::BadRequest,
+            _ => ErrorCode::HttpError,
+        };
+        let message = body
+            .trim()
+            .trim_start_matches("warrant proxy:")
+            .trim()
+            .to_owned();
+        return Err(refuse(code, message, None));
+    }
     if truncated {
         body.push_str(&format!(
             "\n[warrant: body truncated at {} KiB]",
@@ -290,25 +363,7 @@ pub async fn request(config: &Config, args: HttpArgs) -> Result<Value, warrant_b
         "headers": out_headers,
         "body": body,
         "truncated": truncated,
-        "grant_use": reply.use_number,
     }))
-}
-
-/// One client: rustls with the ring provider, the system's roots, no
-/// redirects (a redirect to another host would carry the values there).
-fn http_client() -> Result<reqwest::Client, String> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(TIMEOUT)
-                .build()
-                .map_err(|e| format!("cannot set up HTTP: {e}"))
-        })
-        .clone()
 }
 
 #[cfg(test)]
@@ -327,22 +382,13 @@ mod tests {
     }
 
     #[test]
-    fn filling_encodes_for_the_place() {
-        let mut values = BTreeMap::new();
-        values.insert("t".to_owned(), Zeroizing::new(b"a b&c".to_vec()));
+    fn filling_puts_the_placeholder_of_each_known_name() {
+        let mut placeholders = BTreeMap::new();
+        placeholders.insert("t".to_owned(), "wph_abc".to_owned());
+        assert_eq!(fill("q={{secret:t}}&x=1", &placeholders), "q=wph_abc&x=1");
+        assert_eq!(fill("Bearer {{secret:t}}", &placeholders), "Bearer wph_abc");
         assert_eq!(
-            &*fill("q={{secret:t}}&x=1", &values, query_encode),
-            "q=a%20b%26c&x=1"
-        );
-        assert_eq!(
-            &*fill("Bearer {{secret:t}}", &values, |v| String::from_utf8_lossy(
-                v
-            )
-            .into_owned()),
-            "Bearer a b&c"
-        );
-        assert_eq!(
-            &*fill("{{secret:other}}", &values, query_encode),
+            fill("{{secret:other}}", &placeholders),
             "{{secret:other}}"
         );
     }

@@ -23,6 +23,8 @@ pub struct WarrantTools {
     config: Arc<Config>,
     /// Grants this session asked for (what `end_task` revokes outside a task).
     asked: Arc<Mutex<Vec<String>>>,
+    /// `http_request`'s sessions of the daemon's egress, by grant.
+    egress: Arc<crate::http::Sessions>,
     #[allow(dead_code, reason = "read by the code #[tool_handler] generates")]
     tool_router: ToolRouter<Self>,
 }
@@ -71,6 +73,7 @@ impl WarrantTools {
         Self {
             config: Arc::new(config),
             asked: Arc::new(Mutex::new(Vec::new())),
+            egress: Arc::default(),
             tool_router: Self::tool_router(),
         }
     }
@@ -256,7 +259,7 @@ impl WarrantTools {
         &self,
         Parameters(args): Parameters<HttpArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(match crate::http::request(&self.config, args).await {
+        Ok(match crate::http::request(&self.config, &self.egress, args).await {
             Ok(value) => ok(value),
             Err(e) => refusal(&e),
         })

@@ -250,6 +250,8 @@ async fn forward(
         })?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    // Only the proxy's own answers carry its marker.
+    parts.headers.remove(crate::OWN_ANSWER);
     let Some(redactor) = redactor else {
         return Ok(Response::from_parts(
             parts,

@@ -81,6 +81,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use crate::auth::ProxyAuth;
+pub use crate::server::OWN_ANSWER;
 pub use crate::error::Error;
 
 /// One secret the proxy can put on the wire.
@@ -171,6 +172,11 @@ pub struct ProxyConfig {
     /// Host overrides: connections to a host (any port) go to this address
     /// instead (for tests and private hosts). The TLS name stays the host.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Hosts that may resolve to a loopback, private or link-local
+    /// address. Any other host that does is refused before a byte is sent
+    /// (no SSRF into the machine, its network or the daemon's own page);
+    /// hosts in `resolve` are taken as configured.
+    pub private_hosts: Vec<String>,
     /// Who may use the proxy: without it in `Proxy-Authorization`, every
     /// request and tunnel is answered 407 (see [`ProxyAuth`]). `None` lets
     /// any local process use it.
@@ -191,6 +197,7 @@ impl Default for ProxyConfig {
             passthrough: false,
             upstream_ca: Vec::new(),
             resolve: Vec::new(),
+            private_hosts: Vec::new(),
             auth: None,
             redact_from_start: Arc::from(Vec::new()),
         }
@@ -205,6 +212,7 @@ impl fmt::Debug for ProxyConfig {
             .field("passthrough", &self.passthrough)
             .field("upstream_ca", &self.upstream_ca.len())
             .field("resolve", &self.resolve)
+            .field("private_hosts", &self.private_hosts)
             .field("auth", &self.auth.is_some())
             .field("redact_from_start", &self.redact_from_start.len())
             .finish()
@@ -246,9 +254,11 @@ impl Proxy {
         let placeholders = substitute::Placeholders::new(config.secrets)?;
         let extra_roots = config.upstream_ca;
         let resolve = config.resolve;
+        let private_hosts = config.private_hosts;
         // Reading the system's roots touches the file system.
-        let upstream =
-            tokio::task::spawn_blocking(move || upstream::Upstream::new(&extra_roots, &resolve))
+        let upstream = tokio::task::spawn_blocking(move || {
+            upstream::Upstream::new(&extra_roots, &resolve, &private_hosts)
+        })
                 .await
                 .map_err(|e| Error::Tls(e.to_string()))??;
         let listener = tokio::net::TcpListener::bind(config.listen)

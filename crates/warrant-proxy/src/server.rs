@@ -232,6 +232,12 @@ fn denied(shared: &Shared, target: &Target) -> Response<ProxyBody> {
     answer(StatusCode::FORBIDDEN, &reason)
 }
 
+/// The header on every answer the proxy gives itself (a refusal, an
+/// upstream failure), never on an upstream's: clients tell "warrant
+/// refused" from "the server said 403" by it. Upstream responses lose any
+/// header of this name.
+pub const OWN_ANSWER: &str = "x-warrant-proxy";
+
 /// The proxy's own answer: `status` with `text` (if any) as the body.
 pub(crate) fn answer(status: StatusCode, text: &str) -> Response<ProxyBody> {
     let body = if text.is_empty() {
@@ -241,6 +247,10 @@ pub(crate) fn answer(status: StatusCode, text: &str) -> Response<ProxyBody> {
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::HeaderName::from_static(OWN_ANSWER),
+        http::HeaderValue::from_static("1"),
+    );
     if !text.is_empty() {
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,

@@ -37,6 +37,7 @@ impl Upstream {
     pub(crate) fn new(
         extra_roots: &[CertificateDer<'static>],
         resolve: &[(String, SocketAddr)],
+        private_hosts: &[String],
     ) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
         // Unreadable or unparsable system certificates are skipped, as browsers do.
@@ -59,9 +60,14 @@ impl Upstream {
                 .ok_or_else(|| Error::Config(format!("invalid host {host:?} to resolve")))?;
             overrides.insert(key, *addr);
         }
+        let private = private_hosts
+            .iter()
+            .filter_map(|h| normalize_host(h))
+            .collect();
         let connector = Connector {
             tls: TlsConnector::from(Arc::new(tls)),
             resolve: Arc::new(overrides),
+            private: Arc::new(private),
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -72,22 +78,71 @@ impl Upstream {
     }
 }
 
+/// Whether `ip` is reachable from the internet at large: not loopback,
+/// private, link-local, unique-local, shared (CGNAT), unspecified,
+/// multicast or broadcast (IPv4-mapped IPv6 addresses as their IPv4).
+pub(crate) fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
+}
+
 /// Opens TCP (and TLS for `https`) connections, honouring host overrides.
 #[derive(Clone)]
 pub(crate) struct Connector {
     tls: TlsConnector,
     /// Normalised host → address, whatever the port asked for.
     resolve: Arc<HashMap<String, SocketAddr>>,
+    /// Hosts that may resolve to a loopback, private or link-local
+    /// address (named exactly by the configuration); any other such
+    /// address is refused (no SSRF into the machine or its network).
+    private: Arc<std::collections::HashSet<String>>,
 }
 
 impl Connector {
     /// A TCP connection to `host` (normalised, IPv6 bracketed) and `port`.
     pub(crate) async fn tcp(&self, host: &str, port: u16) -> io::Result<TcpStream> {
         let addrs: Vec<SocketAddr> = match self.resolve.get(host) {
+            // Configured by whoever started the proxy: taken as it is.
             Some(addr) => vec![*addr],
             None => {
                 let bare = host.trim_start_matches('[').trim_end_matches(']');
-                tokio::net::lookup_host((bare, port)).await?.collect()
+                let found: Vec<SocketAddr> = tokio::net::lookup_host((bare, port)).await?.collect();
+                if !self.private.contains(host)
+                    && let Some(inner) = found.iter().find(|a| !is_public(a.ip()))
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{host} resolves to {}, a loopback, private or link-local address; \
+                             only a host a rule names exactly may",
+                            inner.ip()
+                        ),
+                    ));
+                }
+                found
             }
         };
         let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"));
@@ -276,5 +331,33 @@ impl hyper::rt::Write for Conn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_internet_addresses_are_public() {
+        for inner in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!is_public(inner.parse().unwrap()), "{inner}");
+        }
+        for public in ["1.1.1.1", "140.82.112.3", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
     }
 }

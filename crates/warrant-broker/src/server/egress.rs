@@ -138,6 +138,14 @@ pub(crate) async fn session(
         passthrough: req.passthrough,
         upstream_ca: egress.options.upstream_ca.clone(),
         resolve: egress.options.resolve.clone(),
+        // A host a rule names exactly may be an internal one; a wildcard
+        // that resolves inward is refused.
+        private_hosts: secrets
+            .iter()
+            .flat_map(|s| s.hosts.iter())
+            .filter(|h| !h.contains('*'))
+            .cloned()
+            .collect(),
         auth: Some(Arc::clone(&auth)),
         redact_from_start: Arc::from(named),
         ..ProxyConfig::default()

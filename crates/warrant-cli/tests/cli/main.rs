@@ -5,6 +5,7 @@ mod broker_faults;
 mod crash;
 mod daemon;
 mod dynamic;
+mod egress;
 mod grants;
 mod guard;
 mod harness;
