@@ -145,7 +145,10 @@ fn character(len: usize, code: u32) -> Option<Token> {
 /// The token at `hay[i]`, after `prev`. Bytes past the end of `hay` count
 /// as absent, so an escape cut off by the end is literal.
 pub(crate) fn token_at(hay: &[u8], i: usize, prev: Prev) -> Token {
-    let Some(rest) = hay.get(i..).filter(|r| !r.is_empty()) else {
+    let Some(rest) = hay
+        .get(i..)
+        .filter(|r| r.first().is_some_and(|&b| is_trigger(b)))
+    else {
         return Token::Literal;
     };
     let after_removed = prev.removed;
@@ -320,6 +323,25 @@ impl View {
         let mut i = keep.saturating_sub(CONTEXT);
         let mut prev = Prev::START;
         while i < end {
+            // Runs of bytes that start no token are copied as they are.
+            if !is_trigger(hay[i]) {
+                let run = hay[i..end]
+                    .iter()
+                    .position(|&b| is_trigger(b))
+                    .map_or(end, |n| i + n);
+                let from = i.max(keep);
+                if from < run {
+                    self.bytes.extend_from_slice(&hay[from..run]);
+                    self.starts.extend(from..run);
+                    self.ends.extend(from + 1..run + 1);
+                }
+                prev = Prev {
+                    removed: false,
+                    last: Some(hay[run - 1]),
+                };
+                i = run;
+                continue;
+            }
             let token = token_at(hay, i, prev);
             if i >= keep {
                 match token {

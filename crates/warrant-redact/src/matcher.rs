@@ -285,11 +285,20 @@ impl Matcher {
                 (b, a) => b.is_some_and(|w| f.hit_window(w)) || a.is_some_and(|w| f.hit_window(w)),
             };
         }
-        // Escapes close together: decode around the token.
-        let reach = (q + 1) * MAX_EXPANSION + MAX_TOKEN;
-        view.decode(hay, at.saturating_sub(reach), hay.len().min(end + reach));
-        let a = view.starts.partition_point(|&s| s < at);
-        let b = view.starts.partition_point(|&s| s < end);
+        // Escapes close together: decode around the token, a little first
+        // and as far as q decoded bytes may need if that is not enough.
+        let mut reach = 2 * q + MAX_TOKEN;
+        let (a, b) = loop {
+            let (lo, hi) = (at.saturating_sub(reach), hay.len().min(end + reach));
+            view.decode(hay, lo, hi);
+            let a = view.starts.partition_point(|&s| s < at);
+            let b = view.starts.partition_point(|&s| s < end);
+            let enough = (a >= q || lo == 0) && (view.len() >= b + q + 1 || hi == hay.len());
+            if enough || reach >= (q + 1) * MAX_EXPANSION + MAX_TOKEN {
+                break (a, b);
+            }
+            reach = (q + 1) * MAX_EXPANSION + MAX_TOKEN;
+        };
         let before = (a >= q).then(|| &view.bytes[a - q..a]);
         let after = (b + q <= view.len()).then(|| &view.bytes[b..b + q]);
         match (before, after) {
