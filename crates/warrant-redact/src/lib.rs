@@ -33,57 +33,117 @@
 //!
 //! # Forms
 //!
-//! A value `v` is matched in each of these forms (the patterns). Forms equal
-//! to another one are kept once; when two values share a form, the value
-//! registered first names it.
+//! A value `v` is matched in each of these forms. Forms equal to another one
+//! are kept once; when two values share a form, the value registered first
+//! names it.
+//!
+//! Literal forms, matched wherever they stand:
 //!
 //! - **raw**: `v` itself, at any length.
 //! - **line endings**: if `v` has a bare `\n`, `v` with every bare `\n` turned
 //!   into `\r\n` (as a terminal prints it). If `v` ends in `\r`/`\n` bytes and
 //!   at least 4 bytes remain without them, that shorter value too, with every
 //!   form in this list.
+//! - **pieces**: any contiguous piece of `v` of at least [`MIN_PIECE_LEN`]
+//!   (12) bytes, raw, replaced as the longest piece found there (a program
+//!   serving a value back by HTTP range, in pages or truncated).
 //! - **base64**, standard (`+/`) and URL-safe (`-_`) alphabets: the whole
 //!   value with `=` padding and without; and the three *fragments* for `v`
 //!   starting at byte 0, 1 or 2 of a 3-byte group inside a larger encoded
 //!   stream, each made of only the characters whose 6 bits all come from `v`.
-//! - **percent-encoding**, every byte but RFC 3986 unreserved ones
-//!   (`A-Z a-z 0-9 - . _ ~`) as `%XX`, upper- and lower-case hex, and the
-//!   form-encoding flavour with `+` for space (both cases).
+//! - **base32**, RFC 4648 (`A-Z2-7`) and base32hex (`0-9A-V`), upper and
+//!   lower case: the whole value with `=` padding and without, and the five
+//!   fragments for `v` starting at byte 0 to 4 of a 5-byte group.
+//! - **hex**, lower- and upper-case.
+//! - **UTF-16LE and UTF-16BE** code units of `v`, only when `v` is valid UTF-8
+//!   (no BOM: inside a stream it does not matter).
 //! - **JSON string** contents, only when `v` is valid UTF-8: as serde_json (and
 //!   JavaScript, Python with `ensure_ascii=False`) writes them; with non-ASCII
 //!   and DEL as `\uXXXX` (Python's default `ensure_ascii`); each of those two
 //!   with `/` as `\/` (PHP's default); and with `<`, `>`, `&`, U+2028 and U+2029
 //!   as `\uXXXX` (Go's default).
-//! - **hex**, lower- and upper-case.
+//! - **form-encoding**: `v` with each space as `+`.
+//! - **`v` decoded**: if `v` itself holds text that the decoded view below
+//!   decodes (`%41`, a line break between base64 characters...), `v` so
+//!   decoded, which is what an escaped copy of `v` decodes to.
+//!
+//! Escaped and wrapped forms, matched in the **decoded view**: the input with
+//! these escapes decoded (any mix of escaped and plain characters, hex digits
+//! in either case), where every form above but pieces is searched too:
+//!
+//! - **percent-encoding** `%XX` of any byte (so upper, lower or mixed case,
+//!   unreserved characters encoded or not; `+` for space via the
+//!   form-encoding form).
+//! - **quoted-printable** `=XX`, and soft line breaks `=\r\n`/`=\n` anywhere
+//!   (removed).
+//! - **HTML/XML references**: `&#N;` (1-7 digits, leading zeros allowed),
+//!   `&#xH;`/`&#XH;` (1-6 digits), `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`;
+//!   a reference decodes to the UTF-8 of its character. So every character
+//!   escaped (decimal or hex), or only the special ones (Python's
+//!   `html.escape`, Go's `html.EscapeString`, `xml.sax.saxutils.escape`).
+//! - **backslash escapes**: `\xXX` (a byte) and `\uXXXX` (the UTF-8 of the
+//!   character; a surrogate pair as one character). So `v` as `\u00XX` or
+//!   `\xXX` for every character, or mixed with plain ones (Python's `repr`).
+//! - **wrapped encodings**: a line break (`\n` or `\r\n`) between two
+//!   decoded characters of `[A-Za-z0-9+/=_-]` is removed, so base64, base32 or
+//!   hex split into lines of any width W (76 for `base64`, 64 for PEM, 60 for
+//!   `xxd -p`, ...), at any alignment of `v` in the encoded stream, match
+//!   their unwrapped form. Exactly the bytes of the decoded characters an
+//!   occurrence covers are replaced, with the line breaks between them; line
+//!   breaks before and after stay.
+//!
+//! Two line breaks in a row are never both removed (the second stays), so
+//! one decoded byte stands for at most 13 input bytes. How a byte is
+//! tokenized depends on up to 32 bytes before it (streams keep them): in
+//! some surroundings an escaped form decodes differently (`=C` just before
+//! the quoted-printable `0=00` makes `=C0` one escape).
 //!
 //! Short values: a *derived* form (anything but `v` itself) shorter than 4
 //! bytes is dropped, because it would match unrelated text. So a value of 1
 //! to 3 bytes keeps only a few forms, and a base64 fragment exists from 3
-//! bytes of value at offset 0 and from 4 bytes at offsets 1 and 2. The
-//! builder accepts short values; the CLI refuses values shorter than
-//! [`MIN_SECRET_LEN`] unless told otherwise.
+//! bytes of value at offset 0 and from 4 bytes at offsets 1 and 2. Pieces
+//! exist for values of [`MIN_PIECE_LEN`] bytes or more. The builder accepts
+//! short values; the CLI refuses values shorter than [`MIN_SECRET_LEN`]
+//! unless told otherwise.
 //!
 //! # Matching
 //!
 //! Matches are leftmost-longest and do not overlap: where occurrences of
-//! several patterns overlap, the one starting first wins, and of those the
-//! longest. Streaming gives exactly the output of [`Redactor::redact`] on the
-//! whole stream, however the stream is split: a stream holds back the
-//! earliest tail that is a proper prefix of some pattern (so always fewer
-//! bytes than the longest pattern), and nothing else.
+//! several forms overlap (in the input and in the decoded view, mapped back
+//! to input bytes), the one starting first wins, and of those the longest,
+//! then the literal one. Streaming gives exactly the output of
+//! [`Redactor::redact`] on the whole stream, however the stream is split: a
+//! stream holds back the earliest tail that may still grow into an
+//! occurrence (a proper prefix of a form, a piece that the value goes on
+//! after, an escape cut off by the end of what arrived, or decoded bytes
+//! before a line break that may be a removed one), and nothing else.
 //!
-//! Speed: in front of the Aho-Corasick automaton, a Bloom filter over the
-//! 8-byte windows of the patterns is probed once every `m - 7` bytes (`m` the
-//! shortest pattern), so text without values is mostly skipped. With 100
-//! values of 40 bytes a stream moves several GB/s; values under 16 bytes
-//! shorten the step and cost speed.
+//! Speed: in front of the automaton over the literal forms, a Bloom filter
+//! over windows of the forms is probed once every `m - q + 1` bytes (`m` the
+//! shortest form, 12 with pieces), so text without values is mostly
+//! skipped. The decoded view is looked at only around the bytes that start
+//! an escape or a line break: two windows of decoded bytes around each go to
+//! a second filter, and only a hit costs a decode and a scan. See
+//! `benches/throughput.rs` for figures.
 //!
 //! # Limits
 //!
-//! A program that transforms a value in any other way (reverses it, encrypts
-//! it, prints it one character per line) defeats any redactor. The automaton
-//! keeps its own copy of the patterns, which this crate cannot wipe; the
-//! crate's own buffers that may hold part of a value are wiped.
+//! - Pieces shorter than [`MIN_PIECE_LEN`] bytes pass: a program printing a
+//!   value 11 bytes at a time with other text between leaks it. Pieces are
+//!   matched raw only, not encoded or escaped.
+//! - Encodings of a value inside a larger encoded message are matched through
+//!   the fragments (base64, base32) only; hex, UTF-16, JSON and the escapes
+//!   are matched for the value alone, which is where they start and stop
+//!   anyway. UTF-16 and JSON need a value that is valid UTF-8.
+//! - Liveness: a line ending in a base64 character may continue as wrapped
+//!   base64 on the next line, so when its last characters could begin a form
+//!   they and the line break wait for the next byte (or the end of the
+//!   stream); so does an escape cut off at the end of a write (`%4`).
+//! - A program that transforms a value in any other way (reverses it,
+//!   encrypts it, prints it one character per line with other text between)
+//!   defeats any redactor. The automata keep their own copies of the
+//!   patterns, which this crate cannot wipe; the crate's own buffers that may
+//!   hold part of a value are wiped.
 
 mod automaton;
 mod decode;

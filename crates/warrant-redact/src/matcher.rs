@@ -293,7 +293,7 @@ impl Matcher {
             view.decode(hay, lo, hi);
             let a = view.starts.partition_point(|&s| s < at);
             let b = view.starts.partition_point(|&s| s < end);
-            let enough = (a >= q || lo == 0) && (view.len() >= b + q + 1 || hi == hay.len());
+            let enough = (a >= q || lo == 0) && (view.len() > b + q || hi == hay.len());
             if enough || reach >= (q + 1) * MAX_EXPANSION + MAX_TOKEN {
                 break (a, b);
             }
