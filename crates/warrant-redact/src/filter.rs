@@ -10,9 +10,6 @@
 //! sample there; only samples that hit need the automaton, on a short region
 //! around them (see `Matcher::find`).
 //!
-//! [`Filter::every_window`] indexes every window of every pattern instead,
-//! for probes at arbitrary places (around the escapes of the decoded view).
-//!
 //! The Bloom filter is blocked: a window sets 3 bits of one 64-bit word, so a
 //! test is one memory access. With at least 32 bits per entry, about one
 //! absent window in a thousand hits.
@@ -50,30 +47,7 @@ impl Filter {
             return None;
         }
         let k = min_len - q + 1;
-        Some(Filter::build(patterns, q, k, |_| k))
-    }
-
-    /// A filter holding every `q`-byte window of every pattern (shorter
-    /// patterns have none); `None` if `q` is too short to pay.
-    pub(crate) fn every_window<'p>(
-        patterns: impl Iterator<Item = &'p [u8]> + Clone,
-        q: usize,
-    ) -> Option<Filter> {
-        if !(MIN_WINDOW..=MAX_WINDOW).contains(&q) {
-            return None;
-        }
-        Some(Filter::build(patterns, q, 1, |p| {
-            (p.len() + 1).saturating_sub(q)
-        }))
-    }
-
-    fn build<'p>(
-        patterns: impl Iterator<Item = &'p [u8]> + Clone,
-        q: usize,
-        k: usize,
-        windows: impl Fn(&[u8]) -> usize,
-    ) -> Filter {
-        let entries: usize = patterns.clone().map(&windows).sum();
+        let entries = patterns.clone().count().saturating_mul(k);
         let wanted = (entries.saturating_mul(BITS_PER_ENTRY) / 64)
             .max(1)
             .next_power_of_two();
@@ -93,12 +67,12 @@ impl Filter {
             words: vec![0u64; 1usize << log2].into_boxed_slice(),
         };
         for p in patterns {
-            for offset in 0..windows(p) {
+            for offset in 0..k {
                 let (word, bits) = filter.probe(load(&p[offset..], q) & mask);
                 filter.words[word] |= bits;
             }
         }
-        filter
+        Some(filter)
     }
 
     /// The sampling step.
@@ -130,16 +104,6 @@ impl Filter {
             None => load(&haystack[at..], self.q),
         } & self.mask;
         let (word, bits) = self.probe(key);
-        self.words[word] & bits == bits
-    }
-}
-
-impl Filter {
-    /// Whether `window` (exactly [`Filter::window`] bytes) may be in the set.
-    #[inline]
-    pub(crate) fn hit_window(&self, window: &[u8]) -> bool {
-        debug_assert_eq!(window.len(), self.q);
-        let (word, bits) = self.probe(load(window, self.q) & self.mask);
         self.words[word] & bits == bits
     }
 }
@@ -182,16 +146,6 @@ mod tests {
                 assert!(f.hit(p, offset), "offset {offset}");
             }
         }
-    }
-
-    #[test]
-    fn every_window_is_indexed() {
-        let pats: [&[u8]; 2] = [b"correct horse battery staple", b"abc"];
-        let f = Filter::every_window(pats.iter().copied(), 6).unwrap();
-        for w in pats[0].windows(6) {
-            assert!(f.hit_window(w));
-        }
-        assert!(Filter::every_window(pats.iter().copied(), 2).is_none());
     }
 
     #[test]

@@ -1,169 +1,144 @@
-//! Matching: occurrences in the input as it is (the *raw view*) and in the
-//! decoded view (`decode.rs`), merged leftmost-longest, and the hold point
-//! that decides what a stream keeps back.
-//!
-//! Raw view: an automaton over every literal form and every
-//! [`MIN_PIECE_LEN`]-byte window of every value; a window match grows into
-//! the longest piece of a value there (`pieces.rs`). A sampling filter skips
-//! most of the input (`filter.rs`).
-//!
-//! Decoded view: an automaton over the literal forms, run on the decoded
-//! bytes; an occurrence covers the input bytes of the tokens it touches. An
-//! occurrence that differs from a raw one holds a token other than a literal
-//! byte, and such tokens start with one of a few bytes, so only the input
-//! around those is looked at: for each, two windows of the decoded bytes
-//! (the `q` before the token and the `q` after) go to a filter of every
-//! window of every pattern. A pattern occurrence of at least `2q + 4` bytes
-//! that touches the token holds one of the two windows whole, so a token
-//! whose windows both miss is in no occurrence; only tokens that hit cost a
-//! decode and an automaton scan of the region around them.
-//!
-//! Merge: the occurrence starting first wins, then the longer one, then the
-//! raw one.
+//! Pattern matching: the Aho-Corasick automaton, the sampling filter in front
+//! of it, and the "could this tail still grow into a match" test that decides
+//! what a stream holds back.
 
-use aho_corasick::Match;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, Input, Match, MatchKind, StartKind, dfa};
 
-use crate::automaton::Patterns;
-use crate::decode::{self, CONTEXT, MAX_EXPANSION, MAX_TOKEN, Token, View};
 use crate::filter::Filter;
-use crate::pieces::{MIN_PIECE_LEN, Pieces};
+
+/// Without the sampling filter (values under 6 bytes), the automaton reads
+/// every byte, and up to this many bytes of patterns a DFA (one table lookup
+/// per byte) is built: 650 MiB/s against 256 MiB/s for the contiguous NFA with
+/// 10 five-byte values. Above it the DFA's memory (states x byte classes x 4
+/// bytes) and build time grow too fast. Behind the filter the automaton only
+/// checks the few regions that hit, and the NFA is as fast (within 7%) with a
+/// thirtieth of the memory, so the DFA is not used there.
+const DFA_MAX_PATTERN_BYTES: usize = 16 * 1024;
 
 /// When the filter hits, the automaton scans this far past the longest
 /// possible occurrence, so that a cluster of hits costs one scan, not one each.
 const REGION_SLACK: usize = 64;
 
-/// One occurrence of a value: input span and label index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Occurrence {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
-    pub(crate) label: usize,
+enum Engine {
+    Nfa(contiguous::NFA),
+    Dfa(dfa::DFA),
 }
 
-/// Finds leftmost-longest occurrences of the forms of a set of values.
+/// Runs `$body` with `$a` bound to the automaton, whatever its kind.
+macro_rules! with_automaton {
+    ($engine:expr, $a:ident => $body:expr) => {
+        match $engine {
+            Engine::Nfa($a) => $body,
+            Engine::Dfa($a) => $body,
+        }
+    };
+}
+
+/// Finds leftmost-longest occurrences of a fixed, non-empty set of patterns.
 pub(crate) struct Matcher {
-    raw: Patterns,
-    raw_filter: Option<Filter>,
-    decoded: Patterns,
-    decoded_filter: Option<Filter>,
-    pieces: Pieces,
-    /// The longest decoded occurrence in input bytes.
-    decoded_span: usize,
+    engine: Engine,
+    filter: Option<Filter>,
+    prefixes: Prefixes,
+    /// By pattern ID: whether the pattern is a proper prefix of another one.
+    extendable: Vec<bool>,
+    max_len: usize,
 }
 
 impl Matcher {
-    /// `raw` and `decoded`: `(pattern, label)`, each sorted and without
-    /// duplicates, not empty; `decoded` has no windows of pieces.
-    pub(crate) fn new(
-        raw: &[(&[u8], usize)],
-        decoded: &[(&[u8], usize)],
-        pieces: Pieces,
-    ) -> Result<Matcher, aho_corasick::BuildError> {
-        let raw_filter = Filter::new(raw.iter().map(|p| p.0));
-        let raw_patterns = Patterns::new(raw, raw_filter.is_some())?;
-        let decoded_patterns = Patterns::new(decoded, true)?;
-        let q = (decoded_patterns.min_len().saturating_sub(4) / 2).min(8);
-        let decoded_filter = Filter::every_window(decoded.iter().map(|p| p.0), q);
+    /// `patterns` must be non-empty, sorted and without duplicates.
+    pub(crate) fn new(patterns: &[&[u8]]) -> Result<Matcher, aho_corasick::BuildError> {
+        debug_assert!(!patterns.is_empty());
+        debug_assert!(patterns.windows(2).all(|w| w[0] < w[1]));
+        let filter = Filter::new(patterns.iter().copied());
+        // The automaton's own prefilter only pays when nothing samples first.
+        let prefilter = filter.is_none();
+        let total: usize = patterns.iter().map(|p| p.len()).sum();
+        let engine = if filter.is_none() && total <= DFA_MAX_PATTERN_BYTES {
+            Engine::Dfa(
+                dfa::Builder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .start_kind(StartKind::Both)
+                    .prefilter(prefilter)
+                    .build(patterns)?,
+            )
+        } else {
+            Engine::Nfa(
+                contiguous::Builder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .prefilter(prefilter)
+                    .build(patterns)?,
+            )
+        };
+        let prefixes = Prefixes::new(patterns);
+        // In sorted order, the patterns that extend `p` directly follow it.
+        let extendable = (0..patterns.len())
+            .map(|i| {
+                patterns
+                    .get(i + 1)
+                    .is_some_and(|next| next.starts_with(patterns[i]))
+            })
+            .collect();
+        let max_len = patterns.iter().map(|p| p.len()).max().unwrap_or(1);
         Ok(Matcher {
-            decoded_span: MAX_EXPANSION * decoded_patterns.max_len(),
-            raw: raw_patterns,
-            raw_filter,
-            decoded: decoded_patterns,
-            decoded_filter,
-            pieces,
+            engine,
+            filter,
+            prefixes,
+            extendable,
+            max_len,
         })
     }
 
-    /// The longest occurrence in input bytes.
+    /// The length of the longest pattern.
     pub(crate) fn max_len(&self) -> usize {
-        self.raw.max_len().max(self.decoded_span)
+        self.max_len
     }
 
-    /// Which automata and filters are in use, for benchmarks and debugging.
+    /// Heap bytes used by the automaton.
+    pub(crate) fn memory_usage(&self) -> usize {
+        with_automaton!(&self.engine, a => a.memory_usage())
+    }
+
+    /// Which automaton and filter are in use, for benchmarks and debugging.
     pub(crate) fn describe(&self) -> String {
-        let raw = match &self.raw_filter {
+        let kind = match self.engine {
+            Engine::Nfa(_) => "contiguous NFA",
+            Engine::Dfa(_) => "DFA",
+        };
+        match &self.filter {
             Some(f) => format!(
-                "{}, {} bytes, sampling {}-byte windows every {} bytes",
-                self.raw.kind(),
-                self.raw.memory_usage(),
+                "{kind}, {} bytes, sampling {}-byte windows every {} bytes",
+                self.memory_usage(),
                 f.window(),
                 f.step()
             ),
-            None => format!(
-                "{}, {} bytes, no sampling",
-                self.raw.kind(),
-                self.raw.memory_usage()
-            ),
-        };
-        let decoded = match &self.decoded_filter {
-            Some(f) => format!("{}-byte windows around escapes", f.window()),
-            None => "every escape scanned".to_owned(),
-        };
-        format!(
-            "{raw}; decoded view: {}, {} bytes, {decoded}",
-            self.decoded.kind(),
-            self.decoded.memory_usage()
-        )
-    }
-
-    /// The leftmost-longest occurrence starting at or after `from` among
-    /// those that lie entirely inside `hay`. `hay[..from]` is context: it
-    /// decides how the bytes after it are tokenized.
-    pub(crate) fn find(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
-        let raw = self.find_raw(hay, from);
-        let bound = raw.map_or(hay.len(), |o| o.start);
-        pick(raw, self.find_decoded(hay, from, bound))
-    }
-
-    /// Like [`Matcher::find`] without any filter: the reference semantics.
-    pub(crate) fn find_unfiltered(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
-        let raw = self
-            .raw
-            .scan(hay, from, hay.len())
-            .map(|m| self.raw_occurrence(hay, &m));
-        let mut view = View::default();
-        view.decode(hay, from, hay.len());
-        let decoded = self
-            .decoded
-            .scan(&view.bytes, 0, view.len())
-            .map(|m| self.decoded_occurrence(&view, &m));
-        pick(raw, decoded)
-    }
-
-    fn raw_occurrence(&self, hay: &[u8], m: &Match) -> Occurrence {
-        let mut found = Occurrence {
-            start: m.start(),
-            end: m.end(),
-            label: self.raw.label(m),
-        };
-        if let Some((n, label)) = self.pieces.longest(&hay[m.start()..]) {
-            if m.start() + n > found.end {
-                found.end = m.start() + n;
-                found.label = label;
-            }
-        }
-        found
-    }
-
-    fn decoded_occurrence(&self, view: &View, m: &Match) -> Occurrence {
-        Occurrence {
-            start: view.starts[m.start()],
-            end: view.ends[m.end() - 1],
-            label: self.decoded.label(m),
+            None => format!("{kind}, {} bytes, no sampling", self.memory_usage()),
         }
     }
 
-    fn find_raw(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
-        let m = match &self.raw_filter {
-            Some(f) => self.find_sampled(f, hay, from),
-            None => self.raw.scan(hay, from, hay.len()),
-        }?;
-        Some(self.raw_occurrence(hay, &m))
+    /// The leftmost-longest occurrence in `hay` starting at or after `from`,
+    /// among occurrences that lie entirely inside `hay`.
+    pub(crate) fn find(&self, hay: &[u8], from: usize) -> Option<Match> {
+        with_automaton!(&self.engine, a => match &self.filter {
+            Some(f) => self.find_sampled(a, f, hay, from),
+            None => scan(a, hay, from, hay.len()),
+        })
     }
 
-    fn find_sampled(&self, f: &Filter, hay: &[u8], mut from: usize) -> Option<Match> {
+    /// Like [`Matcher::find`] but without the filter: the reference semantics.
+    pub(crate) fn find_unfiltered(&self, hay: &[u8], from: usize) -> Option<Match> {
+        with_automaton!(&self.engine, a => scan(a, hay, from, hay.len()))
+    }
+
+    fn find_sampled<A: Automaton>(
+        &self,
+        a: &A,
+        f: &Filter,
+        hay: &[u8],
+        mut from: usize,
+    ) -> Option<Match> {
         let (q, k, len) = (f.window(), f.step(), hay.len());
-        let max_len = self.raw.max_len();
         // Invariant: no occurrence starts in [original from, from), and every
         // occurrence starting at or after `from` contains a sample of the
         // grid from, from + k, ... (it is at least q + k - 1 bytes long).
@@ -176,16 +151,15 @@ impl Matcher {
             // Occurrences starting before j + 1 - k contain an earlier sample,
             // which missed; those starting in [rs, j] end before j + max_len.
             let rs = from.max((j + 1).saturating_sub(k));
-            let re = len.min(j + max_len + REGION_SLACK);
-            let found = self.raw.scan(hay, rs, re);
+            let re = len.min(j + self.max_len + REGION_SLACK);
+            let found = scan(a, hay, rs, re);
             if re == len {
                 return found;
             }
             // Every occurrence starting at or before re - max_len lies inside
             // the region, so the automaton saw all of them: the one it found
-            // is the true leftmost-longest if it starts there. (A piece
-            // grown from a window is no longer than its value, a pattern.)
-            let settled = re + 1 - max_len;
+            // is the true leftmost-longest if it starts there.
+            let settled = re + 1 - self.max_len;
             match found {
                 Some(m) if m.start() < settled => return Some(m),
                 _ => {
@@ -197,185 +171,200 @@ impl Matcher {
         None
     }
 
-    /// The leftmost-longest decoded occurrence starting at or after `from`,
-    /// if one starts at or before `bound` (after it, any or none).
-    fn find_decoded(&self, hay: &[u8], from: usize, bound: usize) -> Option<Occurrence> {
-        let len = hay.len();
-        let span = self.decoded_span;
-        let q = self.decoded_filter.as_ref().map_or(0, Filter::window);
-        // Tokens a little before `from` and after the last one that matters
-        // tell whether the bytes around a token are literal.
-        let lo = from.saturating_sub(q + MAX_TOKEN);
-        let hi = len.min(bound.saturating_add(span + q + MAX_TOKEN));
-        let mut tokens = Vec::new();
-        decode::candidates(hay, lo, hi, &mut tokens);
-        let mut view = View::default();
-        // No decoded occurrence starts in [from, scanned) but raw ones.
-        let mut scanned = from;
-        for i in 0..tokens.len() {
-            let (at, token) = tokens[i];
-            if at < scanned {
-                continue;
-            }
-            // An occurrence holding this token starts after `bound`.
-            if at >= bound.saturating_add(span) {
-                break;
-            }
-            if let Some(f) = &self.decoded_filter {
-                if !self.probe(f, hay, &tokens, i, lo, hi, &mut view) {
-                    continue;
-                }
-            }
-            let rs = scanned.max((at + 1).saturating_sub(span));
-            let re = len.min(at + token.len() + span + REGION_SLACK);
-            view.decode(hay, rs, re);
-            match self.decoded.scan(&view.bytes, 0, view.len()) {
-                Some(m) => {
-                    let found = self.decoded_occurrence(&view, &m);
-                    // Every occurrence starting at or before this one ends
-                    // inside the region: the automaton saw them all.
-                    if re == len || found.start + span <= re {
-                        return Some(found);
-                    }
-                    scanned = found.start;
-                }
-                None if re == len => return None,
-                None => scanned = scanned.max((re + 1).saturating_sub(span)),
-            }
-            if scanned > bound {
-                return None;
-            }
-        }
-        None
-    }
-
-    /// Whether the `q` decoded bytes before `tokens[i]` or the `q` after it
-    /// may be a window of a pattern. Tokens are known in `lo..hi`.
-    #[allow(clippy::too_many_arguments)]
-    fn probe(
-        &self,
-        f: &Filter,
-        hay: &[u8],
-        tokens: &[(usize, Token)],
-        i: usize,
-        lo: usize,
-        hi: usize,
-        view: &mut View,
-    ) -> bool {
-        let q = f.window();
-        let (at, token) = tokens[i];
-        let end = at + token.len();
-        // The q bytes before are literal if every token that may reach into
-        // them is listed and none does; the same after.
-        let literal_before = at < q
-            || ((lo == 0 || lo + MAX_TOKEN + q <= at)
-                && tokens[..i]
-                    .iter()
-                    .rev()
-                    .take_while(|t| t.0 + MAX_TOKEN > at - q)
-                    .all(|t| t.0 + t.1.len() <= at - q));
-        let literal_after = end + q > hay.len()
-            || ((hi == hay.len() || end + q <= hi)
-                && tokens.get(i + 1).is_none_or(|t| t.0 >= end + q));
-        if literal_before && literal_after {
-            let before = (at >= q).then(|| &hay[at - q..at]);
-            let after = (end + q <= hay.len()).then(|| &hay[end..end + q]);
-            return match (before, after) {
-                (None, None) => true,
-                (b, a) => b.is_some_and(|w| f.hit_window(w)) || a.is_some_and(|w| f.hit_window(w)),
-            };
-        }
-        // Escapes close together: decode around the token, a little first
-        // and as far as q decoded bytes may need if that is not enough.
-        let mut reach = 2 * q + MAX_TOKEN;
-        let (a, b) = loop {
-            let (lo, hi) = (at.saturating_sub(reach), hay.len().min(end + reach));
-            view.decode(hay, lo, hi);
-            let a = view.starts.partition_point(|&s| s < at);
-            let b = view.starts.partition_point(|&s| s < end);
-            let enough = (a >= q || lo == 0) && (view.len() > b + q || hi == hay.len());
-            if enough || reach >= (q + 1) * MAX_EXPANSION + MAX_TOKEN {
-                break (a, b);
-            }
-            reach = (q + 1) * MAX_EXPANSION + MAX_TOKEN;
-        };
-        let before = (a >= q).then(|| &view.bytes[a - q..a]);
-        let after = (b + q <= view.len()).then(|| &view.bytes[b..b + q]);
-        match (before, after) {
-            (None, None) => true,
-            (b, a) => b.is_some_and(|w| f.hit_window(w)) || a.is_some_and(|w| f.hit_window(w)),
-        }
-    }
-
-    /// The earliest position `i >= from` such that an occurrence starting at
-    /// `i` may still end past the end of `hay` once more bytes arrive:
-    /// everything before it is final. `hay.len()` if there is none.
+    /// The earliest position `i >= from` such that `hay[i..]` is a proper
+    /// prefix of some pattern: data that may still grow into a match (or into
+    /// a longer match) once more bytes arrive. `hay.len()` if there is none.
     pub(crate) fn hold_point(&self, hay: &[u8], from: usize) -> usize {
-        let raw = self.raw.hold_point(hay, from, |i| {
-            hay.len() - i >= MIN_PIECE_LEN && self.pieces.may_grow(&hay[i..])
-        });
-        raw.min(self.decoded_hold_point(hay, from))
+        with_automaton!(&self.engine, a => self.hold_point_in(a, hay, from))
     }
 
-    fn decoded_hold_point(&self, hay: &[u8], from: usize) -> usize {
+    fn hold_point_in<A: Automaton>(&self, a: &A, hay: &[u8], from: usize) -> usize {
         let len = hay.len();
-        let longest = self.decoded.max_len();
-        let mut look = 2 * longest + MAX_TOKEN;
-        let mut view = View::default();
-        loop {
-            let start = from.max(len.saturating_sub(look));
-            // Without a token the decoded bytes are the raw ones, and the
-            // decoded patterns are raw patterns too: the raw hold point covers
-            // them. A decoded tail longer than every pattern is no prefix.
-            if !hay[start.saturating_sub(CONTEXT)..]
-                .iter()
-                .any(|&b| decode::is_trigger(b))
-            {
-                return len;
-            }
-            view.decode(hay, start, len);
-            if view.len() >= longest || start == from || look >= self.decoded_span + MAX_TOKEN {
-                break;
-            }
-            look = self.decoded_span + MAX_TOKEN;
-        }
-        // The earliest token that may still change.
-        let open = view
-            .starts
-            .iter()
-            .chain(&view.removed)
-            .copied()
-            .filter(|&s| s + 2 * MAX_TOKEN >= len && s >= from)
-            .filter(|&s| decode::may_become_token(&hay[s..]))
-            .min();
-        let cut = open.map_or(view.len(), |u| view.starts.partition_point(|&s| s < u));
-        let escape = open
-            .is_some_and(|u| !matches!(hay[u..], [b'\n' | b'\r', ..] | [b'=', b'\n' | b'\r', ..]));
-        for d in cut.saturating_sub(longest)..cut {
-            if view.starts[d] < from {
+        let start_at = from.max(len.saturating_sub(self.max_len - 1));
+        let start = a
+            .start_state(Anchored::Yes)
+            .expect("automata are built with anchored support");
+        'candidates: for i in start_at..len {
+            if !self.prefixes.may_start(&hay[i..]) {
                 continue;
             }
-            // The open token completed (or a line break removed) continues
-            // the decoded bytes before it; a line break kept continues them
-            // with itself, as the view has it now.
-            if self.decoded.may_grow(&view.bytes[d..cut])
-                || (open.is_some() && !escape && self.decoded.may_grow(&view.bytes[d..]))
-            {
-                return view.starts[d];
+            let mut sid = start;
+            for &b in &hay[i..] {
+                sid = a.next_state(Anchored::Yes, sid, b);
+                if a.is_dead(sid) {
+                    continue 'candidates;
+                }
+            }
+            // A live trie state that is no pattern's end has a way forward.
+            // A pattern's end needs a longer pattern to extend it, or the
+            // match is complete and final. Careful: a state may also carry
+            // matches of shorter patterns that end here (copied along failure
+            // links); only a pattern as long as the path is the state's own.
+            if !a.is_match(sid) {
+                return i;
+            }
+            let depth = len - i;
+            let own = (0..a.match_len(sid))
+                .map(|n| a.match_pattern(sid, n))
+                .find(|&pid| a.pattern_len(pid) == depth);
+            match own {
+                Some(pid) if !self.extendable[pid.as_usize()] => {}
+                _ => return i,
             }
         }
-        match open {
-            // Whatever an open escape turns into may start an occurrence.
-            Some(u) if escape => u,
-            _ => len,
+        len
+    }
+}
+
+/// Quick rejection of hold-point candidates, before any automaton step: the
+/// first byte of every pattern, and a hashed set of the first three.
+struct Prefixes {
+    first: [bool; 256],
+    /// Bitset over hashes of 3-byte prefixes.
+    triples: Box<[u64]>,
+    /// `64 - log2(bits in triples)`.
+    shift: u32,
+}
+
+impl Prefixes {
+    fn new(patterns: &[&[u8]]) -> Prefixes {
+        let bits = (patterns.len() * 32)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 20);
+        let mut prefixes = Prefixes {
+            first: [false; 256],
+            triples: vec![0; bits / 64].into_boxed_slice(),
+            shift: 64 - bits.trailing_zeros(),
+        };
+        for p in patterns {
+            prefixes.first[usize::from(p[0])] = true;
+            if let [a, b, c, ..] = **p {
+                let h = prefixes.hash(a, b, c);
+                prefixes.triples[h / 64] |= 1 << (h % 64);
+            }
+        }
+        prefixes
+    }
+
+    #[inline]
+    fn hash(&self, a: u8, b: u8, c: u8) -> usize {
+        let key = u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16;
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// Whether `tail` may be the start of some pattern (false positives only).
+    #[inline]
+    fn may_start(&self, tail: &[u8]) -> bool {
+        match *tail {
+            [] => false,
+            [a] | [a, _] => self.first[usize::from(a)],
+            [a, b, c, ..] => {
+                let h = self.hash(a, b, c);
+                self.first[usize::from(a)] && self.triples[h / 64] & (1 << (h % 64)) != 0
+            }
         }
     }
 }
 
-fn pick(raw: Option<Occurrence>, decoded: Option<Occurrence>) -> Option<Occurrence> {
-    match (raw, decoded) {
-        (Some(r), Some(d)) if d.start < r.start || (d.start == r.start && d.end > r.end) => Some(d),
-        (Some(r), _) => Some(r),
-        (None, d) => d,
+/// The leftmost-longest occurrence within `hay[from..to]`.
+fn scan<A: Automaton>(a: &A, hay: &[u8], from: usize, to: usize) -> Option<Match> {
+    if from >= to {
+        return None;
+    }
+    a.try_find(&Input::new(hay).span(from..to))
+        .expect("unanchored leftmost-longest search cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(patterns: &[&[u8]]) -> Matcher {
+        let mut sorted = patterns.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        Matcher::new(&sorted).unwrap()
+    }
+
+    fn span(m: Option<Match>) -> Option<(usize, usize)> {
+        m.map(|m| (m.start(), m.end()))
+    }
+
+    #[test]
+    fn leftmost_longest() {
+        let m = matcher(&[b"abcdefgh", b"abcdefghij", b"cdefghijklmn"]);
+        assert_eq!(span(m.find(b"xxabcdefghijklmn", 0)), Some((2, 12)));
+        assert_eq!(span(m.find(b"xxabcdefghijklmn", 3)), Some((4, 16)));
+        assert_eq!(span(m.find(b"xxabcdefgh", 0)), Some((2, 10)));
+    }
+
+    #[test]
+    fn sampled_find_agrees_with_plain_scan() {
+        let pats: [&[u8]; 3] = [
+            b"0123456789ABCDEF",
+            b"secret-token-0001",
+            b"the quick brown fox",
+        ];
+        let m = matcher(&pats);
+        assert!(m.filter.is_some());
+        let mut hay = Vec::new();
+        for i in 0..300 {
+            hay.extend_from_slice(format!("line {i} with some words ").as_bytes());
+            if i % 7 == 0 {
+                hay.extend_from_slice(pats[i % 3]);
+            }
+            if i % 11 == 0 {
+                hay.extend_from_slice(&pats[i % 3][..10]);
+            }
+        }
+        for from in [0, 1, 5, 100, 1000, hay.len()] {
+            let mut pos = from;
+            loop {
+                let a = m.find(&hay, pos);
+                assert_eq!(span(a), span(m.find_unfiltered(&hay, pos)));
+                match a {
+                    Some(x) => pos = x.end(),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hold_point_finds_proper_prefixes() {
+        let m = matcher(&[b"abcdefgh", b"abcdefghXY", b"zyxwvuts"]);
+        assert_eq!(m.hold_point(b"hello\n", 0), 6);
+        assert_eq!(m.hold_point(b"hello abc", 0), 6);
+        assert_eq!(m.hold_point(b"hello zy", 0), 6);
+        // A complete match that a longer pattern extends is still held.
+        assert_eq!(m.hold_point(b"hello abcdefgh", 0), 6);
+        assert_eq!(m.hold_point(b"hello abcdefghX", 0), 6);
+        // A complete match that nothing extends is final.
+        assert_eq!(m.hold_point(b"hello zyxwvuts", 0), 14);
+        // ...but a shorter tail of it may still be a prefix.
+        let z = matcher(&[b"zzzzzzzz"]);
+        assert_eq!(z.hold_point(b"hello zzzzzzzz", 0), 7);
+        assert_eq!(m.hold_point(b"hello abcdefghXY", 0), 16);
+        // Not before `from`.
+        assert_eq!(m.hold_point(b"abc", 1), 3);
+    }
+
+    #[test]
+    fn hold_point_ignores_suffix_matches_carried_by_a_state() {
+        // The state for "/p\0" also reports "\0", which ends there; "/p\0"
+        // is still only a proper prefix of "/p\0\xf8" (a fuzzer find).
+        let m = matcher(&[b"\0", b"/p\0\xf8", b"L3AA+A=="]);
+        assert_eq!(m.hold_point(b"/p\0", 0), 0);
+        let m = matcher(&[b"cdefghij", b"abcdefghij", b"xxcdefghij"]);
+        assert_eq!(m.hold_point(b"..xxcdefghij", 0), 12);
+        let m = matcher(&[b"cdefghij", b"abcdefghijkl"]);
+        assert_eq!(m.hold_point(b"..abcdefghij", 0), 2);
+    }
+
+    #[test]
+    fn hold_point_prefers_the_earliest_candidate() {
+        // "zzzz" could grow into either pattern starting at 0 or 1.
+        let m = matcher(&[b"zzzzzzzz", b"zzzzzzzzz"]);
+        assert_eq!(m.hold_point(b"ab zzzz", 0), 3);
     }
 }

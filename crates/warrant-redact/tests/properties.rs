@@ -2,25 +2,18 @@
 //!
 //! - Streaming output equals `redact()` of the whole input equals the plain
 //!   leftmost-longest reference, for any chunking.
-//! - No literal form of any value survives in the output, except where it
-//!   overlaps a replacement the redactor wrote. (Escaped forms are inserted
-//!   too, but in random surroundings the bytes before one may change how it
-//!   decodes, as `=C` before `0=00`; they are checked whole between neutral
-//!   bytes below.) (A form cannot survive inside untouched
+//! - No form of any value survives in the output, except where it overlaps a
+//!   replacement the redactor wrote. (A form cannot survive inside untouched
 //!   bytes; only a form that happens to contain part of `<redacted:..>` text
 //!   could straddle one.)
 //! - With filler bytes that no form can contain, the output is exactly the
 //!   filler with one replacement per inserted form.
-//! - Input in which the reference finds nothing comes out byte for byte, and
-//!   so does any non-ASCII input when the values are ASCII (every form of an
-//!   ASCII value is ASCII, and non-ASCII bytes decode to themselves).
-//! - Pieces: any piece of a value of at least `MIN_PIECE_LEN` bytes is
-//!   replaced, whole, wherever it stands.
+//! - Input that contains no form comes out byte for byte.
 
 use std::ops::Range;
 
 use proptest::prelude::*;
-use warrant_redact::{MIN_PIECE_LEN, Redactor, RedactorBuilder, forms, literal_forms};
+use warrant_redact::{Redactor, RedactorBuilder, forms};
 
 fn build(values: &[Vec<u8>]) -> Redactor {
     let mut b = RedactorBuilder::new();
@@ -74,6 +67,13 @@ fn occurrences<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usiz
         .enumerate()
         .filter(move |(_, w)| *w == needle)
         .map(|(i, _)| i)
+}
+
+fn contains_any_form(hay: &[u8], values: &[Vec<u8>]) -> bool {
+    values
+        .iter()
+        .flat_map(|v| forms(v))
+        .any(|f| occurrences(hay, &f).next().is_some())
 }
 
 /// A piece of test input, resolved against the values.
@@ -170,7 +170,7 @@ fn check_streaming_and_survivors(
     prop_assert_eq!(&out, &expected);
     prop_assert_eq!(m, n);
     for v in values {
-        for f in literal_forms(v) {
+        for f in forms(v) {
             for at in occurrences(&out, &f) {
                 let hit = at..at + f.len();
                 prop_assert!(
@@ -265,58 +265,13 @@ proptest! {
     ) {
         let input = resolve(&pieces, &values);
         // Prefixes of one form can contain another (a base64 fragment is a
-        // prefix of the padded encoding, a long prefix of a value is a
-        // piece); those inputs prove nothing here.
-        let r = build(&values);
-        if r.reference_matches(&input).is_empty() {
+        // prefix of the padded encoding); those inputs prove nothing here.
+        if !contains_any_form(&input, &values) {
+            let r = build(&values);
             let (out, n) = streamed(&r, &input, &sizes);
             prop_assert_eq!(&out, &input);
             prop_assert_eq!(n, 0);
         }
-    }
-
-    #[test]
-    fn non_ascii_input_is_untouched_by_ascii_values(
-        values in values(0u8..128, 8..64),
-        input in proptest::collection::vec(128u8..=255, 0..2000),
-        sizes in chunk_sizes(),
-    ) {
-        let r = build(&values);
-        let (out, n) = streamed(&r, &input, &sizes);
-        prop_assert_eq!(&out, &input);
-        prop_assert_eq!(n, 0);
-    }
-
-    #[test]
-    fn pieces_are_replaced_whole(
-        values in values(0u8..128, MIN_PIECE_LEN..64),
-        cuts in proptest::collection::vec((any::<usize>(), any::<usize>(), proptest::collection::vec(128u8..=255, 1..20)), 1..10),
-        sizes in chunk_sizes(),
-    ) {
-        // Non-ASCII filler between pieces: each piece is one replacement.
-        let r = build(&values);
-        let mut input = Vec::new();
-        let mut expected = Vec::new();
-        for (v, at, filler) in &cuts {
-            let value = &values[v % values.len()];
-            let len = MIN_PIECE_LEN + at % (value.len() - MIN_PIECE_LEN + 1);
-            let start = (at / 7) % (value.len() - len + 1);
-            input.extend_from_slice(&value[start..start + len]);
-            input.extend_from_slice(filler);
-            expected.extend_from_slice(filler);
-        }
-        let (out, n) = streamed(&r, &input, &sizes);
-        prop_assert_eq!(n as usize, cuts.len());
-        prop_assert!(!out.windows(MIN_PIECE_LEN).any(|w| values.iter().any(|v| v.windows(MIN_PIECE_LEN).any(|x| x == w))));
-        // Remove the replacements: what is left is exactly the filler.
-        let mut rest = out.clone();
-        for i in 0..values.len() {
-            let token = format!("<redacted:v{i}>");
-            while let Some(p) = rest.windows(token.len()).position(|w| w == token.as_bytes()) {
-                rest.drain(p..p + token.len());
-            }
-        }
-        prop_assert_eq!(rest, expected);
     }
 
     #[test]
@@ -334,8 +289,10 @@ proptest! {
         let mut s = r.stream();
         let mut out = Vec::new();
         s.push(&input, &mut out);
+        let held = &input[input.len() - s.held()..];
         prop_assert_eq!(&out[..], &r.redact(&input[..input.len() - s.held()]).0[..]);
-        prop_assert!(s.held() < r.longest_pattern());
+        let all: Vec<Vec<u8>> = values.iter().flat_map(|v| forms(v)).collect();
+        prop_assert!(held.is_empty() || all.iter().any(|f| f.len() > held.len() && f.starts_with(held)));
         // The strict prefix of the raw value at the end is held, at least,
         // unless a match reached into it.
         let start = input.len() - (1 + cut % (raw.len() - 1));
