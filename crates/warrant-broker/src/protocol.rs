@@ -73,17 +73,6 @@ pub enum Request {
     /// Use a grant: the reply carries the values. The connection then stays
     /// open for [`Request::Spawned`] and [`Request::Finished`].
     Use(UseRequest),
-    /// Values to substitute into an HTTP request to `host`: the reply
-    /// carries them, as for a use; nothing follows.
-    Substitute(SubstituteRequest),
-    /// Hold a grant's values in a proxy until the grant ends: the reply
-    /// ([`LeaseReply`]) and the values follow as for a use. The connection
-    /// stays open: the proxy sends [`Request::Substituted`] frames as it
-    /// puts values on the wire, and the daemon sends one [`LeaseEnd`] frame
-    /// when the grant ends. Refused (`use_limited`) for a grant with a use
-    /// limit, whose every use must be counted before it happens: such a
-    /// proxy asks [`Request::Substitute`] per request.
-    Lease(LeaseRequest),
     /// Use a grant through the daemon's egress: the daemon starts a proxy
     /// of its own for the caller's command and answers with its address
     /// and access secret, warrant's CA certificate and one placeholder per
@@ -92,8 +81,6 @@ pub enum Request {
     /// the caller hangs up, or when the grant ends (one [`LeaseEnd`]
     /// frame, then the daemon hangs up).
     Egress(EgressRequest),
-    /// On a lease's connection: substitutions the proxy made (no reply).
-    Substituted(SubstitutedReport),
     /// A proxy serving a grant refused a request (a placeholder aimed at
     /// another host, host confusion): record it. For proxies that cannot
     /// write the audit log themselves (inside `warrant task`).

@@ -59,7 +59,12 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
             body: args.substitute_in_body,
         })
         .collect();
-    let private_hosts = hosts.values().flatten().filter(|h| !h.contains('*')).cloned().collect();
+    let private_hosts = hosts
+        .values()
+        .flatten()
+        .filter(|h| !h.contains('*'))
+        .cloned()
+        .collect();
     let config = ProxyConfig {
         private_hosts,
         secrets,
