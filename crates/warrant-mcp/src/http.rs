@@ -100,7 +100,11 @@ struct Session {
 pub struct Sessions(tokio::sync::Mutex<BTreeMap<String, Arc<Session>>>);
 
 impl Sessions {
-    async fn get(&self, config: &Config, grant: &str) -> Result<Arc<Session>, warrant_broker::Error> {
+    async fn get(
+        &self,
+        config: &Config,
+        grant: &str,
+    ) -> Result<Arc<Session>, warrant_broker::Error> {
         let mut open = self.0.lock().await;
         if let Some(session) = open.get(grant) {
             return Ok(Arc::clone(session));
@@ -387,9 +391,6 @@ mod tests {
         placeholders.insert("t".to_owned(), "wph_abc".to_owned());
         assert_eq!(fill("q={{secret:t}}&x=1", &placeholders), "q=wph_abc&x=1");
         assert_eq!(fill("Bearer {{secret:t}}", &placeholders), "Bearer wph_abc");
-        assert_eq!(
-            fill("{{secret:other}}", &placeholders),
-            "{{secret:other}}"
-        );
+        assert_eq!(fill("{{secret:other}}", &placeholders), "{{secret:other}}");
     }
 }

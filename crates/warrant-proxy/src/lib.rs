@@ -81,8 +81,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use crate::auth::ProxyAuth;
-pub use crate::server::OWN_ANSWER;
 pub use crate::error::Error;
+pub use crate::server::OWN_ANSWER;
 
 /// One secret the proxy can put on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,8 +259,8 @@ impl Proxy {
         let upstream = tokio::task::spawn_blocking(move || {
             upstream::Upstream::new(&extra_roots, &resolve, &private_hosts)
         })
-                .await
-                .map_err(|e| Error::Tls(e.to_string()))??;
+        .await
+        .map_err(|e| Error::Tls(e.to_string()))??;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {

@@ -356,7 +356,12 @@ mod tests {
         ] {
             assert!(!is_public(inner.parse().unwrap()), "{inner}");
         }
-        for public in ["1.1.1.1", "140.82.112.3", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "1.1.1.1",
+            "140.82.112.3",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
