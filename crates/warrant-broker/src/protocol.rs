@@ -215,7 +215,8 @@ pub struct EgressReply {
     pub expires_ms: u64,
 }
 
-/// The fields of a lease.
+/// What the daemon's egress holds for one session (see
+/// [`crate::Broker::egress_begin`]); it never leaves the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseRequest {
     /// The grant.
@@ -224,23 +225,22 @@ pub struct LeaseRequest {
     pub secrets: Vec<String>,
 }
 
-/// The reply to [`Request::Lease`]; the values follow as frames, in order.
+/// What the broker answers to a lease check (inside the daemon).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseReply {
     /// The grant.
     pub grant: String,
     /// Its actor.
     pub actor: String,
-    /// Names of the values that follow, in order.
+    /// Names of the values the session holds, in order.
     pub names: Vec<String>,
-    /// When the grant expires (Unix ms): the proxy stops substituting then,
-    /// whether or not the daemon's [`LeaseEnd`] arrived.
+    /// When the grant expires (Unix ms).
     pub expires_ms: u64,
     /// Hosts each secret may be sent to.
     pub secret_hosts: Vec<(String, Vec<String>)>,
 }
 
-/// Substitutions a proxy holding a lease made, reported as they happen.
+/// Substitutions the egress made under a lease, recorded as they happen.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SubstitutedReport {
     /// One per request that carried values.
@@ -258,7 +258,7 @@ pub struct SubstitutionRecord {
     pub method: String,
 }
 
-/// The daemon's last frame on a lease: the grant ended.
+/// The daemon's last frame on an egress session: the grant ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseEnd {
     /// Why (`revoked`, `expired`, `its task ended`, ...).
