@@ -256,6 +256,35 @@ pub struct SubstitutionRecord {
     pub host: String,
     /// The HTTP method.
     pub method: String,
+    /// Where exactly: scheme, port and path (without the query).
+    #[serde(default)]
+    pub at: Option<Destination>,
+}
+
+/// Where a request with values went, beyond its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// The port.
+    pub port: u16,
+    /// The path, without the query (at most 200 characters kept).
+    pub path: String,
+}
+
+impl Destination {
+    /// The destination, its path shortened for the log.
+    pub fn new(scheme: &str, port: u16, path: &str) -> Self {
+        let path = match path.char_indices().nth(200) {
+            Some((end, _)) => format!("{}...", &path[..end]),
+            None => path.to_owned(),
+        };
+        Self {
+            scheme: scheme.to_owned(),
+            port,
+            path,
+        }
+    }
 }
 
 /// The daemon's last frame on an egress session: the grant ended.
@@ -276,6 +305,9 @@ pub struct SubstituteRequest {
     pub host: String,
     /// The HTTP method (for the audit log).
     pub method: String,
+    /// Scheme, port and path (for the audit log).
+    #[serde(default)]
+    pub at: Option<Destination>,
 }
 
 /// How a granted run ended.

@@ -129,6 +129,10 @@ pub struct UseRequest {
     pub method: String,
     /// The request path, without the query.
     pub path: String,
+    /// `https` or `http`.
+    pub scheme: String,
+    /// The port the request goes to.
+    pub port: u16,
 }
 
 /// What the proxy reports for the audit log (never a value).

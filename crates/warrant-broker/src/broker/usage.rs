@@ -382,6 +382,9 @@ impl Broker {
             host,
             method: req.method.clone(),
             use_number: grant.uses,
+            scheme: req.at.as_ref().map(|a| a.scheme.clone()),
+            port: req.at.as_ref().map(|a| a.port),
+            path: req.at.as_ref().map(|a| a.path.clone()),
         })?;
         self.stage(Change::Grant(grant.clone()));
         let reply = UseReply {
@@ -525,6 +528,9 @@ impl Broker {
                 host: entry.host.to_ascii_lowercase(),
                 method: entry.method,
                 use_number,
+                scheme: entry.at.as_ref().map(|a| a.scheme.clone()),
+                port: entry.at.as_ref().map(|a| a.port),
+                path: entry.at.map(|a| a.path),
             })?;
         }
         if let Some(g) = live {

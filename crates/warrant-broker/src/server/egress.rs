@@ -30,8 +30,8 @@ use super::{
 use crate::broker::Caller;
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    EgressReply, EgressRequest, ErrorBody, ErrorCode, LeaseEnd, LeaseRequest, ProxyBlockedReport,
-    SubstituteRequest, SubstitutedReport, SubstitutionRecord,
+    Destination, EgressReply, EgressRequest, ErrorBody, ErrorCode, LeaseEnd, LeaseRequest,
+    ProxyBlockedReport, SubstituteRequest, SubstitutedReport, SubstitutionRecord,
 };
 
 /// How the daemon's egress reaches upstream servers.
@@ -341,6 +341,7 @@ impl warrant_proxy::ValueSource for DaemonSource {
                 secrets: request.secrets.clone(),
                 host: request.host.clone(),
                 method: request.method.clone(),
+                at: Some(destination(request)),
             };
             let (shared, caller) = (Arc::clone(&self.shared), self.caller.clone());
             let p = Prefetch::Grant(self.grant.clone());
@@ -366,6 +367,7 @@ impl warrant_proxy::ValueSource for DaemonSource {
                 secrets: request.secrets.clone(),
                 host: request.host.clone(),
                 method: request.method.clone(),
+                at: Some(destination(request)),
             }],
         };
         let (shared, grant, actor) = (
@@ -389,4 +391,9 @@ impl warrant_proxy::ValueSource for DaemonSource {
         });
         Ok(values)
     }
+}
+
+/// Scheme, port and path of a request, for its record.
+fn destination(request: &UseRequest) -> Destination {
+    Destination::new(&request.scheme, request.port, &request.path)
 }

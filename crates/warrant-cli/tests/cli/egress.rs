@@ -199,6 +199,17 @@ curl -sS -o /dev/null -w "direct:%{{http_code}}\n" --noproxy '*' --cacert {ca} -
     );
     assert_eq!(g.api_got_value(), 1, "the API got the value once");
     assert!(!ran.stdout.contains(&g.value) && !ran.stderr.contains(&g.value));
+    // The record says where exactly the value went.
+    let audit = std::fs::read_to_string(g.home.path().join("audit.jsonl")).unwrap();
+    let substituted: serde_json::Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["event"] == "substituted")
+        .expect("a substituted record");
+    assert_eq!(substituted["host"], API);
+    assert_eq!(substituted["scheme"], "https");
+    assert_eq!(substituted["port"], g.api.addr.port());
+    assert_eq!(substituted["path"], "/echo");
 
     // A CA of the command's choosing is refused outright under a grant.
     let mut command = g.home.std_cmd();

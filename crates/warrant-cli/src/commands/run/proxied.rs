@@ -238,6 +238,9 @@ impl ValueSource for StoreValues {
                 secrets: request.secrets.clone(),
                 host: request.host.clone(),
                 method: request.method.clone(),
+                scheme: Some(request.scheme.clone()),
+                port: Some(request.port),
+                path: Some(request.path.chars().take(200).collect()),
             })
             .map_err(|e| format!("cannot record the substitution: {e}"))?;
         request
@@ -386,6 +389,8 @@ mod tests {
             host: host.into(),
             method: "GET".into(),
             path: "/".into(),
+            scheme: "https".into(),
+            port: 443,
         };
         let refused = store.values(&request("evil.test")).unwrap_err();
         assert!(refused.contains("exfiltration attempt"), "{refused}");
