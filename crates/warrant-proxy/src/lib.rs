@@ -181,6 +181,9 @@ pub struct ProxyConfig {
     /// (no SSRF into the machine, its network or the daemon's own page);
     /// hosts in `resolve` are taken as configured.
     pub private_hosts: Vec<String>,
+    /// Addresses never connected to, whatever the host or override (the
+    /// daemon's own approval page).
+    pub forbidden: Vec<SocketAddr>,
     /// Who may use the proxy: without it in `Proxy-Authorization`, every
     /// request and tunnel is answered 407 (see [`ProxyAuth`]). `None` lets
     /// any local process use it.
@@ -202,6 +205,7 @@ impl Default for ProxyConfig {
             upstream_ca: Vec::new(),
             resolve: Vec::new(),
             private_hosts: Vec::new(),
+            forbidden: Vec::new(),
             auth: None,
             redact_from_start: Arc::from(Vec::new()),
         }
@@ -217,6 +221,7 @@ impl fmt::Debug for ProxyConfig {
             .field("upstream_ca", &self.upstream_ca.len())
             .field("resolve", &self.resolve)
             .field("private_hosts", &self.private_hosts)
+            .field("forbidden", &self.forbidden)
             .field("auth", &self.auth.is_some())
             .field("redact_from_start", &self.redact_from_start.len())
             .finish()
@@ -259,9 +264,10 @@ impl Proxy {
         let extra_roots = config.upstream_ca;
         let resolve = config.resolve;
         let private_hosts = config.private_hosts;
+        let forbidden = config.forbidden;
         // Reading the system's roots touches the file system.
         let upstream = tokio::task::spawn_blocking(move || {
-            upstream::Upstream::new(&extra_roots, &resolve, &private_hosts)
+            upstream::Upstream::new(&extra_roots, &resolve, &private_hosts, forbidden)
         })
         .await
         .map_err(|e| Error::Tls(e.to_string()))??;

@@ -43,6 +43,8 @@ pub struct EgressOptions {
     /// Host overrides (from `warrant serve --egress-resolve`): the daemon's
     /// own configuration, never a caller's.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Addresses the egress never connects to: the approval page's.
+    pub forbidden: Vec<SocketAddr>,
 }
 
 /// The egress's lasting parts: its options and the CA it signs with.
@@ -138,6 +140,7 @@ pub(crate) async fn session(
         passthrough: req.passthrough,
         upstream_ca: egress.options.upstream_ca.clone(),
         resolve: egress.options.resolve.clone(),
+        forbidden: egress.options.forbidden.clone(),
         // A host a rule names exactly may be an internal one; a wildcard
         // that resolves inward is refused.
         private_hosts: secrets

@@ -50,6 +50,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         egress: server::EgressOptions {
             upstream_ca: super::proxy::load_upstream_cas(&args.egress_ca)?,
             resolve: super::proxy::parse_resolve(&args.egress_resolve)?,
+            forbidden: Vec::new(),
         },
     };
     let mut options = options;
