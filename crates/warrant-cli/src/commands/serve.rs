@@ -62,7 +62,11 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         Binding::Off => Ok(None),
         Binding::Refused(reason) => Err(reason),
     };
+    // Whether this daemon took the home: only then are the page's records
+    // its own to write and to remove.
+    let started = std::cell::Cell::new(false);
     server::serve(options, |socket| {
+        started.set(true);
         let policy = policy
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
@@ -95,7 +99,11 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
             }
         }
     })
-    .inspect_err(|_| super::ui::unpublish(&ctx.home))?;
+    .inspect_err(|_| {
+        if started.get() {
+            super::ui::unpublish(&ctx.home);
+        }
+    })?;
     super::ui::unpublish(&ctx.home);
     eprintln!("warrant: daemon stopped");
     Ok(0)

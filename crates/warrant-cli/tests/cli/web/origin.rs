@@ -291,3 +291,17 @@ fn chromium_reaches_the_daemon_on_localhost_and_both_addresses() {
         b.close().await;
     });
 }
+
+#[test]
+fn a_second_daemon_leaves_the_first_ones_page_published() {
+    let home = Home::with_approver();
+    home.write_policy(POLICY);
+    let (_daemon, url) = serve_with_page(&home);
+    // Another page port, same home: refused for the home's socket.
+    let second = serve_until_exit(&home, &["--ui-port", "0"]).expect("the second one stopped");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("already"), "{stderr}");
+    let ui = home.run(&["ui"]);
+    assert_eq!((ui.code, ui.stdout.trim()), (0, url.as_str()), "{ui:?}");
+}
