@@ -122,7 +122,9 @@ fn same_endpoint(forbidden: SocketAddr, addr: SocketAddr) -> bool {
     };
     let (f, a) = (canonical(forbidden.ip()), canonical(addr.ip()));
     forbidden.port() == addr.port()
-        && (f == a || (f.is_unspecified() && f.is_ipv4() == a.is_ipv4()) || (f.is_unspecified() && a.is_loopback()))
+        && (f == a
+            || (f.is_unspecified() && f.is_ipv4() == a.is_ipv4())
+            || (f.is_unspecified() && a.is_loopback()))
 }
 
 /// Opens TCP (and TLS for `https`) connections, honouring host overrides.

@@ -58,6 +58,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
     let page = match page {
         Binding::Served(page) => {
             options.extensions.push(page.extension);
+            options.egress.forbidden = page.addrs;
             Ok(Some(page.url))
         }
         Binding::Off => Ok(None),

@@ -45,6 +45,8 @@ pub struct Page {
     pub extension: Extension,
     /// Its address.
     pub url: String,
+    /// Where it listens (the egress never connects there).
+    pub addrs: Vec<SocketAddr>,
 }
 
 /// Whether the daemon serves the page.
@@ -220,6 +222,7 @@ fn page(home: &Path, listeners: Listeners) -> Result<Page> {
     }
     let Listeners { port, sockets, .. } = listeners;
     let url = warrant_web::url(port);
+    let addrs = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
     let home = home.to_owned();
     let extension: Extension = Box::new(move |daemon| {
         Box::pin(async move {
@@ -243,7 +246,11 @@ fn page(home: &Path, listeners: Listeners) -> Result<Page> {
             }
         })
     });
-    Ok(Page { extension, url })
+    Ok(Page {
+        extension,
+        url,
+        addrs,
+    })
 }
 
 fn url_file(home: &Path) -> PathBuf {
