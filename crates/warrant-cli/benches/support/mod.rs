@@ -57,9 +57,17 @@ impl BenchHome {
     }
 
     /// Starts `warrant serve`; returns once it answers.
+    #[allow(dead_code, reason = "not every bench passes options")]
     pub fn serve(&self) -> RealDaemon {
+        self.serve_with(&[])
+    }
+
+    /// Starts `warrant serve ARGS...`; returns once it answers.
+    pub fn serve_with(&self, args: &[&str]) -> RealDaemon {
+        let mut all = vec!["serve", "--no-ui"];
+        all.extend_from_slice(args);
         let mut child = self
-            .warrant(&["serve"])
+            .warrant(&all)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
