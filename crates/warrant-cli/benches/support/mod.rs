@@ -66,11 +66,7 @@ impl BenchHome {
     pub fn serve_with(&self, args: &[&str]) -> RealDaemon {
         let mut all = vec!["serve", "--no-ui"];
         all.extend_from_slice(args);
-        let mut child = self
-            .warrant(&all)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = self.warrant(&all).stderr(Stdio::null()).spawn().unwrap();
         for _ in 0..500 {
             if Client::connect(&self.home)
                 .and_then(|mut c| c.status())
