@@ -406,7 +406,15 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
-        assert_eq!(command_name(child.id()).unwrap(), "sleep");
+        // Until the child has exec'd, it still bears this thread's name.
+        let named = (0..200).any(|_| {
+            let name = command_name(child.id()).unwrap();
+            name == "sleep" || {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                false
+            }
+        });
+        assert!(named, "{:?}", command_name(child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(matches!(
