@@ -119,16 +119,24 @@ pub(crate) async fn session(
         .cloned()
         .zip(values.iter().map(SecretValue::duplicate))
         .collect();
+    let (reports, recorded) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(record(
+        Arc::clone(shared),
+        reply.grant.clone(),
+        reply.actor.clone(),
+        recorded,
+    ));
     let source = Arc::new(DaemonSource {
         shared: Arc::clone(shared),
         runtime: tokio::runtime::Handle::current(),
         caller: caller.clone(),
         grant: reply.grant.clone(),
-        actor: reply.actor.clone(),
         counted,
+        expires_ms: reply.expires_ms,
         values: Mutex::new(Some(values)),
         names: reply.names.clone(),
         ended: AtomicBool::new(false),
+        reports,
     });
     let auth = match ProxyAuth::generate() {
         Ok(auth) => Arc::new(auth),
@@ -292,13 +300,49 @@ struct DaemonSource {
     runtime: tokio::runtime::Handle,
     caller: Caller,
     grant: String,
-    actor: String,
     /// The grant has a use limit: each request is checked and counted first.
     counted: bool,
+    /// When the grant expires (Unix ms): no value after it, whether or not
+    /// the end was announced yet.
+    expires_ms: u64,
     /// The values, in the order of `names`; wiped at the session's end.
     values: Mutex<Option<Vec<SecretValue>>>,
     names: Vec<String>,
+    /// Set when the grant ends (announced by the broker) or the session does.
     ended: AtomicBool,
+    /// Substitutions under the lease, to [`record`].
+    reports: tokio::sync::mpsc::UnboundedSender<SubstitutionRecord>,
+}
+
+/// Records a lease's substitutions as they come, several in one write when
+/// they come together: a request never waits for the disk, and the log
+/// still has every one.
+async fn record(
+    shared: Arc<Shared>,
+    grant: String,
+    actor: String,
+    mut recorded: tokio::sync::mpsc::UnboundedReceiver<SubstitutionRecord>,
+) {
+    const BATCH: usize = 1024;
+    while let Some(first) = recorded.recv().await {
+        let mut entries = vec![first];
+        while entries.len() < BATCH {
+            match recorded.try_recv() {
+                Ok(entry) => entries.push(entry),
+                Err(_) => break,
+            }
+        }
+        let (g, a) = (grant.clone(), actor.clone());
+        let report = SubstitutedReport { entries };
+        if let Err(body) =
+            with_broker_durable(&shared, move |b| b.lease_substituted(&g, &a, report)).await
+        {
+            eprintln!(
+                "warrant serve: cannot record a substitution: {}",
+                body.message
+            );
+        }
+    }
 }
 
 impl DaemonSource {
@@ -332,6 +376,11 @@ impl DaemonSource {
 }
 
 impl warrant_proxy::ValueSource for DaemonSource {
+    /// A lease only reads memory; a counted grant asks the broker.
+    fn blocks(&self) -> bool {
+        self.counted
+    }
+
     fn values(&self, request: &UseRequest) -> Result<Vec<SecretValue>, String> {
         if self.ended.load(Ordering::SeqCst) {
             return Err(format!("grant {} has ended", self.grant));
@@ -355,43 +404,23 @@ impl warrant_proxy::ValueSource for DaemonSource {
                 .map_err(|body| body.message)?;
             return self.held(&request.secrets);
         }
-        // A lease: the grant was checked once; its end stops this session.
-        // Expiry is checked here too, in case the end is still on its way.
-        let g = self.grant.clone();
-        let active = self
-            .runtime
-            .block_on(with_broker(&self.shared, move |b| b.is_active(&g)));
-        if !active {
-            return Err(format!("grant {} is no longer active", self.grant));
+        // A lease: the grant was checked once; its end (announced by the
+        // broker) stops this session, and its expiry is checked here too,
+        // in case the announcement is still on its way.
+        if crate::grant::now_ms() >= self.expires_ms {
+            return Err(format!("grant {} has expired", self.grant));
         }
         let values = self.held(&request.secrets)?;
-        let report = SubstitutedReport {
-            entries: vec![SubstitutionRecord {
-                secrets: request.secrets.clone(),
-                host: request.host.clone(),
-                method: request.method.clone(),
-                at: Some(destination(request)),
-            }],
+        let entry = SubstitutionRecord {
+            secrets: request.secrets.clone(),
+            host: request.host.clone(),
+            method: request.method.clone(),
+            at: Some(destination(request)),
         };
-        let (shared, grant, actor) = (
-            Arc::clone(&self.shared),
-            self.grant.clone(),
-            self.actor.clone(),
-        );
-        // Recorded without the request waiting for the disk, as a lease's
-        // reports are.
-        self.runtime.spawn(async move {
-            if let Err(body) = with_broker_durable(&shared, move |b| {
-                b.lease_substituted(&grant, &actor, report)
-            })
-            .await
-            {
-                eprintln!(
-                    "warrant serve: cannot record a substitution: {}",
-                    body.message
-                );
-            }
-        });
+        if self.reports.send(entry).is_err() {
+            // Nothing could record it: it does not happen.
+            return Err("the substitution cannot be recorded".to_owned());
+        }
         Ok(values)
     }
 }
