@@ -164,7 +164,9 @@ fn egress_client(reply: &EgressReply) -> Result<reqwest::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ca = reqwest::Certificate::from_pem(reply.ca_pem.as_bytes())
         .map_err(|e| format!("warrant's CA: {e}"))?;
-    let proxy = reqwest::Proxy::all(&reply.proxy).map_err(|e| format!("the egress: {e}"))?;
+    // The URL holds the session's access secret: not in any message.
+    let proxy = reqwest::Proxy::all(&reply.proxy)
+        .map_err(|_| "the daemon's egress gave an unusable proxy address".to_owned())?;
     reqwest::Client::builder()
         .proxy(proxy)
         .tls_certs_only([ca])

@@ -179,6 +179,38 @@ done"#
     );
     assert!(!audit.contains(&value));
 
+    // The daemon's egress, as the same user: the command holds a
+    // placeholder; someone replaying it without the session's access
+    // secret gets 407; the holder's request reaches the egress, which
+    // answers itself (the API's name resolves nowhere here).
+    let proxied = user.run(
+        &format!(
+            r#"command -v curl >/dev/null || {{ echo no-curl; exit 0; }}
+warrant run --proxy --no-tty --grant {id} --env T=warrant://db/dev/url -- sh -c '
+  echo "held:$T"
+  addr=${{HTTPS_PROXY##*@}}
+  curl -s -o /dev/null -w "stranger:%{{http_code}}\n" --proxy "http://$addr" "http://api.example.test/?t=$T"
+  curl -s -D - -o /dev/null "http://api.example.test/?t=$T" | tr -d "\r" | grep -i -e "^HTTP/" -e "^x-warrant-proxy" | sed "s/^/holder:/"'"#
+        ),
+        "",
+    );
+    let said = String::from_utf8_lossy(&proxied.stdout).to_ascii_lowercase();
+    if !said.contains("no-curl") {
+        assert!(proxied.status.success(), "{}", text(&proxied));
+        assert!(said.contains("held:wph_"), "{}", text(&proxied));
+        assert!(said.contains("stranger:407"), "{}", text(&proxied));
+        assert!(
+            said.contains("holder:x-warrant-proxy: 1"),
+            "{}",
+            text(&proxied)
+        );
+        assert!(
+            !said.contains(&value.to_ascii_lowercase()),
+            "{}",
+            text(&proxied)
+        );
+    }
+
     // A hand-written client of the same user is still refused values.
     let forged = user.run(
         &format!(
@@ -218,6 +250,7 @@ kind = "agent"
 actors   = ["codex"]
 secrets  = ["db/dev/url"]
 commands = ["sh"]
+hosts    = ["api.example.test"]
 max_ttl  = "10m"
 approval = "required"
 EOF
