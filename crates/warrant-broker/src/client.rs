@@ -365,8 +365,17 @@ impl EgressSession {
         serde_json::from_slice(&frame).ok()
     }
 
-    /// Stops the session now.
-    pub fn close(self) {
-        let _ = self.client.stream.shutdown(std::net::Shutdown::Both);
+    /// Stops the session, and waits (a few seconds at most) until the
+    /// daemon has logged everything the session did: the audit log is
+    /// complete when the command's `warrant run` exits.
+    pub fn close(mut self) {
+        let stream = &mut self.client.stream;
+        if stream.shutdown(std::net::Shutdown::Write).is_err() {
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        // The daemon hangs up once it has (a grant that ended just now may
+        // still send its end first).
+        while let Ok(Some(_)) = read_frame(stream) {}
     }
 }

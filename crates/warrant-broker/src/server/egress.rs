@@ -122,6 +122,7 @@ pub(crate) async fn session(
     let (reports, recorded) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(record(
         Arc::clone(shared),
+        caller.clone(),
         reply.grant.clone(),
         reply.actor.clone(),
         recorded,
@@ -136,7 +137,7 @@ pub(crate) async fn session(
         values: Mutex::new(Some(values)),
         names: reply.names.clone(),
         ended: AtomicBool::new(false),
-        reports,
+        reports: reports.clone(),
     });
     let auth = match ProxyAuth::generate() {
         Ok(auth) => Arc::new(auth),
@@ -161,7 +162,7 @@ pub(crate) async fn session(
         redact_from_start: Arc::from(named),
         ..ProxyConfig::default()
     };
-    let events = events(shared, &reply.grant, &caller, &reply.secret_hosts);
+    let events = events(&reply.grant, &reply.secret_hosts, reports.clone());
     let proxy = match Proxy::start(
         config,
         egress.authority.clone(),
@@ -195,6 +196,12 @@ pub(crate) async fn session(
     };
     source.end();
     proxy.shutdown().await;
+    // Everything the session did is in the log before the caller hears the
+    // end: a `warrant run` that exited leaves no record still on its way.
+    let (flushed, done) = tokio::sync::oneshot::channel();
+    if reports.send(Record::Flush(flushed)).is_ok() {
+        let _ = done.await;
+    }
     if let Some(reason) = end {
         let bytes = serde_json::to_vec(&LeaseEnd { reason }).unwrap_or_default();
         let _ = write_frame(&mut writer, &bytes).await;
@@ -237,16 +244,14 @@ fn failed(message: &str) -> ErrorBody {
 }
 
 /// The proxy's refusals, recorded by the daemon that saw them (under the
-/// session's caller, whose task the grant is).
+/// session's caller, whose task the grant is), in order with its
+/// substitutions.
 fn events(
-    shared: &Arc<Shared>,
     grant: &str,
-    caller: &Caller,
     secret_hosts: &[(String, Vec<String>)],
+    records: tokio::sync::mpsc::UnboundedSender<Record>,
 ) -> warrant_proxy::EventSink {
-    let shared = Arc::clone(shared);
     let grant = grant.to_owned();
-    let caller = caller.clone();
     let secret_hosts = secret_hosts.to_vec();
     Arc::new(move |event| {
         let ProxyEvent::Blocked {
@@ -280,17 +285,9 @@ fn events(
             secrets,
             reason,
         };
-        let (shared, caller) = (Arc::clone(&shared), caller.clone());
-        tokio::spawn(async move {
-            if let Err(body) =
-                with_broker_durable(&shared, move |b| b.proxy_blocked(&caller, report)).await
-            {
-                eprintln!(
-                    "warrant serve: cannot record a blocked request: {}",
-                    body.message
-                );
-            }
-        });
+        if records.send(Record::Blocked(report)).is_err() {
+            eprintln!("warrant serve: cannot record a blocked request: the session has ended");
+        }
     })
 }
 
@@ -311,36 +308,73 @@ struct DaemonSource {
     /// Set when the grant ends (announced by the broker) or the session does.
     ended: AtomicBool,
     /// Substitutions under the lease, to [`record`].
-    reports: tokio::sync::mpsc::UnboundedSender<SubstitutionRecord>,
+    reports: tokio::sync::mpsc::UnboundedSender<Record>,
 }
 
-/// Records a lease's substitutions as they come, several in one write when
-/// they come together: a request never waits for the disk, and the log
-/// still has every one.
+/// What a session's recorder is sent.
+enum Record {
+    /// A substitution under a lease.
+    Substituted(SubstitutionRecord),
+    /// A request the proxy refused.
+    Blocked(ProxyBlockedReport),
+    /// Answered once everything sent before it is in the log.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Records a session's substitutions and refusals in the order they came,
+/// consecutive substitutions in one write: a request never waits for the
+/// disk, and the log still has every one.
 async fn record(
     shared: Arc<Shared>,
+    caller: Caller,
     grant: String,
     actor: String,
-    mut recorded: tokio::sync::mpsc::UnboundedReceiver<SubstitutionRecord>,
+    mut recorded: tokio::sync::mpsc::UnboundedReceiver<Record>,
 ) {
     const BATCH: usize = 1024;
-    while let Some(first) = recorded.recv().await {
-        let mut entries = vec![first];
-        while entries.len() < BATCH {
-            match recorded.try_recv() {
-                Ok(entry) => entries.push(entry),
-                Err(_) => break,
+    let mut next = recorded.recv().await;
+    while let Some(first) = next.take() {
+        match first {
+            Record::Substituted(entry) => {
+                let mut entries = vec![entry];
+                while entries.len() < BATCH {
+                    match recorded.try_recv() {
+                        Ok(Record::Substituted(entry)) => entries.push(entry),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let (g, a) = (grant.clone(), actor.clone());
+                let report = SubstitutedReport { entries };
+                if let Err(body) =
+                    with_broker_durable(&shared, move |b| b.lease_substituted(&g, &a, report)).await
+                {
+                    eprintln!(
+                        "warrant serve: cannot record a substitution: {}",
+                        body.message
+                    );
+                }
+            }
+            Record::Blocked(report) => {
+                let c = caller.clone();
+                if let Err(body) =
+                    with_broker_durable(&shared, move |b| b.proxy_blocked(&c, report)).await
+                {
+                    eprintln!(
+                        "warrant serve: cannot record a blocked request: {}",
+                        body.message
+                    );
+                }
+            }
+            Record::Flush(done) => {
+                let _ = done.send(());
             }
         }
-        let (g, a) = (grant.clone(), actor.clone());
-        let report = SubstitutedReport { entries };
-        if let Err(body) =
-            with_broker_durable(&shared, move |b| b.lease_substituted(&g, &a, report)).await
-        {
-            eprintln!(
-                "warrant serve: cannot record a substitution: {}",
-                body.message
-            );
+        if next.is_none() {
+            next = recorded.recv().await;
         }
     }
 }
@@ -417,7 +451,7 @@ impl warrant_proxy::ValueSource for DaemonSource {
             method: request.method.clone(),
             at: Some(destination(request)),
         };
-        if self.reports.send(entry).is_err() {
+        if self.reports.send(Record::Substituted(entry)).is_err() {
             // Nothing could record it: it does not happen.
             return Err("the substitution cannot be recorded".to_owned());
         }
