@@ -133,6 +133,25 @@ fn check_rule(
         }
     }
 
+    if rule.allow_http {
+        warn(
+            Severity::Warning,
+            line,
+            "allow_http = true lets these secrets cross the network unencrypted; \
+             remove it unless the hosts are on a network you trust"
+                .into(),
+        );
+    }
+    if rule.substitute_in.body || rule.substitute_in.query {
+        warn(
+            Severity::Warning,
+            line,
+            "substitute_in puts values in URLs or bodies, which an allowed host may keep and \
+             show again; prefer inject = [...] or placeholders in headers"
+                .into(),
+        );
+    }
+
     match &rule.commands {
         None => warn(
             Severity::Warning,

@@ -13,13 +13,18 @@
 //! actors   = ["codex"]
 //! secrets  = ["db/dev/*", "github/token"]   # names or globs
 //! commands = ["cargo", "psql", "git"]       # optional: omitted = any command
-//! hosts    = ["api.github.com"]             # optional: omitted = no host
+//! hosts    = ["api.github.com"]             # optional: omitted = no host; host[:port], 443 by default
 //! max_ttl  = "30m"                          # required
 //! approval = "required"                     # "required", "hardware_key" or "auto"; required
 //! max_uses = 50                             # optional
 //! on_expiry = "terminate"                   # or "finish"; default "terminate"
 //! grace = "10s"                             # SIGTERM→SIGKILL; default 10s
 //! description = "migration tests"           # optional
+//! allow_http = false                        # default: the secrets go over HTTPS only
+//! substitute_in = ["query", "body"]         # default: placeholders replaced in headers only
+//! inject = [                                # optional: the egress adds the value itself
+//!   { secret = "github/token", host = "api.github.com", header = "Authorization", format = "Bearer {value}" },
+//! ]                                         # or basic = "user:{value}", or query = "api_key"
 //! ```
 //!
 //! Unknown keys are errors. Every error, in TOML syntax or in meaning (an
@@ -47,8 +52,11 @@
 //!   the stronger boundary.
 //! - **Hosts** are exact host names or `*.example.com` (any subdomain, at
 //!   any depth, but not `example.com` itself), without case and without a
-//!   trailing dot. No scheme, port or path. Omitted means the secrets may be
-//!   sent to no host. See [`host_matches`].
+//!   trailing dot, with an optional `:port` (443 when none is written, 80
+//!   for plain HTTP where the rule has `allow_http = true`; `:*` for any).
+//!   No scheme or path. Omitted means the secrets may be sent to no host.
+//!   An injection's host counts as one of its rule's hosts. See
+//!   [`host_matches`] (by name) and [`endpoint_matches`] (on the wire).
 //!
 //! # Decisions
 //!
@@ -101,6 +109,7 @@
 
 mod check;
 mod decide;
+mod delivery;
 mod duration;
 mod error;
 mod parse;
@@ -111,5 +120,6 @@ pub use check::{Finding, Severity};
 pub use decide::{Coverage, Decision, Denial, Explanation, Query, Request, RuleVerdict, Terms};
 pub use duration::format_duration;
 pub use error::Error;
-pub use pattern::{PatternKind, PatternSet, command_matches, host_matches};
+pub use delivery::{InjectInto, Injection, SubstituteIn, VALUE_MARK};
+pub use pattern::{PatternKind, PatternSet, command_matches, endpoint_matches, host_matches};
 pub use policy::{Actor, ActorKind, Approval, FILE_NAME, OnExpiry, Policy, Rule};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::delivery::{self, InjectInto, Injection, SubstituteIn};
 use crate::duration::HumanDuration;
 use crate::error::line_column;
 use crate::pattern::{PatternKind, PatternSet};
@@ -54,6 +55,20 @@ struct RawRule {
     on_expiry: Option<OnExpiry>,
     grace: Option<HumanDuration>,
     description: Option<String>,
+    allow_http: Option<bool>,
+    substitute_in: Option<List>,
+    inject: Option<Spanned<Vec<Spanned<RawInjection>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInjection {
+    secret: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    header: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    basic: Option<Spanned<String>>,
+    query: Option<Spanned<String>>,
 }
 
 /// Problems found so far; the one earliest in the file is reported.
@@ -214,10 +229,26 @@ fn rule(
         Some(list) => patterns(PatternKind::Command, list, problems).map(Some),
     };
 
-    let hosts = match &raw.hosts {
+    let mut hosts = match &raw.hosts {
         None => Some(PatternSet::empty(PatternKind::Host)),
         Some(list) => patterns(PatternKind::Host, list, problems),
     };
+
+    let substitute_in = substitute_in(raw.substitute_in.as_ref(), problems);
+    let inject = match (&raw.inject, &secrets) {
+        (Some(list), Some(secrets)) => injections(list, secrets, problems),
+        _ => Some(Vec::new()),
+    };
+    // An injection's host is one the secret may go to.
+    if let (Some(hosts), Some(inject)) = (&mut hosts, &inject) {
+        for injection in inject {
+            if !hosts.patterns().contains(&injection.host) {
+                hosts
+                    .push(&injection.host)
+                    .expect("checked with the injection");
+            }
+        }
+    }
 
     let max_ttl = match &raw.max_ttl {
         None => {
@@ -275,7 +306,143 @@ fn rule(
             .as_ref()
             .map_or(Rule::DEFAULT_GRACE, |grace| grace.0),
         description: raw.description.clone(),
+        allow_http: raw.allow_http.unwrap_or(false),
+        substitute_in: substitute_in?,
+        inject: inject?,
     })
+}
+
+/// `substitute_in = ["query", "body"]`.
+fn substitute_in(list: Option<&List>, problems: &mut Problems) -> Option<SubstituteIn> {
+    let mut places = SubstituteIn::default();
+    let mut ok = true;
+    for place in list.map_or(&[][..], |l| l.get_ref().as_slice()) {
+        match place.get_ref().as_str() {
+            "query" => places.query = true,
+            "body" => places.body = true,
+            "headers" => {}
+            other => {
+                problems.push(
+                    place.span(),
+                    format!(
+                        "unknown place {other:?} in substitute_in; use \"query\" or \"body\" \
+                         (placeholders in headers are always replaced)"
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(places)
+}
+
+/// `inject = [{ secret, host, header/format | basic | query }]`.
+fn injections(
+    list: &Spanned<Vec<Spanned<RawInjection>>>,
+    secrets: &PatternSet,
+    problems: &mut Problems,
+) -> Option<Vec<Injection>> {
+    let before = problems.0.len();
+    let mut out = Vec::new();
+    for raw in list.get_ref() {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let example = "like { secret = \"github/token\", host = \"api.github.com\", \
+                       header = \"Authorization\", format = \"Bearer {value}\" }";
+        let (Some(secret), Some(host)) = (&raw.secret, &raw.host) else {
+            problems.push(
+                span,
+                format!("an injection needs a secret and a host, {example}"),
+            );
+            continue;
+        };
+        let name = secret.get_ref();
+        if warrant_secret::SecretName::new(name).is_err() || crate::pattern::has_glob_chars(name)
+        {
+            problems.push(
+                secret.span(),
+                format!("{name:?} is not a secret name; an injection names one secret, no glob"),
+            );
+            continue;
+        }
+        if !secrets.is_match(name) {
+            problems.push(
+                secret.span(),
+                format!("{name:?} is not among this rule's secrets ({secrets})"),
+            );
+            continue;
+        }
+        let mut check_host = PatternSet::empty(PatternKind::Host);
+        if let Err(message) = check_host.push(host.get_ref()) {
+            problems.push(host.span(), message);
+            continue;
+        }
+        let into = match (&raw.header, &raw.format, &raw.basic, &raw.query) {
+            (Some(header), format, None, None) => {
+                if let Err(message) = delivery::check_header(header.get_ref()) {
+                    problems.push(header.span(), message);
+                    continue;
+                }
+                let format = format
+                    .as_ref()
+                    .map_or_else(|| delivery::VALUE_MARK.to_owned(), |f| f.get_ref().clone());
+                if let Err(message) = delivery::check_template("format", &format) {
+                    let at = raw.format.as_ref().map_or(span.clone(), Spanned::span);
+                    problems.push(at, message);
+                    continue;
+                }
+                InjectInto::Header {
+                    name: header.get_ref().clone(),
+                    format,
+                }
+            }
+            (None, None, Some(basic), None) => {
+                if let Err(message) = delivery::check_template("basic", basic.get_ref())
+                    .and_then(|()| {
+                        basic
+                            .get_ref()
+                            .contains(':')
+                            .then_some(())
+                            .ok_or_else(|| "basic is user:password, like \"x-access-token:{value}\"".to_owned())
+                    })
+                {
+                    problems.push(basic.span(), message);
+                    continue;
+                }
+                InjectInto::Basic {
+                    credentials: basic.get_ref().clone(),
+                }
+            }
+            (None, None, None, Some(param)) => {
+                if let Err(message) = delivery::check_param(param.get_ref()) {
+                    problems.push(param.span(), message);
+                    continue;
+                }
+                InjectInto::Query {
+                    param: param.get_ref().clone(),
+                }
+            }
+            (None, Some(format), ..) => {
+                problems.push(format.span(), "format goes with header = \"...\"");
+                continue;
+            }
+            _ => {
+                problems.push(
+                    span,
+                    format!(
+                        "an injection goes in one place: header (with format), basic or query, {example}"
+                    ),
+                );
+                continue;
+            }
+        };
+        out.push(Injection {
+            secret: name.clone(),
+            host: host.get_ref().clone(),
+            into,
+        });
+    }
+    (problems.0.len() == before).then_some(out)
 }
 
 /// Compiles one list, recording a problem at each bad pattern.

@@ -163,7 +163,9 @@ pub fn command_matches(scopes: &[Vec<String>], program: &str, resolved: Option<&
 }
 
 /// Whether `host` matches one of `patterns` (exact host names or
-/// `*.example.com`, compared without case and without a trailing dot).
+/// `*.example.com`, compared without case and without a trailing dot) by
+/// name, whatever port a pattern names; where a request goes on the wire is
+/// matched with [`endpoint_matches`].
 ///
 /// A host that is not a plain host name (one with a scheme, port, path or
 /// space, say) matches nothing.
@@ -303,18 +305,96 @@ fn compile_command(pattern: &str) -> Result<GlobMatcher, String> {
 }
 
 fn validate_host_pattern(pattern: &str) -> Result<(), String> {
-    let valid = match pattern.strip_prefix("*.") {
-        Some(suffix) => normalize_host(suffix).is_some_and(|s| !s.starts_with('[')),
-        None => normalize_host(pattern).is_some(),
+    let bad = |why: &str| {
+        format!(
+            "invalid host {pattern:?}{why}; use a host name like \"api.github.com\", \"*.example.com\" \
+             or \"localhost:8443\" (no scheme or path; the port is 443 unless given, \"host:*\" for any)"
+        )
     };
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid host {pattern:?}; use a host name like \"api.github.com\" or \"*.example.com\" \
-             (no scheme, port or path)"
-        ))
+    let Some((host, _)) = split_port(pattern) else {
+        return Err(bad(": the port must be a number from 1 to 65535, or *"));
+    };
+    let valid = match host.strip_prefix("*.") {
+        Some(suffix) => normalize_host(suffix).is_some_and(|s| !s.starts_with('[')),
+        None => normalize_host(host).is_some(),
+    };
+    if valid { Ok(()) } else { Err(bad("")) }
+}
+
+/// The port part of a host pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Port {
+    /// None written: the scheme's default (443, or 80 for plain HTTP).
+    Default,
+    /// `host:N`.
+    Exact(u16),
+    /// `host:*`.
+    Any,
+}
+
+/// A host pattern's host and port; `None` when its port is a number out
+/// of range.
+/// IPv6 literals keep their brackets (`[::1]:8443` → `[::1]`, 8443).
+pub(crate) fn split_port(pattern: &str) -> Option<(&str, Port)> {
+    let (host, port) = match pattern.rfind(':') {
+        // A colon inside brackets belongs to the IPv6 address.
+        Some(at) if !pattern[at..].contains(']') => (&pattern[..at], &pattern[at + 1..]),
+        _ => return Some((pattern, Port::Default)),
+    };
+    if port == "*" {
+        return Some((host, Port::Any));
     }
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        // Not a port (`https://...`): the whole is no host name either.
+        return Some((pattern, Port::Default));
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some((host, Port::Exact(n))),
+    }
+}
+
+/// Whether a request to `host` (normalised) on `port` over HTTPS (or,
+/// where `allow_http`, plain HTTP) matches one of `patterns`: host names
+/// or `*.suffix` with an optional `:port` (443, or 80 for plain HTTP, when
+/// none is written; `:*` for any).
+///
+/// ```
+/// use warrant_policy::endpoint_matches;
+///
+/// let patterns = vec!["api.github.com".to_owned(), "localhost:8443".to_owned()];
+/// assert!(endpoint_matches(&patterns, "api.github.com", 443, true, false));
+/// assert!(!endpoint_matches(&patterns, "api.github.com", 8443, true, false));
+/// assert!(!endpoint_matches(&patterns, "api.github.com", 80, false, false));
+/// assert!(endpoint_matches(&patterns, "api.github.com", 80, false, true));
+/// assert!(endpoint_matches(&patterns, "localhost", 8443, true, false));
+/// assert!(!endpoint_matches(&patterns, "localhost", 443, true, false));
+/// ```
+pub fn endpoint_matches(
+    patterns: &[String],
+    host: &str,
+    port: u16,
+    https: bool,
+    allow_http: bool,
+) -> bool {
+    if !https && !allow_http {
+        return false;
+    }
+    let Some(host) = normalize_host(host) else {
+        return false;
+    };
+    let default_port = if https { 443 } else { 80 };
+    patterns.iter().any(|pattern| {
+        let Some((name, wanted)) = split_port(pattern) else {
+            return false;
+        };
+        let port_ok = match wanted {
+            Port::Default => port == default_port,
+            Port::Exact(n) => port == n,
+            Port::Any => true,
+        };
+        port_ok && host_pattern_matches(name, &host)
+    })
 }
 
 /// Lower-cases `host` and drops one trailing dot; `None` unless it is a DNS
@@ -339,8 +419,12 @@ pub(crate) fn normalize_host(host: &str) -> Option<String> {
     ok.then_some(host)
 }
 
-/// Whether one host pattern matches an already normalized host.
+/// Whether one host pattern's host part (any port) matches an already
+/// normalized host.
 fn host_pattern_matches(pattern: &str, host: &str) -> bool {
+    let Some((pattern, _)) = split_port(pattern) else {
+        return false;
+    };
     match pattern.strip_prefix("*.") {
         Some(suffix) => normalize_host(suffix).is_some_and(|suffix| {
             host.len() > suffix.len() + 1
@@ -450,6 +534,26 @@ mod tests {
         assert!(!host_matches(&patterns, "https://api.github.com"));
         assert!(!host_matches(&[], "api.github.com"));
         assert!(host_matches(&["[::1]".to_owned()], "[::1]"));
+        // By name, a pattern's port does not matter.
+        assert!(host_matches(&["localhost:8443".to_owned()], "localhost"));
+    }
+
+    #[test]
+    fn endpoints_match_by_name_port_and_scheme() {
+        let p = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let plain = p(&["api.test"]);
+        assert!(endpoint_matches(&plain, "api.test", 443, true, false));
+        assert!(!endpoint_matches(&plain, "api.test", 8443, true, false));
+        assert!(!endpoint_matches(&plain, "api.test", 80, false, false));
+        assert!(endpoint_matches(&plain, "api.test", 80, false, true));
+        assert!(!endpoint_matches(&plain, "api.test", 443, false, true));
+        let v6 = p(&["[::1]:8443"]);
+        assert!(endpoint_matches(&v6, "[::1]", 8443, true, false));
+        assert!(!endpoint_matches(&v6, "[::1]", 443, true, false));
+        let any = p(&["*.api.test:*"]);
+        assert!(endpoint_matches(&any, "x.api.test", 1, true, false));
+        assert!(!endpoint_matches(&any, "x.api.test", 1, false, false));
+        assert!(!endpoint_matches(&any, "api.test", 443, true, false));
     }
 
     #[test]
@@ -457,7 +561,10 @@ mod tests {
         for bad in [
             "",
             "https://a.com",
-            "a.com:443",
+            "a.com:0",
+            "a.com:65536",
+            "a.com:",
+            "a.com:x",
             "a.com/x",
             "*",
             "a.*.com",
@@ -475,6 +582,9 @@ mod tests {
             "*.example.com",
             "API.github.com",
             "[::1]",
+            "a.com:443",
+            "[::1]:8443",
+            "*.example.com:*",
         ] {
             assert!(
                 PatternSet::new(PatternKind::Host, &[good]).is_ok(),

@@ -8,6 +8,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::delivery::{Injection, SubstituteIn};
 use crate::error::{Error, line_column};
 use crate::pattern::PatternSet;
 
@@ -253,6 +254,12 @@ pub struct Rule {
     pub grace: Duration,
     /// Why the rule exists, for people reading the policy.
     pub description: Option<String>,
+    /// Whether the secrets may go over plain HTTP too (default: HTTPS only).
+    pub allow_http: bool,
+    /// Where placeholders are replaced besides headers.
+    pub substitute_in: SubstituteIn,
+    /// Values the egress adds to requests by itself.
+    pub inject: Vec<Injection>,
 }
 
 impl Rule {

@@ -159,8 +159,69 @@ fn bad_hosts() {
     assert_eq!(
         error(&rule_with(5, "hosts = [\"https://api.github.com\"]")),
         "warrant.toml:9:10: invalid host \"https://api.github.com\"; use a host name like \
-         \"api.github.com\" or \"*.example.com\" (no scheme, port or path)"
+         \"api.github.com\", \"*.example.com\" or \"localhost:8443\" (no scheme or path; the port is \
+         443 unless given, \"host:*\" for any)"
     );
+    let message = error(&rule_with(5, "hosts = [\"api.github.com:99999\"]"));
+    assert!(
+        message.starts_with("warrant.toml:9:10: invalid host \"api.github.com:99999\": the port must be"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_delivery() {
+    let message = error(&rule_with(5, "substitute_in = [\"cookies\"]"));
+    assert!(
+        message.starts_with("warrant.toml:9:18: unknown place \"cookies\" in substitute_in"),
+        "{message}"
+    );
+    let cases = [
+        (
+            r#"inject = [{ secret = "other/token", host = "a.test", header = "X-Key" }]"#,
+            "is not among this rule's secrets",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/*", host = "a.test", header = "X-Key" }]"#,
+            "is not a secret name",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "https://a.test", header = "X-Key" }]"#,
+            "invalid host",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "a.test", header = "Host" }]"#,
+            "cannot be injected",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "a.test", header = "X", format = "Bearer" }]"#,
+            "must hold {value} exactly once",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "a.test", header = "X", query = "k" }]"#,
+            "an injection goes in one place",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "a.test", query = "a&b" }]"#,
+            "must be letters, digits",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "a.test", basic = "{value}" }]"#,
+            "basic is user:password",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", header = "X" }]"#,
+            "an injection needs a secret and a host",
+        ),
+        (
+            r#"inject = [{ secret = "db/dev/url", host = "a.test", headers = "X" }]"#,
+            "unknown field `headers`",
+        ),
+    ];
+    for (line, expected) in cases {
+        let message = error(&rule_with(5, line));
+        assert!(message.contains(expected), "{line}: {message}");
+    }
 }
 
 #[test]

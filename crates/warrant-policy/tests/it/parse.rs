@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use warrant_policy::{ActorKind, Approval, OnExpiry, PatternKind, Policy};
+use warrant_policy::{ActorKind, Approval, InjectInto, OnExpiry, PatternKind, Policy, SubstituteIn};
 
 use crate::support::{EXAMPLE, LAYERED, LAYERED_RULES, minutes, one_rule, policy};
 
@@ -65,6 +65,63 @@ fn optional_keys_have_defaults() {
     assert_eq!(rule.on_expiry, OnExpiry::Terminate);
     assert_eq!(rule.grace, Duration::from_secs(10));
     assert_eq!(rule.description, None);
+    assert!(!rule.allow_http);
+    assert_eq!(rule.substitute_in, SubstituteIn::default());
+    assert!(rule.inject.is_empty());
+}
+
+#[test]
+fn delivery_keys_parse_and_injection_hosts_join_the_rules_hosts() {
+    let policy = policy(&one_rule(
+        r#"actors = ["codex"]
+secrets = ["github/*", "api/key"]
+hosts = ["uploads.github.com"]
+max_ttl = "1h"
+approval = "auto"
+allow_http = true
+substitute_in = ["body", "query"]
+inject = [
+  { secret = "github/token", host = "api.github.com", header = "Authorization", format = "Bearer {value}" },
+  { secret = "github/token", host = "git.example.test:8443", basic = "x-access-token:{value}" },
+  { secret = "api/key", host = "maps.example.test", query = "key" },
+  { secret = "api/key", host = "uploads.github.com", header = "X-Key" },
+]
+"#,
+    ));
+    let rule = &policy.rules()[0];
+    assert!(rule.allow_http);
+    assert_eq!(rule.substitute_in, SubstituteIn { query: true, body: true });
+    assert_eq!(
+        rule.hosts.patterns(),
+        [
+            "uploads.github.com",
+            "api.github.com",
+            "git.example.test:8443",
+            "maps.example.test"
+        ]
+    );
+    assert_eq!(
+        rule.inject[0].into,
+        InjectInto::Header {
+            name: "Authorization".into(),
+            format: "Bearer {value}".into()
+        }
+    );
+    assert_eq!(
+        rule.inject[1].into,
+        InjectInto::Basic {
+            credentials: "x-access-token:{value}".into()
+        }
+    );
+    assert_eq!(rule.inject[2].into, InjectInto::Query { param: "key".into() });
+    // A header without format carries the value alone.
+    assert_eq!(
+        rule.inject[3].into,
+        InjectInto::Header {
+            name: "X-Key".into(),
+            format: "{value}".into()
+        }
+    );
 }
 
 #[test]
