@@ -173,6 +173,10 @@ pub enum Event {
         /// The request's path, without the query (placeholders, never values).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<String>,
+        /// Those of `secrets` the egress injected as the policy declares
+        /// (the request carried no placeholder for them).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        injected: Vec<String>,
     },
     /// A proxy took a grant's values to substitute until the grant ends
     /// (or the proxy stops): each substitution follows as

@@ -174,9 +174,37 @@ pub struct Grant {
     /// only the approval page, with a registered key, can approve it.
     #[serde(default)]
     pub hardware_key: bool,
+    /// How each secret travels over HTTP, from its rule, where that is more
+    /// than HTTPS with placeholders in headers only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivery: Vec<(String, Delivery)>,
+}
+
+/// How one secret of a grant may travel over HTTP (its rule's
+/// `allow_http`, `substitute_in` and `inject`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Plain HTTP too, not only HTTPS.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Placeholders replaced in URLs and bodies too, not only headers.
+    #[serde(default)]
+    pub substitute_in: warrant_policy::SubstituteIn,
+    /// What the egress adds to requests by itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inject: Vec<warrant_policy::Injection>,
 }
 
 impl Grant {
+    /// How `secret` may travel (the default when its rule says nothing).
+    pub fn delivery_of(&self, secret: &str) -> Delivery {
+        self.delivery
+            .iter()
+            .find(|(name, _)| name == secret)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default()
+    }
+
     /// Milliseconds left, 0 once past expiry.
     pub fn remaining_ms(&self, now_ms: u64) -> u64 {
         self.expires_ms.saturating_sub(now_ms)

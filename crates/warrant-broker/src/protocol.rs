@@ -193,9 +193,6 @@ pub struct EgressRequest {
     /// Let tunnels to hosts no secret needs through, untouched.
     #[serde(default)]
     pub passthrough: bool,
-    /// Substitute placeholders in request bodies too.
-    #[serde(default)]
-    pub substitute_in_body: bool,
 }
 
 /// The reply to [`Request::Egress`].
@@ -238,6 +235,8 @@ pub struct LeaseReply {
     pub expires_ms: u64,
     /// Hosts each secret may be sent to.
     pub secret_hosts: Vec<(String, Vec<String>)>,
+    /// How each secret may travel, where its rule says more than the default.
+    pub delivery: Vec<(String, crate::grant::Delivery)>,
 }
 
 /// Substitutions the egress made under a lease, recorded as they happen.
@@ -259,6 +258,9 @@ pub struct SubstitutionRecord {
     /// Where exactly: scheme, port and path (without the query).
     #[serde(default)]
     pub at: Option<Destination>,
+    /// Those of `secrets` injected as the policy declares.
+    #[serde(default)]
+    pub injected: Vec<String>,
 }
 
 /// Where a request with values went, beyond its host.
@@ -308,6 +310,9 @@ pub struct SubstituteRequest {
     /// Scheme, port and path (for the audit log).
     #[serde(default)]
     pub at: Option<Destination>,
+    /// Those of `secrets` injected as the policy declares (for the audit log).
+    #[serde(default)]
+    pub injected: Vec<String>,
 }
 
 /// How a granted run ended.

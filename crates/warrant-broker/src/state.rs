@@ -278,6 +278,7 @@ mod tests {
             grace_ms: 1000,
             processes: vec![],
             hardware_key: false,
+            delivery: Vec::new(),
         }
     }
 

@@ -604,8 +604,9 @@ pub struct RunArgs {
     /// (by default they are refused)
     #[arg(long, requires = "proxy")]
     pub passthrough: bool,
-    /// With --proxy: replace placeholders in request bodies too, not only
-    /// in headers and URLs
+    /// With --proxy and no grant: replace placeholders in request bodies
+    /// too, not only in headers and URLs (a grant's policy rule decides
+    /// with substitute_in = [...])
     #[arg(long, requires = "proxy")]
     pub substitute_in_body: bool,
     /// With --proxy and no grant: also trust this CA (PEM) for upstream
@@ -627,7 +628,8 @@ pub struct RunArgs {
     after_help = "The command the proxy serves gets placeholders (wph_...) instead of values. \
 The proxy intercepts HTTPS to the hosts the grant's policy rule lists for each secret (with a \
 certificate from warrant's local CA, which the printed CA bundle trusts), replaces each \
-placeholder with the value in headers and the URL (and bodies with --substitute-in-body), and \
+placeholder with the value in headers (in URLs and bodies only where the rule says \
+substitute_in = [\"query\", \"body\"]), adds what the rule's inject = [...] declares, and \
 redacts the values from responses. A placeholder aimed at any other host, or a request whose \
 Host differs from the host it connected to, is answered 403, sent nowhere and audited. Every \
 substitution goes through the daemon, which checks the grant and audits it.\n\n\
@@ -645,10 +647,6 @@ pub struct ProxyArgs {
     /// they are refused)
     #[arg(long)]
     pub passthrough: bool,
-    /// Replace placeholders in request bodies too, not only in headers and
-    /// URLs
-    #[arg(long)]
-    pub substitute_in_body: bool,
     /// Also trust this CA (PEM) for upstream servers, besides the system's
     /// roots (repeatable; for private servers)
     #[arg(long, value_name = "FILE")]

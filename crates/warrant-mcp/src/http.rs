@@ -143,7 +143,6 @@ impl Session {
                 grant: id,
                 secrets,
                 passthrough: false,
-                substitute_in_body: true,
             })
         })
         .await

@@ -154,8 +154,16 @@ mod tests {
     #[test]
     fn bad_injections_are_named() {
         assert!(check_header("X-Api-Key").is_ok());
-        assert!(check_header("Host").unwrap_err().contains("cannot be injected"));
-        assert!(check_header("a b").unwrap_err().contains("not a header name"));
+        assert!(
+            check_header("Host")
+                .unwrap_err()
+                .contains("cannot be injected")
+        );
+        assert!(
+            check_header("a b")
+                .unwrap_err()
+                .contains("not a header name")
+        );
         assert!(check_template("format", "Bearer {value}").is_ok());
         assert!(check_template("format", "Bearer").is_err());
         assert!(check_template("format", "{value}{value}").is_err());

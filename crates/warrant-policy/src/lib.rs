@@ -118,8 +118,11 @@ mod policy;
 
 pub use check::{Finding, Severity};
 pub use decide::{Coverage, Decision, Denial, Explanation, Query, Request, RuleVerdict, Terms};
+pub use delivery::{InjectInto, Injection, SubstituteIn, VALUE_MARK};
 pub use duration::format_duration;
 pub use error::Error;
-pub use delivery::{InjectInto, Injection, SubstituteIn, VALUE_MARK};
-pub use pattern::{PatternKind, PatternSet, command_matches, endpoint_matches, host_matches};
+pub use pattern::{
+    PatternKind, PatternSet, Port, command_matches, endpoint_matches, host_matches, split_port,
+    with_port_of,
+};
 pub use policy::{Actor, ActorKind, Approval, FILE_NAME, OnExpiry, Policy, Rule};

@@ -357,8 +357,7 @@ fn injections(
             continue;
         };
         let name = secret.get_ref();
-        if warrant_secret::SecretName::new(name).is_err() || crate::pattern::has_glob_chars(name)
-        {
+        if warrant_secret::SecretName::new(name).is_err() || crate::pattern::has_glob_chars(name) {
             problems.push(
                 secret.span(),
                 format!("{name:?} is not a secret name; an injection names one secret, no glob"),
@@ -397,13 +396,11 @@ fn injections(
                 }
             }
             (None, None, Some(basic), None) => {
-                if let Err(message) = delivery::check_template("basic", basic.get_ref())
-                    .and_then(|()| {
-                        basic
-                            .get_ref()
-                            .contains(':')
-                            .then_some(())
-                            .ok_or_else(|| "basic is user:password, like \"x-access-token:{value}\"".to_owned())
+                if let Err(message) =
+                    delivery::check_template("basic", basic.get_ref()).and_then(|()| {
+                        basic.get_ref().contains(':').then_some(()).ok_or_else(|| {
+                            "basic is user:password, like \"x-access-token:{value}\"".to_owned()
+                        })
                     })
                 {
                     problems.push(basic.span(), message);

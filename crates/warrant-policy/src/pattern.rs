@@ -323,7 +323,7 @@ fn validate_host_pattern(pattern: &str) -> Result<(), String> {
 
 /// The port part of a host pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Port {
+pub enum Port {
     /// None written: the scheme's default (443, or 80 for plain HTTP).
     Default,
     /// `host:N`.
@@ -335,10 +335,11 @@ pub(crate) enum Port {
 /// A host pattern's host and port; `None` when its port is a number out
 /// of range.
 /// IPv6 literals keep their brackets (`[::1]:8443` → `[::1]`, 8443).
-pub(crate) fn split_port(pattern: &str) -> Option<(&str, Port)> {
+pub fn split_port(pattern: &str) -> Option<(&str, Port)> {
     let (host, port) = match pattern.rfind(':') {
-        // A colon inside brackets belongs to the IPv6 address.
-        Some(at) if !pattern[at..].contains(']') => (&pattern[..at], &pattern[at + 1..]),
+        // A colon inside brackets, or in an unbracketed IPv6 address,
+        // belongs to the address.
+        Some(at) if splits_at(pattern, at) => (&pattern[..at], &pattern[at + 1..]),
         _ => return Some((pattern, Port::Default)),
     };
     if port == "*" {
@@ -351,6 +352,17 @@ pub(crate) fn split_port(pattern: &str) -> Option<(&str, Port)> {
     match port.parse::<u16>() {
         Ok(0) | Err(_) => None,
         Ok(n) => Some((host, Port::Exact(n))),
+    }
+}
+
+/// Whether the colon at `at` separates a port: after a bracketed IPv6
+/// literal, or after a name (no other colon before it).
+fn splits_at(pattern: &str, at: usize) -> bool {
+    let host = &pattern[..at];
+    if pattern.starts_with('[') {
+        host.ends_with(']')
+    } else {
+        !host.contains(':')
     }
 }
 
@@ -383,18 +395,32 @@ pub fn endpoint_matches(
     let Some(host) = normalize_host(host) else {
         return false;
     };
-    let default_port = if https { 443 } else { 80 };
     patterns.iter().any(|pattern| {
-        let Some((name, wanted)) = split_port(pattern) else {
-            return false;
-        };
-        let port_ok = match wanted {
-            Port::Default => port == default_port,
+        split_port(pattern).is_some_and(|(name, wanted)| {
+            wanted.admits(port, https) && host_pattern_matches(name, &host)
+        })
+    })
+}
+
+impl Port {
+    /// Whether a request on `port` (over HTTPS, or plain HTTP) is on this one.
+    pub fn admits(self, port: u16, https: bool) -> bool {
+        match self {
+            Port::Default => port == if https { 443 } else { 80 },
             Port::Exact(n) => port == n,
             Port::Any => true,
-        };
-        port_ok && host_pattern_matches(name, &host)
-    })
+        }
+    }
+}
+
+/// `host` with the port `pattern` names, if it names one (`host:8443`,
+/// `host:*`): how a grant asked for one host keeps its rule's port.
+pub fn with_port_of(pattern: &str, host: &str) -> String {
+    match split_port(pattern) {
+        Some((_, Port::Exact(n))) => format!("{host}:{n}"),
+        Some((_, Port::Any)) => format!("{host}:*"),
+        _ => host.to_owned(),
+    }
 }
 
 /// Lower-cases `host` and drops one trailing dot; `None` unless it is a DNS
@@ -550,6 +576,16 @@ mod tests {
         let v6 = p(&["[::1]:8443"]);
         assert!(endpoint_matches(&v6, "[::1]", 8443, true, false));
         assert!(!endpoint_matches(&v6, "[::1]", 443, true, false));
+        for (pattern, host, port) in [
+            ("[::1]", "[::1]", Port::Default),
+            ("::1", "::1", Port::Default),
+            ("[::1]:80", "[::1]", Port::Exact(80)),
+            ("a.test:*", "a.test", Port::Any),
+            ("https://a.test", "https://a.test", Port::Default),
+        ] {
+            assert_eq!(split_port(pattern), Some((host, port)), "{pattern}");
+        }
+        assert_eq!(split_port("a.test:0"), None);
         let any = p(&["*.api.test:*"]);
         assert!(endpoint_matches(&any, "x.api.test", 1, true, false));
         assert!(!endpoint_matches(&any, "x.api.test", 1, false, false));

@@ -304,12 +304,11 @@ impl Bench {
         let authority = ca::Authority::ephemeral().unwrap();
         let placeholder = warrant_proxy::placeholder::generate("github/token");
         let config = ProxyConfig {
-            secrets: vec![ProxiedSecret {
-                name: "github/token".to_owned(),
-                placeholder: placeholder.clone(),
-                hosts: vec![HOST.to_owned()],
-                body: false,
-            }],
+            secrets: vec![ProxiedSecret::new(
+                "github/token",
+                &placeholder,
+                vec![HOST.to_owned()],
+            )],
             upstream_ca: vec![test_ca.clone()],
             resolve: vec![(HOST.to_owned(), upstream)],
             ..ProxyConfig::default()

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::ProxyEvent;
 use crate::server::Shared;
 use crate::substitute::wiped_bytes;
-use crate::target::{Target, host_allowed};
+use crate::target::{Target, endpoint_allowed};
 
 /// Bodies up to this size are buffered; bigger ones are streamed.
 pub(crate) const BODY_LIMIT: usize = 16 << 20;
@@ -172,9 +172,7 @@ impl ScanBody {
         let mut names: Vec<String> = Vec::new();
         for (i, _, _) in placeholders.find(&window) {
             let secret = placeholders.secret(i);
-            if !host_allowed(&secret.hosts, &self.origin.target.host)
-                && !names.contains(&secret.name)
-            {
+            if !endpoint_allowed(secret, &self.origin.target) && !names.contains(&secret.name) {
                 names.push(secret.name.clone());
             }
         }

@@ -21,7 +21,7 @@ use crate::body::{self, Buffered, Origin, ProxyBody, ReadBody, ScanBody};
 use crate::redact::{RedactBody, WHOLE_BODY_LIMIT, redact_headers, redact_whole};
 use crate::server::{Shared, answer};
 use crate::substitute::Substitution;
-use crate::target::{Target, check_authority, host_allowed};
+use crate::target::{Target, check_authority, endpoint_allowed, not_allowed_reason};
 use crate::{ProxyEvent, UseRequest};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -109,8 +109,15 @@ async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     // As received: after substitution the URL may hold a value.
     let path = parts.uri.path().to_owned();
-    let mut in_head = vec![false; placeholders.len()];
-    placeholders.scan_head(&parts, &mut in_head);
+    let mut in_headers = vec![false; placeholders.len()];
+    placeholders.scan_headers(&parts, &mut in_headers);
+    let mut in_url = vec![false; placeholders.len()];
+    placeholders.scan_url(&parts, &mut in_url);
+    let in_head: Vec<bool> = in_headers
+        .iter()
+        .zip(&in_url)
+        .map(|(h, u)| *h || *u)
+        .collect();
     let block = |seen: &[bool], reason: String| Refusal::Blocked {
         seen: seen.to_vec(),
         reason,
@@ -141,23 +148,37 @@ async fn forward(
         .zip(&in_body)
         .map(|(h, b)| *h || *b)
         .collect();
-    let misdirected: Vec<&str> = (0..placeholders.len())
-        .filter(|&i| seen[i] && !host_allowed(&placeholders.secret(i).hosts, &target.host))
-        .map(|i| placeholders.secret(i).name.as_str())
+    let misdirected: Vec<String> = (0..placeholders.len())
+        .filter(|&i| seen[i] && !endpoint_allowed(placeholders.secret(i), target))
+        .map(|i| not_allowed_reason(placeholders.secret(i), target))
         .collect();
     if !misdirected.is_empty() {
+        return Err(block(&seen, misdirected.join("; ")));
+    }
+    // A placeholder in the URL is replaced only where the policy says so:
+    // a URL is easily kept (logs, history) by the host it goes to.
+    if let Some(i) = (0..placeholders.len()).find(|&i| in_url[i] && !placeholders.secret(i).query) {
         let reason = format!(
-            "{} may not be sent to {}",
-            misdirected.join(", "),
-            target.host
+            "the policy does not let {} go in URLs; send it in a header, or add \
+             substitute_in = [\"query\"] to its rule",
+            placeholders.secret(i).name
         );
         return Err(block(&seen, reason));
     }
 
-    // Values for placeholders in the head, and in a buffered body where allowed.
+    // Values for placeholders in the head, in a buffered body where
+    // allowed, and for the injections the policy declares for this host.
+    let injections = placeholders.injections(target);
     let buffered = matches!(body, ReadBody::Full(..));
+    let injected: Vec<usize> = (0..placeholders.len())
+        .filter(|&i| injections.iter().any(|(j, _)| *j == i))
+        .collect();
     let wanted: Vec<usize> = (0..placeholders.len())
-        .filter(|&i| in_head[i] || (buffered && in_body[i] && placeholders.secret(i).body))
+        .filter(|&i| {
+            in_head[i]
+                || (buffered && in_body[i] && placeholders.secret(i).body)
+                || injected.contains(&i)
+        })
         .collect();
     let values = if wanted.is_empty() {
         Vec::new()
@@ -172,6 +193,10 @@ async fn forward(
             path: path.clone(),
             scheme: target.scheme.as_str().to_owned(),
             port: target.port,
+            injected: injected
+                .iter()
+                .map(|&i| placeholders.secret(i).name.clone())
+                .collect(),
         };
         ask(shared, request)
             .await
@@ -208,6 +233,10 @@ async fn forward(
     parts.uri = builder
         .build()
         .map_err(|_| Refusal::Answer(StatusCode::BAD_REQUEST, "invalid request URL".to_owned()))?;
+    // Last: what the policy injects replaces what the request sent there.
+    substitution
+        .inject(&mut parts, &injections)
+        .map_err(|reason| block(&seen, reason))?;
     parts.version = http::Version::default();
     // The client sets Host (HTTP/1.1) or :authority (HTTP/2) from the URI.
     parts.headers.remove(HOST);

@@ -12,9 +12,12 @@
 //! [`ProxyConfig::passthrough`].
 //!
 //! In every forwarded request the proxy looks for placeholders (in header
-//! values, in `Basic` credentials, in the path and query, and in the body for
-//! secrets with [`ProxiedSecret::body`]). A placeholder is replaced by its
-//! value only when the request goes to a host that secret allows; the host is
+//! values and `Basic` credentials; in the path and query for secrets with
+//! [`ProxiedSecret::query`], in the body for those with
+//! [`ProxiedSecret::body`]), and adds the values a secret's
+//! [`ProxiedSecret::inject`] declares for the host. A value goes only to a
+//! host and port that secret allows, over HTTPS unless
+//! [`ProxiedSecret::allow_http`]; the host is
 //! the `CONNECT` target (or the absolute URI's host for plain HTTP), and a
 //! request whose `Host` or `:authority` names another host, or whose URL
 //! carries user info, is refused. Any refusal is a `403`, a
@@ -42,12 +45,7 @@
 //! let authority = ca::Authority::load_or_create(home.path()).unwrap();
 //! let placeholder = warrant_proxy::placeholder::generate("github/token");
 //! let config = ProxyConfig {
-//!     secrets: vec![ProxiedSecret {
-//!         name: "github/token".into(),
-//!         placeholder: placeholder.clone(),
-//!         hosts: vec!["api.github.com".into()],
-//!         body: false,
-//!     }],
+//!     secrets: vec![ProxiedSecret::new("github/token", &placeholder, vec!["api.github.com".into()])],
 //!     ..ProxyConfig::default()
 //! };
 //! let proxy = Proxy::start(config, authority, Arc::new(Store), Arc::new(|event| eprintln!("{event:?}")))
@@ -91,11 +89,35 @@ pub struct ProxiedSecret {
     pub name: String,
     /// What the child holds instead of the value (see [`placeholder::generate`]).
     pub placeholder: String,
-    /// Exact host names or `*.suffix` patterns (as [`warrant_policy::host_matches`]);
-    /// an IP address only matches the same IP address written as a pattern.
+    /// Exact host names or `*.suffix` patterns with an optional `:port`
+    /// (443, or 80 for plain HTTP, when none is written; `:*` for any), as
+    /// [`warrant_policy::endpoint_matches`]; an IP address only matches the
+    /// same IP address written as a pattern.
     pub hosts: Vec<String>,
+    /// Whether the value may also go over plain HTTP.
+    pub allow_http: bool,
+    /// Whether the value may also be substituted in the path and query.
+    pub query: bool,
     /// Whether the value may also be substituted in request bodies.
     pub body: bool,
+    /// What the proxy adds to every request to a matching host by itself
+    /// (the request needs no placeholder).
+    pub inject: Vec<warrant_policy::Injection>,
+}
+
+impl ProxiedSecret {
+    /// A secret whose placeholders are replaced in headers only, over HTTPS.
+    pub fn new(name: &str, placeholder: &str, hosts: Vec<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            placeholder: placeholder.to_owned(),
+            hosts,
+            allow_http: false,
+            query: false,
+            body: false,
+            inject: Vec::new(),
+        }
+    }
 }
 
 /// Where values come from: asked once per request that carries
@@ -133,6 +155,9 @@ pub struct UseRequest {
     pub scheme: String,
     /// The port the request goes to.
     pub port: u16,
+    /// The secrets among `secrets` the proxy injects (declared by the
+    /// policy) rather than substitutes for a placeholder.
+    pub injected: Vec<String>,
 }
 
 /// What the proxy reports for the audit log (never a value).

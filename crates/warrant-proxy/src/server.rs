@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::body::{self, ProxyBody};
 use crate::redact::Redaction;
 use crate::substitute::Placeholders;
-use crate::target::{Scheme, Target};
+use crate::target::{Scheme, Target, not_allowed_reason};
 use crate::upstream::Upstream;
 use crate::{EventSink, ProxyEvent, ValueSource, ca, intercept};
 
@@ -130,17 +130,19 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>, tasks: Tasks) -> Res
             );
         }
     };
-    if !shared.placeholders.any_allows(&target.host) && !shared.passthrough {
+    if !shared.placeholders.any_allows(&target) && !shared.passthrough {
         // A placeholder aimed here is an exfiltration attempt, not merely a
         // host nobody needs: report it as such.
         let mut seen = vec![false; shared.placeholders.len()];
         let (parts, ()) = clone_head(&req);
         shared.placeholders.scan_head(&parts, &mut seen);
         if seen.contains(&true) {
-            let reason = format!(
-                "exfiltration attempt: no secret may be sent to {}",
-                target.host
-            );
+            let p = &shared.placeholders;
+            let reason = (0..p.len())
+                .filter(|&i| seen[i])
+                .map(|i| not_allowed_reason(p.secret(i), &target))
+                .collect::<Vec<_>>()
+                .join("; ");
             return intercept::blocked(
                 &shared,
                 target.host.clone(),
@@ -185,7 +187,7 @@ async fn connect(
         Err(reason) => return answer(StatusCode::BAD_REQUEST, &reason),
     };
     let upgrade = hyper::upgrade::on(&mut req);
-    if shared.placeholders.any_allows(&target.host) {
+    if shared.placeholders.any_allows(&target) {
         tasks.spawn(async move {
             if let Ok(upgraded) = upgrade.await {
                 intercept::serve(upgraded, target, shared).await;

@@ -11,7 +11,9 @@ use http::uri::PathAndQuery;
 use warrant_secret::SecretValue;
 use zeroize::Zeroizing;
 
-use crate::target::{host_allowed, valid_pattern};
+use warrant_policy::{InjectInto, Injection};
+
+use crate::target::{Target, endpoint_allowed, pattern_admits, valid_pattern};
 use crate::{Error, ProxiedSecret};
 
 /// Placeholders shorter than this could turn up by chance.
@@ -49,10 +51,16 @@ impl Placeholders {
                     secret.name
                 )));
             }
-            if let Some(bad) = secret.hosts.iter().find(|h| !valid_pattern(h)) {
+            let inject_hosts = secret.inject.iter().map(|i| &i.host);
+            if let Some(bad) = secret
+                .hosts
+                .iter()
+                .chain(inject_hosts)
+                .find(|h| !valid_pattern(h))
+            {
                 return Err(Error::Config(format!(
                     "invalid host {bad:?} for {}; use a host name like \"api.github.com\", \
-                     \"*.example.com\" or an IP address (no scheme, port or path)",
+                     \"*.example.com\" or an IP address, with an optional :port (no scheme or path)",
                     secret.name
                 )));
             }
@@ -93,9 +101,26 @@ impl Placeholders {
         self.longest
     }
 
-    /// Whether any secret may be sent to `host` (normalised): then its tunnels are intercepted.
-    pub(crate) fn any_allows(&self, host: &str) -> bool {
-        self.secrets.iter().any(|s| host_allowed(&s.hosts, host))
+    /// Whether any secret may be sent to `target`: then its tunnels are intercepted.
+    pub(crate) fn any_allows(&self, target: &Target) -> bool {
+        self.secrets.iter().any(|s| endpoint_allowed(s, target))
+    }
+
+    /// The injections that apply to a request to `target`, by secret index.
+    pub(crate) fn injections(&self, target: &Target) -> Vec<(usize, &Injection)> {
+        let mut out = Vec::new();
+        for (i, secret) in self.secrets.iter().enumerate() {
+            for injection in &secret.inject {
+                if pattern_admits(
+                    std::slice::from_ref(&injection.host),
+                    secret.allow_http,
+                    target,
+                ) {
+                    out.push((i, injection));
+                }
+            }
+        }
+        out
     }
 
     /// `(secret index, start, end)` of every placeholder in `haystack`.
@@ -119,9 +144,20 @@ impl Placeholders {
     /// Marks the secrets whose placeholders are in the URL or a header
     /// (also inside `Basic` credentials).
     pub(crate) fn scan_head(&self, parts: &http::request::Parts, seen: &mut [bool]) {
+        self.scan_url(parts, seen);
+        self.scan_headers(parts, seen);
+    }
+
+    /// Marks the secrets whose placeholders are in the path or query.
+    pub(crate) fn scan_url(&self, parts: &http::request::Parts, seen: &mut [bool]) {
         if let Some(pq) = parts.uri.path_and_query() {
             self.scan(pq.as_str().as_bytes(), seen);
         }
+    }
+
+    /// Marks the secrets whose placeholders are in a header (also inside
+    /// `Basic` credentials).
+    pub(crate) fn scan_headers(&self, parts: &http::request::Parts, seen: &mut [bool]) {
         for (name, value) in &parts.headers {
             self.scan(value.as_bytes(), seen);
             if name == AUTHORIZATION
@@ -185,12 +221,12 @@ impl<'a> Substitution<'a> {
     }
 
     /// `input` with every placeholder that has a value replaced by
-    /// `encode(value)`; `None` when nothing was replaced. In a body, only
-    /// secrets allowed in bodies are replaced.
+    /// `encode(value)`; `None` when nothing was replaced. In a URL or a
+    /// body, only secrets allowed there are replaced.
     fn replace(
         &self,
         input: &[u8],
-        in_body: bool,
+        place: Place,
         encode: fn(&[u8], &mut Vec<u8>),
     ) -> Option<Zeroizing<Vec<u8>>> {
         let mut out: Option<Zeroizing<Vec<u8>>> = None;
@@ -199,7 +235,13 @@ impl<'a> Substitution<'a> {
             let Some(value) = &self.values[i] else {
                 continue;
             };
-            if in_body && !self.placeholders.secret(i).body {
+            let secret = self.placeholders.secret(i);
+            let allowed = match place {
+                Place::Header => true,
+                Place::Url => secret.query,
+                Place::Body => secret.body,
+            };
+            if !allowed {
                 continue;
             }
             let buf =
@@ -220,18 +262,20 @@ impl<'a> Substitution<'a> {
             let replaced = if name == AUTHORIZATION
                 && let Some(decoded) = basic_credentials(value)
             {
-                self.replace(&decoded, false, raw).map(|credentials| {
-                    let engine = base64::engine::general_purpose::STANDARD;
-                    let mut buf = Zeroizing::new(vec![0; 6 + credentials.len().div_ceil(3) * 4]);
-                    buf[..6].copy_from_slice(b"Basic ");
-                    let n = engine
-                        .encode_slice(&*credentials, &mut buf[6..])
-                        .expect("sized for the encoding");
-                    buf.truncate(6 + n);
-                    buf
-                })
+                self.replace(&decoded, Place::Header, raw)
+                    .map(|credentials| {
+                        let engine = base64::engine::general_purpose::STANDARD;
+                        let mut buf =
+                            Zeroizing::new(vec![0; 6 + credentials.len().div_ceil(3) * 4]);
+                        buf[..6].copy_from_slice(b"Basic ");
+                        let n = engine
+                            .encode_slice(&*credentials, &mut buf[6..])
+                            .expect("sized for the encoding");
+                        buf.truncate(6 + n);
+                        buf
+                    })
             } else {
-                self.replace(value.as_bytes(), false, raw)
+                self.replace(value.as_bytes(), Place::Header, raw)
             };
             if let Some(buf) = replaced {
                 let mut new = HeaderValue::from_maybe_shared(wiped_bytes(buf))
@@ -245,7 +289,7 @@ impl<'a> Substitution<'a> {
 
     /// The path and query with values percent-encoded in place, if any.
     pub(crate) fn path_and_query(&self, pq: &PathAndQuery) -> Result<Option<PathAndQuery>, String> {
-        match self.replace(pq.as_str().as_bytes(), false, percent_encode) {
+        match self.replace(pq.as_str().as_bytes(), Place::Url, percent_encode) {
             None => Ok(None),
             Some(buf) => PathAndQuery::from_maybe_shared(wiped_bytes(buf))
                 .map(Some)
@@ -255,8 +299,99 @@ impl<'a> Substitution<'a> {
 
     /// The body with values in place, if any.
     pub(crate) fn body(&self, body: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        self.replace(body, true, raw)
+        self.replace(body, Place::Body, raw)
     }
+
+    /// Adds the declared injections (secret index, injection) to a
+    /// request's head, replacing what the request had in their place. The
+    /// error names the header or parameter, never the value.
+    pub(crate) fn inject(
+        &self,
+        parts: &mut http::request::Parts,
+        injections: &[(usize, &Injection)],
+    ) -> Result<(), String> {
+        for &(i, injection) in injections {
+            let Some(value) = &self.values[i] else {
+                continue;
+            };
+            let value = value.expose_secret();
+            let (before, after) = injection.into.around_value();
+            let mut text =
+                Zeroizing::new(Vec::with_capacity(before.len() + value.len() + after.len()));
+            text.extend_from_slice(before.as_bytes());
+            text.extend_from_slice(value);
+            text.extend_from_slice(after.as_bytes());
+            match &injection.into {
+                InjectInto::Header { name, .. } => {
+                    let name = http::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("{name} is not a header name"))?;
+                    set_header(&mut parts.headers, name.clone(), text)
+                        .map_err(|()| format!("the value cannot be sent in the {name} header"))?;
+                }
+                InjectInto::Basic { .. } => {
+                    let engine = base64::engine::general_purpose::STANDARD;
+                    let mut header = Zeroizing::new(vec![0; 6 + text.len().div_ceil(3) * 4]);
+                    header[..6].copy_from_slice(b"Basic ");
+                    let n = engine
+                        .encode_slice(&*text, &mut header[6..])
+                        .expect("sized for the encoding");
+                    header.truncate(6 + n);
+                    set_header(&mut parts.headers, AUTHORIZATION, header)
+                        .map_err(|()| "the value cannot be sent in Basic credentials".to_owned())?;
+                }
+                InjectInto::Query { param } => {
+                    let pq = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+                    let (path, query) = pq.split_once('?').unwrap_or((pq, ""));
+                    let mut out = Zeroizing::new(Vec::with_capacity(
+                        pq.len() + param.len() + value.len() * 3 + 2,
+                    ));
+                    out.extend_from_slice(path.as_bytes());
+                    let mut sep = b'?';
+                    // Whatever the request put under that name goes.
+                    for pair in query.split('&').filter(|p| !p.is_empty()) {
+                        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+                        if name == param {
+                            continue;
+                        }
+                        out.push(sep);
+                        out.extend_from_slice(pair.as_bytes());
+                        sep = b'&';
+                    }
+                    out.push(sep);
+                    out.extend_from_slice(param.as_bytes());
+                    out.push(b'=');
+                    percent_encode(value, &mut out);
+                    let pq = PathAndQuery::from_maybe_shared(wiped_bytes(out))
+                        .map_err(|_| "the value cannot be sent in the URL".to_owned())?;
+                    let mut uri = std::mem::take(&mut parts.uri).into_parts();
+                    uri.path_and_query = Some(pq);
+                    parts.uri = http::Uri::from_parts(uri)
+                        .map_err(|_| "the value cannot be sent in the URL".to_owned())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where in a request a placeholder is.
+#[derive(Clone, Copy)]
+enum Place {
+    Header,
+    Url,
+    Body,
+}
+
+/// Replaces every `name` header with one sensitive value.
+fn set_header(
+    headers: &mut HeaderMap,
+    name: http::HeaderName,
+    value: Zeroizing<Vec<u8>>,
+) -> Result<(), ()> {
+    let mut value = HeaderValue::from_maybe_shared(wiped_bytes(value)).map_err(|_| ())?;
+    value.set_sensitive(true);
+    headers.insert(name, value);
+    Ok(())
 }
 
 fn raw(value: &[u8], out: &mut Vec<u8>) {
@@ -281,6 +416,9 @@ mod tests {
 
     fn secret(name: &str, placeholder: &str, hosts: &[&str], body: bool) -> ProxiedSecret {
         ProxiedSecret {
+            allow_http: false,
+            query: true,
+            inject: Vec::new(),
             name: name.to_owned(),
             placeholder: placeholder.to_owned(),
             hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),

@@ -7,6 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use http::header::HOST;
 use http::uri::Authority;
 
+use crate::ProxiedSecret;
+
 /// The scheme a request is forwarded with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scheme {
@@ -142,8 +144,61 @@ pub(crate) fn host_allowed(patterns: &[String], host: &str) -> bool {
     !numeric_looking(host) && warrant_policy::host_matches(patterns, host)
 }
 
-/// Whether a host pattern is well formed: a name, `*.name`, or an IP literal.
+/// Whether a request to `target` may carry `secret`'s value: its host
+/// and port match one of the secret's patterns, over HTTPS or, where the
+/// secret allows it, plain HTTP.
+pub(crate) fn endpoint_allowed(secret: &ProxiedSecret, target: &Target) -> bool {
+    pattern_admits(&secret.hosts, secret.allow_http, target)
+}
+
+/// Whether one of `patterns` (`host[:port]`) admits `target`.
+pub(crate) fn pattern_admits(patterns: &[String], allow_http: bool, target: &Target) -> bool {
+    let https = target.scheme == Scheme::Https;
+    if !https && !allow_http {
+        return false;
+    }
+    patterns.iter().any(|pattern| {
+        warrant_policy::split_port(pattern).is_some_and(|(host, port)| {
+            port.admits(target.port, https)
+                && host_allowed(std::slice::from_ref(&host.to_owned()), &target.host)
+        })
+    })
+}
+
+/// Why `secret` may not go to `target`, in words.
+pub(crate) fn not_allowed_reason(secret: &ProxiedSecret, target: &Target) -> String {
+    let https = target.scheme == Scheme::Https;
+    let by_name = secret.hosts.iter().any(|p| {
+        warrant_policy::split_port(p)
+            .is_some_and(|(host, _)| host_allowed(&[host.to_owned()], &target.host))
+    });
+    if by_name && !https && !secret.allow_http {
+        format!(
+            "{} goes to {} over HTTPS only (the policy rule does not say allow_http = true)",
+            secret.name, target.host
+        )
+    } else if by_name {
+        format!(
+            "{} may not be sent to {} on port {} (allowed: {})",
+            secret.name,
+            target.host,
+            target.port,
+            secret.hosts.join(", ")
+        )
+    } else {
+        format!(
+            "exfiltration attempt: {} may not be sent to {}",
+            secret.name, target.host
+        )
+    }
+}
+
+/// Whether a host pattern is well formed: a name, `*.name`, or an IP
+/// literal, with an optional `:port` or `:*`.
 pub(crate) fn valid_pattern(pattern: &str) -> bool {
+    let Some((pattern, _)) = warrant_policy::split_port(pattern) else {
+        return false;
+    };
     if ip_of(pattern).is_some() {
         return true;
     }
@@ -239,8 +294,38 @@ mod tests {
         assert!(!host_allowed(&hosts(&["*.example.0x7f"]), "a.example.0x7f"));
         assert!(!valid_pattern("*.0.0.1"));
         assert!(!valid_pattern("https://api.github.com"));
-        assert!(!valid_pattern("api.github.com:443"));
+        assert!(!valid_pattern("api.github.com:0"));
+        assert!(valid_pattern("api.github.com:443") && valid_pattern("[::1]:8443"));
         assert!(valid_pattern("::1") && valid_pattern("[::1]") && valid_pattern("10.0.0.1"));
+    }
+
+    #[test]
+    fn endpoints_need_the_port_and_https_unless_allowed() {
+        let secret = |hosts: &[&str], allow_http: bool| ProxiedSecret {
+            allow_http,
+            ..ProxiedSecret::new(
+                "t",
+                "wph_tttttttttttt",
+                hosts.iter().map(|h| (*h).to_owned()).collect(),
+            )
+        };
+        let https = |authority: &str| target(authority);
+        let http = |authority: &str| {
+            Target::parse(&authority.parse().unwrap(), Scheme::Http, false).unwrap()
+        };
+        let plain = secret(&["api.test"], false);
+        assert!(endpoint_allowed(&plain, &https("api.test:443")));
+        assert!(!endpoint_allowed(&plain, &https("api.test:8443")));
+        assert!(!endpoint_allowed(&plain, &http("api.test")));
+        assert!(not_allowed_reason(&plain, &http("api.test")).contains("over HTTPS only"));
+        assert!(not_allowed_reason(&plain, &https("api.test:8443")).contains("on port 8443"));
+        let open = secret(&["api.test"], true);
+        assert!(endpoint_allowed(&open, &http("api.test")));
+        assert!(!endpoint_allowed(&open, &http("api.test:8080")));
+        let ported = secret(&["127.0.0.1:8443", "[::1]:*"], false);
+        assert!(endpoint_allowed(&ported, &https("127.0.0.1:8443")));
+        assert!(!endpoint_allowed(&ported, &https("127.0.0.1:443")));
+        assert!(endpoint_allowed(&ported, &https("[0::1]:9")));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use warrant_store::SecretMeta;
 use warrant_sandbox::proc::ProcessId;
 
 use crate::error::Error;
-use crate::grant::{self, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
+use crate::grant::{self, Delivery, Grant, GrantStatus, PENDING_LIFETIME_MS, now_ms};
 use crate::protocol::{ErrorBody, ErrorCode, GrantRequest, GrantView, SecretInfo};
 
 use super::{Broker, Caller, Change, Ending, MAX_LIST, MAX_REASON, Outcome, bounded, not_found};
@@ -161,15 +161,43 @@ impl Broker {
             .coverage
             .iter()
             .map(|c| {
-                let hosts = if req.hosts.is_empty() {
-                    policy
-                        .rule_at(c.rule)
-                        .map(|r| r.hosts.patterns().to_vec())
-                        .unwrap_or_default()
-                } else {
-                    terms.hosts.clone()
+                let patterns = policy
+                    .rule_at(c.rule)
+                    .map(|r| r.hosts.patterns().to_vec())
+                    .unwrap_or_default();
+                (
+                    c.secret.to_string(),
+                    asked_hosts(&patterns, &terms.hosts, &req.hosts),
+                )
+            })
+            .collect();
+        // What each rule says about the way its secrets travel, for hosts
+        // the grant keeps.
+        let delivery = terms
+            .coverage
+            .iter()
+            .filter_map(|c| {
+                let rule = policy.rule_at(c.rule)?;
+                let name = c.secret.to_string();
+                let inject = rule
+                    .inject
+                    .iter()
+                    .filter(|i| i.secret == name)
+                    .filter(|i| {
+                        req.hosts.is_empty()
+                            || warrant_policy::host_matches(
+                                &terms.hosts,
+                                warrant_policy::split_port(&i.host).map_or("", |(h, _)| h),
+                            )
+                    })
+                    .cloned()
+                    .collect();
+                let delivery = Delivery {
+                    allow_http: rule.allow_http,
+                    substitute_in: rule.substitute_in,
+                    inject,
                 };
-                (c.secret.to_string(), hosts)
+                (delivery != Delivery::default()).then_some((name, delivery))
             })
             .collect();
         let mut grant = Grant {
@@ -197,6 +225,7 @@ impl Broker {
             grace_ms: u64::try_from(terms.grace.as_millis()).unwrap_or(u64::MAX),
             processes: Vec::new(),
             hardware_key: terms.approval == Approval::HardwareKey,
+            delivery,
         };
         if auto {
             grant.status = GrantStatus::Active;
@@ -463,5 +492,43 @@ impl Broker {
             })?;
         }
         Ok(view)
+    }
+}
+
+/// The hosts a secret of a new grant may go to: its rule's patterns, or
+/// the hosts the request named (normalised in `named`), each with the port
+/// of the rule pattern that allows it, so asking for a host by name never
+/// widens the rule's port.
+fn asked_hosts(patterns: &[String], named: &[String], asked: &[String]) -> Vec<String> {
+    if asked.is_empty() {
+        return patterns.to_vec();
+    }
+    let mut hosts = Vec::new();
+    for host in named {
+        for pattern in patterns {
+            if warrant_policy::host_matches(std::slice::from_ref(pattern), host) {
+                let kept = warrant_policy::with_port_of(pattern, host);
+                if !hosts.contains(&kept) {
+                    hosts.push(kept);
+                }
+            }
+        }
+    }
+    hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asked_hosts;
+
+    #[test]
+    fn asking_for_a_host_keeps_the_rules_port() {
+        let rule = ["api.test".to_owned(), "*.svc.test:8443".to_owned()];
+        assert_eq!(asked_hosts(&rule, &[], &[]), rule);
+        let named = ["api.test".to_owned(), "a.svc.test".to_owned()];
+        assert_eq!(
+            asked_hosts(&rule, &named, &named),
+            ["api.test", "a.svc.test:8443"]
+        );
     }
 }

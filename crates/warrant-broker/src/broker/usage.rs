@@ -348,7 +348,18 @@ impl Broker {
                 .find(|(name, _)| name == secret)
                 .map(|(_, hosts)| hosts.as_slice())
                 .unwrap_or(&[]);
-            if !warrant_policy::host_matches(allowed, &host) {
+            // Where the request goes on the wire, when the egress said so.
+            let allowed_here = match &req.at {
+                Some(at) => warrant_policy::endpoint_matches(
+                    allowed,
+                    &host,
+                    at.port,
+                    at.scheme == "https",
+                    grant.delivery_of(secret).allow_http,
+                ),
+                None => warrant_policy::host_matches(allowed, &host),
+            };
+            if !allowed_here {
                 let reason = format!(
                     "exfiltration attempt: {secret} may not be sent to {host} (allowed: {})",
                     if allowed.is_empty() {
@@ -385,6 +396,7 @@ impl Broker {
             scheme: req.at.as_ref().map(|a| a.scheme.clone()),
             port: req.at.as_ref().map(|a| a.port),
             path: req.at.as_ref().map(|a| a.path.clone()),
+            injected: req.injected.clone(),
         })?;
         self.stage(Change::Grant(grant.clone()));
         let reply = UseReply {
@@ -446,6 +458,12 @@ impl Broker {
                 .filter(|(name, _)| req.secrets.contains(name))
                 .cloned()
                 .collect(),
+            delivery: grant
+                .delivery
+                .iter()
+                .filter(|(name, _)| req.secrets.contains(name))
+                .cloned()
+                .collect(),
         };
         if !limited {
             self.record(Event::ProxyLease {
@@ -501,6 +519,7 @@ impl Broker {
                 scheme: entry.at.as_ref().map(|a| a.scheme.clone()),
                 port: entry.at.as_ref().map(|a| a.port),
                 path: entry.at.map(|a| a.path),
+                injected: entry.injected,
             })?;
         }
         if let Some(g) = live {

@@ -106,11 +106,20 @@ pub(crate) async fn session(
             );
             return send::<()>(&mut stream, Err(body)).await;
         }
+        let delivery = reply
+            .delivery
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default();
+        // The policy decides where a value may go and how; the caller only
+        // picks which of the grant's secrets its command uses.
         secrets.push(ProxiedSecret {
-            name: name.clone(),
-            placeholder: warrant_proxy::placeholder::generate(name),
-            hosts,
-            body: req.substitute_in_body,
+            allow_http: delivery.allow_http,
+            query: delivery.substitute_in.query,
+            body: delivery.substitute_in.body,
+            inject: delivery.inject,
+            ..ProxiedSecret::new(name, &warrant_proxy::placeholder::generate(name), hosts)
         });
     }
     let named: Vec<(String, SecretValue)> = reply
@@ -155,8 +164,9 @@ pub(crate) async fn session(
         private_hosts: secrets
             .iter()
             .flat_map(|s| s.hosts.iter())
-            .filter(|h| !h.contains('*'))
-            .cloned()
+            .filter_map(|h| warrant_policy::split_port(h).map(|(host, _)| host))
+            .filter(|h| !h.starts_with("*."))
+            .map(str::to_owned)
             .collect(),
         auth: Some(Arc::clone(&auth)),
         redact_from_start: Arc::from(named),
@@ -428,6 +438,7 @@ impl warrant_proxy::ValueSource for DaemonSource {
                 host: request.host.clone(),
                 method: request.method.clone(),
                 at: Some(destination(request)),
+                injected: request.injected.clone(),
             };
             let (shared, caller) = (Arc::clone(&self.shared), self.caller.clone());
             let p = Prefetch::Grant(self.grant.clone());
@@ -450,6 +461,7 @@ impl warrant_proxy::ValueSource for DaemonSource {
             host: request.host.clone(),
             method: request.method.clone(),
             at: Some(destination(request)),
+            injected: request.injected.clone(),
         };
         if self.reports.send(Record::Substituted(entry)).is_err() {
             // Nothing could record it: it does not happen.

@@ -416,6 +416,7 @@ fn a_value_is_substituted_only_for_its_own_hosts() {
         at: Some(warrant_broker::protocol::Destination::new(
             "https", 443, "/user",
         )),
+        injected: Vec::new(),
     };
     let ok = f
         .broker

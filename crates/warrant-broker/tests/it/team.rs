@@ -53,6 +53,7 @@ fn grant(id: &str, status: GrantStatus, expires_ms: u64) -> Grant {
         grace_ms: 1000,
         processes: vec![],
         hardware_key: false,
+        delivery: Vec::new(),
     }
 }
 

@@ -36,9 +36,16 @@ struct Granted {
 
 impl Granted {
     fn new() -> Self {
+        Self::with_rule("")
+    }
+
+    /// With `extra` lines in the rule; `{HOST}` in them is the API's
+    /// `host:port`.
+    fn with_rule(extra: &str) -> Self {
         let home = Home::with_approver();
         let value = fake_value("api");
         home.set("api/token", &value);
+        let api = Upstream::start(&home.scratch().join("api"), &value);
         home.write_policy(&format!(
             r#"
 [actors.web]
@@ -47,12 +54,14 @@ kind = "agent"
 [[rules]]
 actors   = ["web"]
 secrets  = ["api/token"]
-hosts    = ["{API}"]
+hosts    = ["{API}:{port}"]
 max_ttl  = "10m"
 approval = "auto"
-"#
+{extra}
+"#,
+            port = api.addr.port(),
+            extra = extra.replace("{HOST}", &format!("{API}:{}", api.addr.port())),
         ));
-        let api = Upstream::start(&home.scratch().join("api"), &value);
         let resolve = format!("{API}={}", api.addr);
         let daemon = home.serve_with(&[
             "--egress-ca".as_ref(),
@@ -331,7 +340,8 @@ kind = "agent"
 [[rules]]
 actors   = ["web"]
 secrets  = ["api/token"]
-hosts    = ["localhost"]
+hosts    = ["localhost:*"]
+allow_http = true
 max_ttl  = "10m"
 approval = "auto"
 "#,
@@ -359,4 +369,70 @@ approval = "auto"
     assert!(out.starts_with("http/1.1 502"), "{out}");
     assert!(out.contains("x-warrant-proxy: 1"), "{out}");
     assert!(!String::from_utf8_lossy(&ran.stderr).contains(&value));
+}
+
+/// Hosts match by port and scheme too: the allowed name over plain HTTP,
+/// or on another port, gets no value (the rule says neither).
+#[test]
+fn cleartext_and_other_ports_of_an_allowed_host_get_nothing() {
+    if !have("curl") {
+        return;
+    }
+    let g = Granted::new();
+    let port = g.api.addr.port();
+    let other = if port == u16::MAX { port - 1 } else { port + 1 };
+    let ran = g.run(
+        &format!(
+            r#"curl -sS -o /dev/null -w '%{{http_code}}\n' -H "Authorization: Bearer $TOKEN" http://{API}:{port}/echo
+curl -sS -o /dev/null -w '%{{http_code}}\n' -H "Authorization: Bearer $TOKEN" https://{API}:{other}/echo; true"#
+        ),
+        &[],
+    );
+    assert_eq!(ran.stdout.lines().next(), Some("403"), "{ran:?}");
+    assert!(!ran.stdout.contains("200"), "{ran:?}");
+    assert_eq!(g.api_got_value(), 0, "{ran:?}");
+    assert!(g.home.audit_events("substituted").is_empty());
+    let blocked = g.home.audit_events("proxy_blocked");
+    assert!(
+        blocked
+            .iter()
+            .any(|b| b["reason"].as_str().unwrap().contains("over HTTPS only")),
+        "{}",
+        g.home.audit_text()
+    );
+    assert!(!format!("{ran:?}").contains(&g.value));
+}
+
+/// A value the policy injects: the command sends no placeholder (and its
+/// own `Authorization` is replaced), the API gets the value, the command
+/// sees it redacted, and the record says it was injected.
+#[test]
+fn a_declared_injection_needs_no_placeholder_and_replaces_what_the_command_sent() {
+    if !have("curl") {
+        return;
+    }
+    let g = Granted::with_rule(
+        r#"inject = [{ secret = "api/token", host = "{HOST}", header = "Authorization", format = "Bearer {value}" }]"#,
+    );
+    let ran = g.run(
+        &format!(
+            r#"curl -sS -H "Authorization: Bearer forged" {url}"#,
+            url = g.url("/echo")
+        ),
+        &[],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout.contains("Bearer <redacted:api/token>"),
+        "{ran:?}"
+    );
+    assert!(!ran.stdout.contains("forged"), "{ran:?}");
+    assert_eq!(g.api_got_value(), 1, "{ran:?}");
+    assert!(!format!("{ran:?}").contains(&g.value));
+    let subs = g.home.audit_events("substituted");
+    assert_eq!(subs.len(), 1, "{}", g.home.audit_text());
+    assert_eq!(subs[0]["injected"], serde_json::json!(["api/token"]));
+    assert_eq!(subs[0]["port"], g.api.addr.port());
+    assert_eq!(subs[0]["scheme"], "https");
+    assert_eq!(subs[0]["path"], "/echo");
 }

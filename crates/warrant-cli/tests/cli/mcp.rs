@@ -395,7 +395,9 @@ kind = "agent"
 [[rules]]
 actors   = ["api"]
 secrets  = ["api/token"]
-hosts    = ["127.0.0.1"]
+hosts    = ["127.0.0.1:*"]
+allow_http = true
+substitute_in = ["query", "body"]
 max_ttl  = "10m"
 approval = "auto"
 

@@ -565,8 +565,9 @@ fn every_secret_needs_a_host_and_grants_take_no_resolve() {
 
 // ---- Under a grant: the daemon substitutes, checks and audits. ----
 
-/// A policy letting `web` send `api/token` to `localhost` (the upstream's
-/// certificate covers it, and it needs no `--resolve`).
+/// A policy letting `web` send `api/token` to `localhost` on the upstream's
+/// port (`{PORT}`, filled in when it runs; its certificate covers
+/// `localhost`, and it needs no `--resolve`).
 const GRANT_POLICY: &str = r#"
 [actors.web]
 kind = "agent"
@@ -574,7 +575,7 @@ kind = "agent"
 [[rules]]
 actors   = ["web"]
 secrets  = ["api/token"]
-hosts    = ["localhost"]
+hosts    = ["localhost:{PORT}"]
 max_ttl  = "10m"
 approval = "auto"
 "#;
@@ -589,8 +590,8 @@ fn granted_under(policy: &str) -> (Setup, crate::harness::Daemon, String) {
     let home = Home::with_approver();
     let value = fake_value("api");
     home.set("api/token", &value);
-    home.write_policy(policy);
     let upstream = Upstream::start(&home.scratch().join("upstream"), &value);
+    home.write_policy(&policy.replace("{PORT}", &upstream.addr.port().to_string()));
     // The daemon's egress trusts the upstream's CA because `warrant serve`
     // was told so, never because a command says so.
     let daemon = home.serve_with(&["--egress-ca".as_ref(), upstream.ca.as_os_str()]);

@@ -164,7 +164,9 @@ fn bad_hosts() {
     );
     let message = error(&rule_with(5, "hosts = [\"api.github.com:99999\"]"));
     assert!(
-        message.starts_with("warrant.toml:9:10: invalid host \"api.github.com:99999\": the port must be"),
+        message.starts_with(
+            "warrant.toml:9:10: invalid host \"api.github.com:99999\": the port must be"
+        ),
         "{message}"
     );
 }

@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use warrant_policy::{ActorKind, Approval, InjectInto, OnExpiry, PatternKind, Policy, SubstituteIn};
+use warrant_policy::{
+    ActorKind, Approval, InjectInto, OnExpiry, PatternKind, Policy, SubstituteIn,
+};
 
 use crate::support::{EXAMPLE, LAYERED, LAYERED_RULES, minutes, one_rule, policy};
 
@@ -90,7 +92,13 @@ inject = [
     ));
     let rule = &policy.rules()[0];
     assert!(rule.allow_http);
-    assert_eq!(rule.substitute_in, SubstituteIn { query: true, body: true });
+    assert_eq!(
+        rule.substitute_in,
+        SubstituteIn {
+            query: true,
+            body: true
+        }
+    );
     assert_eq!(
         rule.hosts.patterns(),
         [
@@ -113,7 +121,12 @@ inject = [
             credentials: "x-access-token:{value}".into()
         }
     );
-    assert_eq!(rule.inject[2].into, InjectInto::Query { param: "key".into() });
+    assert_eq!(
+        rule.inject[2].into,
+        InjectInto::Query {
+            param: "key".into()
+        }
+    );
     // A header without format carries the value alone.
     assert_eq!(
         rule.inject[3].into,

@@ -58,7 +58,8 @@ async fn placeholder_for_another_host_is_blocked() {
             method: "GET".into(),
             path: "/steal".into(),
             secrets: vec!["github/token".into()],
-            reason: "github/token may not be sent to other.example.test".into(),
+            reason: "exfiltration attempt: github/token may not be sent to other.example.test"
+                .into(),
         }]
     );
     assert_no_value_in_events(&h);

@@ -2,6 +2,7 @@
 //! the proxy in front of it, driven by reqwest and by the real curl binary.
 
 mod blocking;
+mod delivery;
 mod plain;
 mod redirects;
 mod substitution;

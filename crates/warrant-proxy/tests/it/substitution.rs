@@ -72,6 +72,7 @@ async fn header_is_substituted_and_echo_redacted() {
             path: "/user".into(),
             scheme: "https".into(),
             port: 443,
+            injected: Vec::new(),
         }]
     );
     assert!(h.events().is_empty(), "{:?}", h.events());

@@ -267,11 +267,17 @@ impl ValueSource for Values {
 /// allowed in bodies for `*.example.test`, a token for `127.0.0.1` and one
 /// for the plain-HTTP host.
 pub fn secrets() -> Vec<(ProxiedSecret, &'static str)> {
+    // URLs allowed for all (the mechanics are tested here; the defaults in
+    // `delivery.rs`); plain HTTP only for the plain host's token.
     let secret = |name: &str, hosts: &[&str], body: bool| ProxiedSecret {
-        name: name.to_owned(),
-        placeholder: warrant_proxy::placeholder::generate(name),
-        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+        allow_http: name == "plain/token",
+        query: true,
         body,
+        ..ProxiedSecret::new(
+            name,
+            &warrant_proxy::placeholder::generate(name),
+            hosts.iter().map(|h| (*h).to_owned()).collect(),
+        )
     };
     vec![
         (
@@ -305,6 +311,8 @@ pub struct Harness {
 pub struct Options {
     pub passthrough: bool,
     pub refuse: Vec<(&'static str, &'static str)>,
+    /// Instead of [`secrets`].
+    pub secrets: Option<Vec<(ProxiedSecret, &'static str)>>,
 }
 
 impl Harness {
@@ -321,7 +329,7 @@ impl Harness {
         let mut values = Values::default();
         let mut placeholders = HashMap::new();
         let mut proxied = Vec::new();
-        for (secret, value) in secrets() {
+        for (secret, value) in options.secrets.unwrap_or_else(secrets) {
             values.values.insert(secret.name.clone(), value.to_owned());
             placeholders.insert(secret.name.clone(), secret.placeholder.clone());
             proxied.push(secret);

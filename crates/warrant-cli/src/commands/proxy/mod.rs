@@ -48,6 +48,11 @@ pub(crate) const CA_VARS: [&str; 5] = [
     "GIT_SSL_CAINFO",
 ];
 
+/// Why `--substitute-in-body` does not go with a grant.
+pub(crate) const SUBSTITUTE_IN_BY_POLICY: &str = "--substitute-in-body is for runs without a grant: \
+    a grant's policy rule decides where placeholders are replaced (substitute_in = [\"body\"]) \
+    and what is injected (inject = [...])";
+
 pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
     if !args.upstream_ca.is_empty() || args.listen != ProxyConfig::default().listen {
         bail!(
@@ -74,7 +79,6 @@ pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
         grant: grant.id.clone(),
         secrets,
         passthrough: args.passthrough,
-        substitute_in_body: args.substitute_in_body,
     };
     let Egress {
         reply,

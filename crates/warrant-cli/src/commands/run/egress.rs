@@ -18,7 +18,7 @@ use super::EXIT_WARRANT_FAILED;
 use super::proxied::placeholder_spec;
 use crate::args::RunArgs;
 use crate::commands::Context;
-use crate::commands::proxy::{Egress, child_env};
+use crate::commands::proxy::{Egress, SUBSTITUTE_IN_BY_POLICY, child_env};
 
 pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<u8> {
     if !args.hosts.is_empty() {
@@ -34,6 +34,9 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
              `warrant serve --egress-resolve HOST=ADDR --egress-ca FILE`)"
         );
     }
+    if args.substitute_in_body {
+        bail!(SUBSTITUTE_IN_BY_POLICY);
+    }
     let names = plan.secret_names();
     if names.is_empty() {
         bail!(
@@ -45,7 +48,6 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
         grant: grant.to_owned(),
         secrets: names.iter().map(ToString::to_string).collect(),
         passthrough: args.passthrough,
-        substitute_in_body: args.substitute_in_body,
     };
     let Egress {
         reply,

@@ -52,18 +52,31 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
     let (source, hosts) = local(ctx, args, &plan, &names)?;
     let secrets = names
         .iter()
-        .map(|name| ProxiedSecret {
-            name: name.to_string(),
-            placeholder: placeholders[name].clone(),
-            hosts: hosts[name.as_str()].clone(),
-            body: args.substitute_in_body,
+        .map(|name| {
+            // Without a policy the person's --host is the whole rule: any
+            // port (unless it names one), plain HTTP and URLs included, as
+            // the README says of this mode.
+            let hosts = hosts[name.as_str()]
+                .iter()
+                .map(|h| match warrant_policy::split_port(h) {
+                    Some((_, warrant_policy::Port::Default)) => format!("{h}:*"),
+                    _ => h.clone(),
+                })
+                .collect();
+            ProxiedSecret {
+                allow_http: true,
+                query: true,
+                body: args.substitute_in_body,
+                ..ProxiedSecret::new(name.as_str(), &placeholders[name], hosts)
+            }
         })
         .collect();
     let private_hosts = hosts
         .values()
         .flatten()
-        .filter(|h| !h.contains('*'))
-        .cloned()
+        .filter_map(|h| warrant_policy::split_port(h).map(|(host, _)| host))
+        .filter(|h| !h.starts_with("*."))
+        .map(str::to_owned)
         .collect();
     let config = ProxyConfig {
         private_hosts,
@@ -391,6 +404,7 @@ mod tests {
             path: "/".into(),
             scheme: "https".into(),
             port: 443,
+            injected: Vec::new(),
         };
         let refused = store.values(&request("evil.test")).unwrap_err();
         assert!(refused.contains("exfiltration attempt"), "{refused}");
