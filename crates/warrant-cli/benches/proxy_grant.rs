@@ -3,13 +3,15 @@
 //! a local TLS upstream that echoes `Authorization` (so every response is
 //! redacted), against the same upstream reached directly, in one run.
 //!
-//! Two grants: one without a use limit (the proxy holds a lease: one daemon
-//! check, then each request reported as it happens), and one with a use
-//! limit (every request waits for the daemon to count it and write the use
-//! to disk first).
+//! Three grants: one without a use limit (the proxy holds a lease: one
+//! daemon check, then each request reported as it happens), the same with
+//! the value injected by the policy (`inject`, the request carries no
+//! placeholder), and one with a use limit (every request waits for the
+//! daemon to count it and write the use to disk first).
 //!
 //! `cargo bench -p warrant-cli --bench proxy_grant`; `WARRANT_BENCH_SCALE`
-//! scales the request counts.
+//! scales the request counts, `WARRANT_BENCH_ONLY=web|injected|counted`
+//! runs one case.
 #![expect(clippy::print_stdout, reason = "a benchmark prints its table")]
 
 use std::convert::Infallible;
@@ -42,17 +44,27 @@ kind = "agent"
 [actors.counted]
 kind = "agent"
 
+[actors.injected]
+kind = "agent"
+
 [[rules]]
 actors   = ["web"]
 secrets  = ["db/dev/url"]
-hosts    = ["localhost"]
+hosts    = ["localhost:{PORT}"]
 max_ttl  = "1h"
 approval = "auto"
 
 [[rules]]
+actors   = ["injected"]
+secrets  = ["db/dev/url"]
+max_ttl  = "1h"
+approval = "auto"
+inject   = [{ secret = "db/dev/url", host = "localhost:{PORT}", header = "Authorization", format = "Bearer {value}" }]
+
+[[rules]]
 actors   = ["counted"]
 secrets  = ["db/dev/url"]
-hosts    = ["localhost"]
+hosts    = ["localhost:{PORT}"]
 max_ttl  = "1h"
 max_uses = 100000000
 approval = "auto"
@@ -64,12 +76,12 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     let n = |count: usize| ((count as f64 * scale) as usize).max(20);
-    let bench = BenchHome::new(POLICY);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let (ca_pem, upstream) = runtime.block_on(start_upstream());
+    let bench = BenchHome::new(&POLICY.replace("{PORT}", &upstream.port().to_string()));
     let ca_file = bench.dir.path().join("upstream-ca.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
     // The daemon's egress trusts the upstream because its operator says so.
@@ -87,15 +99,22 @@ fn main() {
     );
     for (label, actor, count) in [
         ("no use limit (lease)", "web", n(20_000)),
+        ("declared injection (lease)", "injected", n(20_000)),
         ("use limit (per request)", "counted", n(2_000)),
     ] {
+        // `WARRANT_BENCH_ONLY=injected` runs one case.
+        if std::env::var("WARRANT_BENCH_ONLY").is_ok_and(|only| only != actor) {
+            continue;
+        }
         let grant = request(&bench, actor);
         let mut proxy = ForegroundProxy::start(&bench, &grant);
-        let direct = client(&ca, None, &format!("Bearer {VALUE}"));
+        let direct = client(&ca, None, Some(&format!("Bearer {VALUE}")));
+        // With an injection the request carries nothing of its own.
+        let placeholder = format!("Bearer {}", proxy.placeholder);
         let through = client(
             &proxy.ca,
             Some(&proxy.url),
-            &format!("Bearer {}", proxy.placeholder),
+            (actor != "injected").then_some(placeholder.as_str()),
         );
         runtime.block_on(async {
             for c in [&direct, &through] {
@@ -207,27 +226,36 @@ impl ForegroundProxy {
 
 struct Client {
     http: reqwest::Client,
-    authorization: String,
+    authorization: Option<String>,
 }
 
 impl Client {
     async fn get(&self, url: &str) {
-        let response = self
-            .http
-            .get(url)
-            .header("authorization", &self.authorization)
-            .send()
-            .await
-            .expect("request");
+        let mut request = self.http.get(url);
+        if let Some(authorization) = &self.authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = request.send().await.expect("request");
         assert!(response.status().is_success(), "{}", response.status());
         let body = response.bytes().await.expect("body");
         // Through the proxy the echoed value comes back redacted.
         let echoed = body.windows(VALUE.len()).any(|w| w == VALUE.as_bytes());
-        assert_eq!(echoed, self.authorization.contains(VALUE));
+        let sent = self
+            .authorization
+            .as_ref()
+            .is_some_and(|a| a.contains(VALUE));
+        assert_eq!(echoed, sent);
+        if self.authorization.is_none() {
+            assert!(body.windows(10).any(|w| w == b"<redacted:"), "not injected");
+        }
     }
 }
 
-fn client(root: &CertificateDer<'static>, proxy: Option<&str>, authorization: &str) -> Client {
+fn client(
+    root: &CertificateDer<'static>,
+    proxy: Option<&str>,
+    authorization: Option<&str>,
+) -> Client {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -245,7 +273,7 @@ fn client(root: &CertificateDer<'static>, proxy: Option<&str>, authorization: &s
     };
     Client {
         http: builder.build().unwrap(),
-        authorization: authorization.to_owned(),
+        authorization: authorization.map(str::to_owned),
     }
 }
 

@@ -88,6 +88,7 @@
 mod filter;
 mod forms;
 mod matcher;
+mod parts;
 mod stream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -151,6 +152,15 @@ impl RedactorBuilder {
             }
         };
         self.values.push((index, Zeroizing::new(value.to_vec())));
+        // A connection string's password (and a generated user name) is a
+        // value of its own, under `LABEL#password` / `LABEL#user`.
+        if !label.contains('#') {
+            for (part, bytes) in parts::credential_parts(value) {
+                if bytes.as_slice() != value {
+                    self.add(&format!("{label}#{part}"), &bytes);
+                }
+            }
+        }
         self
     }
 

@@ -376,3 +376,29 @@ fn grant_cycles_with_the_daemon_killed_leave_no_role_behind() {
     );
     assert!(kills > 0);
 }
+
+/// A command that prints the generated credential's parts apart (what
+/// `urlsplit(url).password` gives) shows them redacted, each under its
+/// own name; the whole never appears either.
+#[test]
+fn a_generated_password_and_user_printed_apart_are_redacted() {
+    let s = Setup::new();
+    let id = s.grant("10m");
+    let (code, out, err) = s.home.run_granted(
+        &id,
+        &["--env", "DSN=warrant://pg/reader"],
+        "python3 -c 'import os, urllib.parse as u; p = u.urlsplit(os.environ[\"DSN\"]); \
+         print(\"pw\", u.unquote(p.password)); print(\"user\", p.username); print(\"raw\", p.password)'",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("pw <redacted:pg/reader#password>"), "{out}");
+    assert!(out.contains("user <redacted:pg/reader#user>"), "{out}");
+    assert!(out.contains("raw <redacted:pg/reader#password>"), "{out}");
+    // The role's real name and password are nowhere in what came back.
+    let roles = s.roles();
+    assert_eq!(roles.len(), 1, "{roles:?}");
+    assert!(
+        !out.contains(&roles[0]) && !err.contains(&roles[0]),
+        "{out}{err}"
+    );
+}
