@@ -28,8 +28,11 @@ pub(crate) fn credential_parts(value: &[u8]) -> Vec<(&'static str, Zeroizing<Vec
     parts
 }
 
+/// Bytes that may hold a credential, wiped when dropped.
+type Wiped = Zeroizing<Vec<u8>>;
+
 /// `scheme://user:password@host...`: the decoded user and password.
-fn url_userinfo(value: &[u8]) -> Option<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>)> {
+fn url_userinfo(value: &[u8]) -> Option<(Wiped, Wiped)> {
     let at_scheme = value.windows(3).position(|w| w == b"://")?;
     let scheme = &value[..at_scheme];
     let plain_scheme = !scheme.is_empty()
