@@ -29,6 +29,9 @@ const CACHE_BYTES: usize = 16 << 20;
 
 /// The meta key holding the hash of the policy an approver accepted.
 pub const ACCEPTED_POLICY: &str = "accepted_policy";
+/// The meta key holding the text of the policy an approver accepted: until
+/// a changed policy is accepted, each decision is the stricter of the two.
+pub const ACCEPTED_POLICY_TEXT: &str = "accepted_policy_text";
 /// The meta key holding the hash of the policy last loaded.
 pub const LAST_POLICY: &str = "last_policy";
 

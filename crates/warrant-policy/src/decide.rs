@@ -89,6 +89,58 @@ pub struct Terms {
     pub grace: Duration,
 }
 
+impl Terms {
+    /// The stricter of two decisions on the same request, on every
+    /// dimension: how a changed policy applies before it is accepted (each
+    /// of `self` and `other` from one of the two versions). Rules and
+    /// coverage stay `self`'s; command scopes of both must hold; hosts are
+    /// `self`'s that `other` also allows by name.
+    pub fn stricter(mut self, other: &Terms) -> Terms {
+        if other.approval.strictness() > self.approval.strictness() {
+            self.approval = other.approval;
+        }
+        self.ttl_capped |= other.ttl < self.ttl || other.ttl_capped;
+        self.ttl = self.ttl.min(other.ttl);
+        self.max_uses = match (self.max_uses, other.max_uses) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for scope in &other.command_scopes {
+            if !self.command_scopes.contains(scope) {
+                self.command_scopes.push(scope.clone());
+            }
+        }
+        self.hosts = narrower_hosts(&self.hosts, &other.hosts);
+        if other.on_expiry == OnExpiry::Terminate {
+            self.on_expiry = OnExpiry::Terminate;
+        }
+        self.grace = self.grace.min(other.grace);
+        self
+    }
+}
+
+/// The host patterns of `these` that `those` allows too: the same pattern,
+/// or a name (and port) one of `those` matches.
+pub fn narrower_hosts(these: &[String], those: &[String]) -> Vec<String> {
+    use crate::pattern::{Port, split_port};
+    these
+        .iter()
+        .filter(|pattern| {
+            those.contains(pattern)
+                || split_port(pattern).is_some_and(|(host, port)| {
+                    !host.starts_with("*.")
+                        && those.iter().any(|other| {
+                            split_port(other).is_some_and(|(other_host, other_port)| {
+                                (other_port == Port::Any || other_port == port)
+                                    && crate::host_matches(&[other_host.to_owned()], host)
+                            })
+                        })
+                })
+        })
+        .cloned()
+        .collect()
+}
+
 /// One requested secret and the rule that covers it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Coverage {

@@ -117,7 +117,9 @@ mod pattern;
 mod policy;
 
 pub use check::{Finding, Severity};
-pub use decide::{Coverage, Decision, Denial, Explanation, Query, Request, RuleVerdict, Terms};
+pub use decide::{
+    Coverage, Decision, Denial, Explanation, Query, Request, RuleVerdict, Terms, narrower_hosts,
+};
 pub use delivery::{InjectInto, Injection, SubstituteIn, VALUE_MARK};
 pub use duration::format_duration;
 pub use error::Error;

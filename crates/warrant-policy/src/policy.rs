@@ -20,6 +20,8 @@ pub const FILE_NAME: &str = "warrant.toml";
 pub struct Policy {
     pub(crate) path: PathBuf,
     pub(crate) hash: String,
+    /// The text it was parsed from (a daemon keeps the accepted one).
+    pub(crate) text: std::sync::Arc<str>,
     pub(crate) actors: Vec<Actor>,
     pub(crate) rules: Vec<Rule>,
 }
@@ -60,6 +62,7 @@ impl Policy {
         Ok(Policy {
             path: origin.to_owned(),
             hash: hex::encode(Sha256::digest(text.as_bytes())),
+            text: std::sync::Arc::from(text),
             actors,
             rules,
         })
@@ -80,6 +83,11 @@ impl Policy {
     /// Hex SHA-256 of the file's bytes: recorded with every grant.
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// The text it was parsed from.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// The actors, in file order.

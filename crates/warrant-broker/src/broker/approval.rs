@@ -57,10 +57,34 @@ impl Broker {
                 policy: current.clone(),
                 by: "daemon start".into(),
             })?;
-            self.stage(Change::Meta(ACCEPTED_POLICY, current.clone()));
-            self.accepted_policy = Some(current);
+            if let Some(policy) = self.policy.current() {
+                self.set_accepted(&policy);
+            }
         }
         Ok(())
+    }
+
+    /// Keeps `policy` as the accepted one: its hash, and its text for the
+    /// stricter-of decisions while a later change waits for acceptance.
+    fn set_accepted(&mut self, policy: &Policy) {
+        let hash = policy.hash().to_owned();
+        self.stage(Change::Meta(ACCEPTED_POLICY, hash.clone()));
+        self.stage(Change::Meta(
+            crate::state::ACCEPTED_POLICY_TEXT,
+            policy.text().to_owned(),
+        ));
+        self.accepted_policy = Some(hash);
+        self.accepted_rules = Some(policy.clone());
+    }
+
+    /// The accepted policy to hold a changed one to, while the change is
+    /// not accepted: `None` when the current one is accepted (or when no
+    /// accepted text was kept, by a daemon from before it was).
+    pub(super) fn stricter_than(&self, current: &Policy) -> Option<&Policy> {
+        if self.accepted_policy.as_deref() == Some(current.hash()) {
+            return None;
+        }
+        self.accepted_rules.as_ref()
     }
 
     pub(super) fn policy_accepted(&self, policy: &Policy) -> Result<bool, Error> {
@@ -287,8 +311,7 @@ impl Broker {
             policy: policy.hash().to_owned(),
             by: caller.user.clone(),
         })?;
-        self.stage(Change::Meta(ACCEPTED_POLICY, policy.hash().to_owned()));
-        self.accepted_policy = Some(policy.hash().to_owned());
+        self.set_accepted(&policy);
         Ok(Ok(crate::protocol::PolicyView {
             path: policy.path().display().to_string(),
             hash: policy.hash().to_owned(),
@@ -296,4 +319,12 @@ impl Broker {
             error: None,
         }))
     }
+}
+
+/// The accepted policy from its kept text, if that text is the one whose
+/// hash was accepted.
+pub(super) fn accepted_rules(hash: Option<&str>, text: Option<String>) -> Option<Policy> {
+    let text = text?;
+    let policy = Policy::parse(std::path::Path::new("accepted warrant.toml"), &text).ok()?;
+    (Some(policy.hash()) == hash).then_some(policy)
 }

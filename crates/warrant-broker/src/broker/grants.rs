@@ -107,13 +107,14 @@ impl Broker {
                 None,
             )));
         }
-        let decision = policy.decide(&warrant_policy::Request {
+        let asked = warrant_policy::Request {
             actor: &actor,
             secrets: &names,
             commands: &req.commands,
             hosts: &req.hosts,
             ttl: Duration::from_millis(req.ttl_ms),
-        });
+        };
+        let decision = policy.decide(&asked);
         let terms = match decision {
             Decision::Allow(terms) => terms,
             Decision::Deny(denial) => {
@@ -126,6 +127,43 @@ impl Broker {
                 );
                 return deny(self, denial.reason, Some(hint));
             }
+        };
+        // A changed policy is never weaker before an approver accepts it:
+        // the accepted one must allow the request too, and the grant gets
+        // the stricter terms of the two.
+        let accepted_version = self.stricter_than(&policy).cloned();
+        let (terms, accepted_terms) = match &accepted_version {
+            None => (terms, None),
+            Some(old) => match old.decide(&asked) {
+                Decision::Allow(old_terms) => (terms.stricter(&old_terms), Some(old_terms)),
+                Decision::Deny(denial) => {
+                    return deny(
+                        self,
+                        format!(
+                            "{} changed and is not accepted yet, and the accepted version does not \
+                             allow this: {}",
+                            policy.path().display(),
+                            denial.reason
+                        ),
+                        Some(
+                            "an approver reviews the change and runs `warrant policy accept`"
+                                .into(),
+                        ),
+                    );
+                }
+            },
+        };
+        // What the accepted version's covering rule of `secret` says, if
+        // the change is not accepted.
+        let accepted_rule = |secret: &SecretName| {
+            let old = accepted_version.as_ref()?;
+            let line = accepted_terms
+                .as_ref()?
+                .coverage
+                .iter()
+                .find(|c| &c.secret == secret)?
+                .rule;
+            old.rule_at(line)
         };
         // Local names must exist; a named store's are checked when used
         // (no network round trip under the broker's lock), dynamic ones are
@@ -161,10 +199,13 @@ impl Broker {
             .coverage
             .iter()
             .map(|c| {
-                let patterns = policy
+                let mut patterns = policy
                     .rule_at(c.rule)
                     .map(|r| r.hosts.patterns().to_vec())
                     .unwrap_or_default();
+                if let Some(old) = accepted_rule(&c.secret) {
+                    patterns = warrant_policy::narrower_hosts(&patterns, old.hosts.patterns());
+                }
                 (
                     c.secret.to_string(),
                     asked_hosts(&patterns, &terms.hosts, &req.hosts),
@@ -192,11 +233,17 @@ impl Broker {
                     })
                     .cloned()
                     .collect();
-                let delivery = Delivery {
+                let mut delivery = Delivery {
                     allow_http: rule.allow_http,
                     substitute_in: rule.substitute_in,
                     inject,
                 };
+                if let Some(old) = accepted_rule(&c.secret) {
+                    delivery.allow_http &= old.allow_http;
+                    delivery.substitute_in.query &= old.substitute_in.query;
+                    delivery.substitute_in.body &= old.substitute_in.body;
+                    delivery.inject.retain(|i| old.inject.contains(i));
+                }
                 (delivery != Delivery::default()).then_some((name, delivery))
             })
             .collect();

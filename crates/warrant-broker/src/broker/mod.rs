@@ -166,6 +166,8 @@ pub struct Broker {
     throttle: Throttle,
     started_ms: u64,
     accepted_policy: Option<String>,
+    /// The accepted policy itself, when its text was kept.
+    accepted_rules: Option<warrant_policy::Policy>,
     last_policy: Option<String>,
     pending: RefCell<Pending>,
     /// Set when a batch could not be written: from then on every operation
@@ -215,12 +217,14 @@ impl Broker {
             .map(|c| (crate::state::credential_key(&c), c))
             .collect();
         let accepted_policy = state.meta(ACCEPTED_POLICY)?;
+        let accepted_text = state.meta(crate::state::ACCEPTED_POLICY_TEXT)?;
         let last_policy = state.meta(LAST_POLICY)?;
         let journal = Arc::new(Journal { audit, state });
         let mut broker = Self::empty(home, Backend::File(Arc::clone(&journal)), store, policy)?;
         broker.live = live;
         broker.tasks = tasks;
         broker.credentials = credentials;
+        broker.accepted_rules = approval::accepted_rules(accepted_policy.as_deref(), accepted_text);
         broker.accepted_policy = accepted_policy;
         broker.last_policy = last_policy;
         let endings = broker.started()?;
@@ -248,6 +252,7 @@ impl Broker {
             throttle: Throttle::default(),
             started_ms: now_ms(),
             accepted_policy: None,
+            accepted_rules: None,
             last_policy: None,
             pending: RefCell::new(Pending::default()),
             failed: None,

@@ -84,6 +84,7 @@ impl Broker {
             self.tasks.clear();
             self.credentials.clear();
             self.accepted_policy = None;
+            self.accepted_rules = None;
             self.last_policy = None;
         } else {
             for grant in grants {
@@ -108,12 +109,18 @@ impl Broker {
         for record in credentials {
             self.credentials.insert(credential_key(&record), record);
         }
+        let mut accepted_text = None;
         for (key, value) in meta {
             match key.as_str() {
                 ACCEPTED_POLICY => self.accepted_policy = Some(value),
+                crate::state::ACCEPTED_POLICY_TEXT => accepted_text = Some(value),
                 LAST_POLICY => self.last_policy = Some(value),
                 _ => {}
             }
+        }
+        if let Some(text) = accepted_text {
+            self.accepted_rules =
+                super::approval::accepted_rules(self.accepted_policy.as_deref(), Some(text));
         }
         // What was last seen under a task is kept only while the task is.
         let tasks = &self.tasks;

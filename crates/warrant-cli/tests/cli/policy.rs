@@ -384,3 +384,89 @@ fn an_edit_that_keeps_size_and_mtime_is_still_applied() {
     let ran = home.request_raw("bot", &["db/dev/url"], "5m", &[]);
     assert_eq!(ran.code, 3, "the narrowed policy was not applied: {ran:?}");
 }
+
+/// An agent edits `warrant.toml` to weaken it (a security key no longer
+/// needed, a longer life, no use limit, any command, a secret more, plain
+/// HTTP and a host of its own): until an approver accepts the edit, every
+/// grant is held to the accepted version as well.
+#[test]
+fn an_unaccepted_edit_is_never_weaker_than_the_accepted_policy() {
+    let home = Home::with_approver();
+    home.set("api/token", &crate::harness::fake_value("api"));
+    home.set("db/prod/url", &crate::harness::fake_value("db"));
+    let strict = r#"
+[actors.bot]
+kind = "agent"
+
+[[rules]]
+actors   = ["bot"]
+secrets  = ["api/token"]
+commands = ["curl"]
+hosts    = ["api.example.test"]
+max_ttl  = "10m"
+max_uses = 3
+approval = "hardware_key"
+"#;
+    home.write_policy(strict);
+    let _daemon = home.serve();
+    let weakened = r#"
+[actors.bot]
+kind = "agent"
+
+[[rules]]
+actors   = ["bot"]
+secrets  = ["api/token", "db/prod/url"]
+hosts    = ["api.example.test", "evil.example.test"]
+allow_http = true
+substitute_in = ["body"]
+max_ttl  = "2h"
+approval = "auto"
+"#;
+    home.write_policy(weakened);
+
+    let asked = home.json(&[
+        "request",
+        "--actor",
+        "bot",
+        "--reason",
+        "tests",
+        "--ttl",
+        "1h",
+        "--secret",
+        "api/token",
+    ]);
+    assert_eq!(
+        asked["status"], "pending",
+        "auto approval from an unaccepted edit"
+    );
+    let id = asked["id"].as_str().unwrap().to_owned();
+    let grant = home.grant(&id);
+    assert_eq!(grant["hardware_key"], true, "{grant:#}");
+    assert_eq!(grant["ttl_secs"], 600, "{grant:#}");
+    assert_eq!(grant["max_uses"], 3, "{grant:#}");
+    assert_eq!(
+        grant["secret_hosts"]["api/token"],
+        serde_json::json!(["api.example.test"]),
+        "{grant:#}"
+    );
+    // The passphrase alone does not approve what needs a security key.
+    let approve = home.run_stdin(&["approve", &id], &format!("{APPROVER}\n"));
+    assert_ne!(approve.code, 0, "{approve:?}");
+    assert_eq!(home.grant(&id)["status"], "pending");
+
+    // A secret only the edit allows is denied, saying why.
+    let denied = home.request_raw("bot", &["db/prod/url"], "5m", &[]);
+    assert_eq!(denied.code, 3, "{denied:?}");
+    assert!(denied.stderr.contains("not accepted yet"), "{denied:?}");
+    assert!(
+        denied.stderr.contains("warrant policy accept"),
+        "{denied:?}"
+    );
+
+    // Once accepted, the edit applies as written.
+    std::thread::sleep(Duration::from_millis(1100));
+    let accepted = home.run_stdin(&["policy", "accept"], &format!("{APPROVER}\n"));
+    assert_eq!(accepted.code, 0, "{accepted:?}");
+    let (_, status) = home.request("bot", &["db/prod/url"], &[]);
+    assert_eq!(status, "active");
+}

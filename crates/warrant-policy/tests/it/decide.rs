@@ -442,3 +442,49 @@ approval = "required"
     );
     assert_eq!(Approval::HardwareKey.to_string(), "hardware_key");
 }
+
+#[test]
+fn the_stricter_of_two_versions_takes_the_strictest_of_each() {
+    let loose = Terms {
+        rules: vec![5],
+        coverage: Vec::new(),
+        approval: Approval::Auto,
+        ttl: minutes(120),
+        ttl_capped: false,
+        max_uses: None,
+        command_scopes: Vec::new(),
+        hosts: vec![
+            "api.test".into(),
+            "evil.test".into(),
+            "*.cdn.test".into(),
+            "a.svc.test:8443".into(),
+        ],
+        on_expiry: OnExpiry::Finish,
+        grace: Duration::from_secs(30),
+    };
+    let strict = Terms {
+        approval: Approval::HardwareKey,
+        ttl: minutes(10),
+        max_uses: Some(3),
+        command_scopes: vec![vec!["curl".into()]],
+        hosts: vec!["api.test".into(), "*.svc.test:*".into()],
+        on_expiry: OnExpiry::Terminate,
+        grace: Duration::from_secs(5),
+        ..loose.clone()
+    };
+    let both = loose.clone().stricter(&strict);
+    assert_eq!(both.rules, [5]);
+    assert_eq!(both.approval, Approval::HardwareKey);
+    assert_eq!(both.ttl, minutes(10));
+    assert!(both.ttl_capped);
+    assert_eq!(both.max_uses, Some(3));
+    assert_eq!(both.command_scopes, [vec!["curl".to_owned()]]);
+    assert_eq!(both.hosts, ["api.test", "a.svc.test:8443"]);
+    assert_eq!(both.on_expiry, OnExpiry::Terminate);
+    assert_eq!(both.grace, Duration::from_secs(5));
+    // Either way round, the same strictness.
+    let other = strict.stricter(&loose);
+    assert_eq!(other.approval, Approval::HardwareKey);
+    assert_eq!(other.max_uses, Some(3));
+    assert_eq!(other.hosts, ["api.test"]);
+}
