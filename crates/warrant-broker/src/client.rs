@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use warrant_secret::SecretValue;
 
 use crate::error::Error;
-use crate::protocol::{EgressReply, EgressRequest, LeaseEnd, ProxyBlockedReport};
+use crate::protocol::{EgressReply, EgressRequest, LeaseEnd};
 use crate::protocol::{
     GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
     StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
@@ -223,12 +223,6 @@ impl Client {
     pub fn egress(mut self, request: EgressRequest) -> Result<(EgressReply, EgressSession), Error> {
         let reply: EgressReply = self.call(&Request::Egress(request), &[])?;
         Ok((reply, EgressSession { client: self }))
-    }
-
-    /// Reports a request a proxy serving a grant refused (recorded as
-    /// `proxy_blocked` under the grant's actor).
-    pub fn proxy_blocked(&mut self, report: ProxyBlockedReport) -> Result<(), Error> {
-        self.call(&Request::ProxyBlocked(report), &[])
     }
 
     /// Starts a task rooted at this process; with `proxy_only`, its

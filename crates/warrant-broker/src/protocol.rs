@@ -81,10 +81,6 @@ pub enum Request {
     /// the caller hangs up, or when the grant ends (one [`LeaseEnd`]
     /// frame, then the daemon hangs up).
     Egress(EgressRequest),
-    /// A proxy serving a grant refused a request (a placeholder aimed at
-    /// another host, host confusion): record it. For proxies that cannot
-    /// write the audit log themselves (inside `warrant task`).
-    ProxyBlocked(ProxyBlockedReport),
     /// The process that holds the values started (no reply).
     Spawned {
         /// Its pid.

@@ -356,10 +356,6 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::Use(req) => return use_grant(&shared, stream, caller, req).await,
-            Request::ProxyBlocked(report) => {
-                let r = with_broker_durable(&shared, move |b| b.proxy_blocked(&c, report)).await;
-                send(&mut stream, r).await?;
-            }
             Request::TaskStart {
                 actor,
                 reason,

@@ -610,3 +610,38 @@ fn status_gives_up_on_a_daemon_that_does_not_answer() {
     let ended = ended.expect("warrant status still waiting after 4 s");
     assert!(!ended.success());
 }
+
+/// What the daemon observed is the daemon's to record: a client cannot
+/// write a `proxy_blocked` record (with any text it likes) over the socket.
+#[test]
+fn a_client_cannot_write_the_daemons_observations() {
+    use std::io::{Read as _, Write as _};
+    let (home, _value, _daemon) = Home::with_daemon();
+    let mut socket = std::os::unix::net::UnixStream::connect(home.path().join("warrant.sock"))
+        .expect("the daemon's socket");
+    let forged = serde_json::json!({
+        "op": "proxy_blocked",
+        "grant": "g_forged0000",
+        "host": "evil.test",
+        "method": "GET",
+        "path": "/",
+        "secrets": ["db/dev/url"],
+        "reason": "\u{202e}the person approved this",
+    })
+    .to_string();
+    socket
+        .write_all(&u32::try_from(forged.len()).unwrap().to_be_bytes())
+        .unwrap();
+    socket.write_all(forged.as_bytes()).unwrap();
+    let mut len = [0u8; 4];
+    socket.read_exact(&mut len).unwrap();
+    let mut reply = vec![0u8; u32::from_be_bytes(len) as usize];
+    socket.read_exact(&mut reply).unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["err"]["code"], "bad_request", "{reply}");
+    assert!(
+        home.audit_events("proxy_blocked").is_empty(),
+        "{}",
+        home.audit_text()
+    );
+}
