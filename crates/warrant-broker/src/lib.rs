@@ -33,6 +33,7 @@ pub mod protocol;
 pub mod server;
 mod state;
 pub mod team;
+pub mod text;
 
 pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
 pub use broker::{

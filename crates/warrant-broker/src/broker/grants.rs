@@ -252,7 +252,7 @@ impl Broker {
             actor: actor.clone(),
             task: task_id.clone(),
             secrets: names.iter().map(ToString::to_string).collect(),
-            reason: req.reason.clone(),
+            reason: crate::text::shown(&req.reason),
             command_scopes: terms.command_scopes.clone(),
             hosts: terms.hosts.clone(),
             secret_hosts,
@@ -357,6 +357,7 @@ impl Broker {
         if let Err(body) = bounded("a reason", reason.as_deref().unwrap_or_default()) {
             return Ok(Err(body));
         }
+        let reason = reason.as_deref().map(crate::text::shown);
         let by = self.who(caller);
         let Some(grant) = self.live.get(id) else {
             return Ok(Err(self.ended_or_missing(id)?));
@@ -396,6 +397,7 @@ impl Broker {
         if let Err(body) = bounded("a reason", reason.as_deref().unwrap_or_default()) {
             return Ok(Err(body));
         }
+        let reason = reason.as_deref().map(crate::text::shown);
         let by = self.who(caller);
         let Some(grant) = self.live.get(id) else {
             return Ok(Err(self.ended_or_missing(id)?));

@@ -25,6 +25,7 @@ impl Broker {
         if let Err(body) = bounded("a reason", &reason).and(bounded("a command name", &command)) {
             return Ok(Err(body));
         }
+        let (reason, command) = (crate::text::shown(&reason), crate::text::shown(&command));
         if let Some(outer) = self.task_of(caller) {
             return Ok(Err(ErrorBody::new(
                 ErrorCode::Forbidden,

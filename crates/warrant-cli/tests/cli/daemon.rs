@@ -645,3 +645,38 @@ fn a_client_cannot_write_the_daemons_observations() {
         home.audit_text()
     );
 }
+
+/// An agent's reason may try to reorder or hide what the person reads
+/// (a right-to-left override, terminal escapes): it is shown escaped, in
+/// `warrant grants` (text and JSON) and the approval prompt alike.
+#[test]
+fn an_agents_reason_cannot_hide_or_reorder_what_the_person_reads() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    let reason = "fix tests \u{202e}gnp.exe\u{202c} \u{1b}[2J\u{1b}[1;1Happroved\r";
+    let asked = home.json(&[
+        "request",
+        "--actor",
+        "ana",
+        "--secret",
+        "db/dev/url",
+        "--ttl",
+        "5m",
+        "--reason",
+        reason,
+    ]);
+    let id = asked["id"].as_str().unwrap().to_owned();
+    for args in [vec!["grants"], vec!["grants", "--json"]] {
+        let shown = home.run(&args);
+        assert_eq!(shown.code, 0, "{shown:?}");
+        for raw in ['\u{202e}', '\u{202c}', '\u{1b}', '\r'] {
+            assert!(!shown.stdout.contains(raw), "{args:?}: {:?}", shown.stdout);
+        }
+        assert!(
+            shown.stdout.contains("u{202e}gnp.exe"),
+            "{args:?}: {}",
+            shown.stdout
+        );
+    }
+    let approve = home.run_stdin(&["approve", &id], "wrong\n");
+    assert!(!approve.stderr.contains('\u{202e}') && !approve.stdout.contains('\u{202e}'));
+}
