@@ -22,4 +22,4 @@ mod plan;
 
 pub use dotenv::{Binding, Entry, is_valid_key, parse, rewrite};
 pub use error::Error;
-pub use plan::{Delivery, EnvPlan, Origin, Planned};
+pub use plan::{Delivery, EnvPlan, Origin, PRIVATE_VARS, Planned};

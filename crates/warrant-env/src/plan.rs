@@ -59,12 +59,27 @@ pub struct EnvPlan {
     vars: BTreeMap<OsString, Planned>,
 }
 
+/// warrant's own settings that hold or lead to a secret (the passphrase
+/// file, the team state's DSN and password, the test-only KDF switch):
+/// no child of warrant inherits them. The one list every spawner uses.
+pub const PRIVATE_VARS: &[&str] = &[
+    "WARRANT_PASSPHRASE_FILE",
+    "WARRANT_STATE",
+    "WARRANT_STATE_PASSWORD",
+    "WARRANT_STATE_PASSWORD_FILE",
+    "WARRANT_INSECURE_FAST_KDF",
+];
+
 impl EnvPlan {
-    /// Starts from an inherited environment; values that are references are
-    /// resolved, a malformed reference is an error.
+    /// Starts from an inherited environment, without [`PRIVATE_VARS`];
+    /// values that are references are resolved, a malformed reference is
+    /// an error.
     pub fn inherit(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Result<Self, Error> {
         let mut plan = Self::default();
         for (key, value) in vars {
+            if PRIVATE_VARS.iter().any(|private| key == *private) {
+                continue;
+            }
             let delivery = match value.to_str().and_then(Reference::detect) {
                 Some(Ok(reference)) => Delivery::Value(reference),
                 Some(Err(source)) => {

@@ -55,9 +55,9 @@ use serde::{Deserialize, Serialize};
 use warrant_secret::{SecretName, SecretValue};
 
 pub use error::Error;
-#[doc(hidden)]
-pub use local::INSECURE_FAST_KDF_ENV;
 pub use local::LocalStore;
+#[doc(hidden)]
+pub use local::{INSECURE_FAST_KDF_ENV, insecure_fast_kdf};
 
 /// What is known about a secret without revealing it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -54,7 +54,7 @@ fn set_offline(
     })
 }
 
-/// Tests hash with the smallest costs, as the store does.
+/// Tests hash with the smallest costs, as the store does (debug builds only).
 pub fn insecure_fast_kdf() -> bool {
-    std::env::var_os(warrant_store::INSECURE_FAST_KDF_ENV).is_some_and(|v| v == "1")
+    warrant_store::insecure_fast_kdf()
 }

@@ -39,8 +39,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         Ok(()) => "memory locked".to_owned(),
         Err(e) => format!("memory not locked ({e})"),
     };
-    let insecure_fast_kdf =
-        std::env::var_os(warrant_store::INSECURE_FAST_KDF_ENV).is_some_and(|v| v == "1");
+    let insecure_fast_kdf = warrant_store::insecure_fast_kdf();
     let options = ServeOptions {
         home: ctx.home.clone(),
         policy: policy.clone(),

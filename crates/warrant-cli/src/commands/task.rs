@@ -23,9 +23,6 @@ use super::Context;
 use super::grant::parse_ttl;
 use crate::args::TaskArgs;
 
-/// warrant's own settings that the agent must not inherit.
-const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
-
 pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
     let grace = Duration::from_millis(parse_ttl(&args.grace)?);
     let (program, rest) = args
@@ -73,7 +70,7 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
         // daemon refuses a plain use anyway.
         agent.env("WARRANT_PROXY", "1");
     }
-    for var in PRIVATE_VARS {
+    for var in warrant_env::PRIVATE_VARS {
         agent.env_remove(var);
     }
     warrant_exec::die_with_parent(&mut agent);

@@ -231,3 +231,38 @@ fn big_output_passes_unchanged_when_it_holds_no_value() {
     );
     assert!(!contains(&out.stderr, b"error"));
 }
+
+/// warrant's own secret-bearing settings (`warrant_env::PRIVATE_VARS`)
+/// reach no child: not a command of `warrant run`, not a task's agent.
+#[test]
+fn warrants_own_settings_reach_no_child() {
+    let (home, _value, _daemon) = crate::harness::Home::with_daemon();
+    let private = [
+        ("WARRANT_STATE_PASSWORD", "state-password-for-tests"),
+        ("WARRANT_STATE_PASSWORD_FILE", "/nonexistent/state-password"),
+        ("WARRANT_PASSPHRASE_FILE", "/nonexistent/passphrase"),
+    ];
+    let script = "env | grep '^WARRANT_' | cut -d= -f1 | sort; echo done";
+    let mut run = home.std_cmd();
+    run.args(["run", "--no-tty", "--", "sh", "-c", script]);
+    let mut task = home.std_cmd();
+    task.args(["task", "--actor", "bot", "--", "sh", "-c", script]);
+    for mut command in [run, task] {
+        for (var, value) in private {
+            command.env(var, value);
+        }
+        let out = command.stdin(std::process::Stdio::null()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("done"),
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (var, _) in private {
+            assert!(
+                !stdout.lines().any(|l| l == var),
+                "{var} reached the child: {stdout}"
+            );
+        }
+    }
+}

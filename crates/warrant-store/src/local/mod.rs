@@ -23,8 +23,19 @@ use crate::{Error, KeyKind, KeyProtection, SecretMeta, SecretStore, Unlock, fsio
 /// with the smallest Argon2 costs instead of 64 MiB × 3 passes. For tests
 /// only: such a store falls to a brute-force search of its passphrase. The
 /// costs are recorded in the key file, so `open` needs no variable.
+/// Honoured by debug (test) builds only, see [`insecure_fast_kdf`].
 #[doc(hidden)]
 pub const INSECURE_FAST_KDF_ENV: &str = "WARRANT_INSECURE_FAST_KDF";
+
+/// Whether [`INSECURE_FAST_KDF_ENV`] asks for the smallest Argon2 costs:
+/// only in debug builds, the ones tests run. A release build ignores it,
+/// so nobody who can set a variable in the person's environment (an
+/// agent editing a shell startup file) can weaken the store's or the
+/// approver's key derivation.
+#[doc(hidden)]
+pub fn insecure_fast_kdf() -> bool {
+    cfg!(debug_assertions) && std::env::var_os(INSECURE_FAST_KDF_ENV).is_some_and(|v| v == "1")
+}
 
 /// The lock file serialising writers, under the home.
 const LOCK_FILE: &str = ".lock";
@@ -58,8 +69,7 @@ struct Unlocked {
 impl LocalStore {
     /// Creates a store under `home` (creating `home`, mode 0700).
     pub fn init(home: &Path, protection: KeyProtection) -> Result<Self, Error> {
-        let insecure = std::env::var_os(INSECURE_FAST_KDF_ENV).is_some_and(|v| v == "1");
-        let cost = if insecure {
+        let cost = if insecure_fast_kdf() {
             KdfCost::INSECURE_FAST
         } else {
             KdfCost::RECOMMENDED

@@ -25,9 +25,6 @@ use crate::unlock;
 /// container runtimes do), so callers can tell it from the command's own.
 pub(super) const EXIT_WARRANT_FAILED: u8 = 125;
 
-/// warrant's own settings, which the child must not inherit.
-const PRIVATE_VARS: &[&str] = &["WARRANT_PASSPHRASE_FILE"];
-
 pub fn run(ctx: &Context, args: RunArgs) -> Result<u8> {
     let plan = build_plan(&args)?;
     if args.proxy {
@@ -172,10 +169,8 @@ pub fn failure_code(error: &anyhow::Error) -> u8 {
 }
 
 fn build_plan(args: &RunArgs) -> Result<EnvPlan> {
+    // Without warrant's own settings (`warrant_env::PRIVATE_VARS`).
     let mut plan = EnvPlan::inherit(std::env::vars_os())?;
-    for var in PRIVATE_VARS {
-        plan.remove(OsStr::new(var));
-    }
     for file in &args.env_files {
         let bytes = Zeroizing::new(
             std::fs::read(file)
