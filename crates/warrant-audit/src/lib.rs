@@ -76,6 +76,13 @@ pub struct Verification {
     pub records: u64,
     /// Hash of the last record, if any.
     pub head: Option<String>,
+    /// The last record `audit.head` vouches for: `records` when the head
+    /// names the last record, less when the head lags the log or is empty
+    /// (0). The chain proves the records before it were not changed; only
+    /// the head proves none were removed from the end.
+    pub vouched: u64,
+    /// Why the records after `vouched` cannot be vouched for, if any.
+    pub unvouched: Option<String>,
 }
 
 /// An `audit.head` update still to write, holding the log's lock.
@@ -303,6 +310,12 @@ impl AuditLog {
             Ok(())
         })?;
         let head = self.read_head()?;
+        let records = last.as_ref().map_or(0, |l| l.seq);
+        // A head behind the log, or an empty one, is what a crash leaves;
+        // it is also what cutting records off the end and emptying the
+        // head leaves. The chain cannot tell them apart: say so.
+        let mut vouched = records;
+        let mut unvouched = None;
         if let Err(reason) = chain::check_head(last.as_ref(), head.as_ref()) {
             let lagging = match (&last, &head) {
                 (Some(l), Some(h)) if l.seq > h.seq + 1 => {
@@ -315,9 +328,35 @@ impl AuditLog {
                 return Err(self.broken(lines.max(1), reason));
             }
         }
+        match (&last, &head) {
+            (Some(l), Some(h)) if h.seq < l.seq => {
+                vouched = h.seq;
+                unvouched = Some(format!(
+                    "audit.head names record {} of {}: nothing shows whether records after {} \
+                     were removed from the end",
+                    h.seq, l.seq, l.seq
+                ));
+            }
+            (Some(l), None) if l.seq > 1 || self.head_is_torn() => {
+                vouched = 0;
+                unvouched = Some(format!(
+                    "audit.head is {}: nothing shows whether records after {} were removed \
+                     from the end",
+                    if self.head_is_torn() {
+                        "empty"
+                    } else {
+                        "missing"
+                    },
+                    l.seq
+                ));
+            }
+            _ => {}
+        }
         Ok(Verification {
-            records: last.as_ref().map_or(0, |l| l.seq),
+            records,
             head: last.map(|l| l.hash),
+            vouched,
+            unvouched,
         })
     }
 

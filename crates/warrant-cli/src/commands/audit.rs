@@ -126,11 +126,35 @@ fn plain(value: &Value) -> String {
 
 fn verify(log: &AuditLog, json: bool) -> Result<u8> {
     match log.verify() {
+        Ok(verification) if verification.unvouched.is_some() => {
+            let why = verification.unvouched.unwrap_or_default();
+            if json {
+                print_json(&json!({
+                    "ok": false,
+                    "records": verification.records,
+                    "vouched": verification.vouched,
+                    "head": verification.head,
+                    "reason": why,
+                }))?;
+            } else {
+                eprintln!(
+                    "warrant: the audit log's chain is intact for {} record(s), but its end cannot \
+                     be vouched for: {why}. After a crash while the head was written this clears \
+                     with the next record; otherwise records may have been cut off the end \
+                     (compare with a copy or a team store's log).",
+                    verification.records
+                );
+            }
+            Ok(1)
+        }
         Ok(verification) => {
             if json {
-                print_json(
-                    &json!({ "ok": true, "records": verification.records, "head": verification.head }),
-                )?;
+                print_json(&json!({
+                    "ok": true,
+                    "records": verification.records,
+                    "vouched": verification.vouched,
+                    "head": verification.head,
+                }))?;
             } else {
                 println!(
                     "The audit log is intact: {} record(s), chain head {}.",

@@ -118,6 +118,48 @@ fn reordered_records_are_detected() {
     assert_eq!(broken_line(&home), 1);
 }
 
+/// Cutting records off the end and emptying `audit.head` (what a crash
+/// while writing the head also leaves): the chain is intact, but verify
+/// says the end cannot be vouched for and fails.
+#[test]
+fn cut_records_with_an_emptied_head_are_not_vouched_for() {
+    let (home, _) = home_with_history();
+    let total = std::fs::read_to_string(home.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    tamper(&home, |lines| {
+        lines.pop();
+    });
+    std::fs::write(home.path().join("audit.head"), "").unwrap();
+    let out = home
+        .cmd()
+        .args(["audit", "verify", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "verify must not pass");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["ok"], false, "{json}");
+    assert_eq!(json["records"], total as u64 - 1, "{json}");
+    assert_eq!(json["vouched"], 0, "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("audit.head is empty"),
+        "{json}"
+    );
+    home.cmd()
+        .args(["audit", "verify"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot be vouched for"));
+    // The next record rewrites the head: from then on the log is vouched
+    // for again (what was cut before it stays undetectable).
+    home.cmd().args(["run", "--", "true"]).assert().success();
+    home.cmd().args(["audit", "verify"]).assert().success();
+}
+
 #[test]
 fn a_removed_last_record_is_detected() {
     let (home, _) = home_with_history();
