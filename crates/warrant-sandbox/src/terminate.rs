@@ -52,10 +52,10 @@ use crate::Error;
 use crate::proc::{self, ProcessId};
 
 /// How often the targets are checked while waiting.
-const POLL: Duration = Duration::from_millis(10);
+pub(crate) const POLL: Duration = Duration::from_millis(10);
 
 /// How long to wait for `SIGKILL` to take effect before returning.
-const KILL_WAIT: Duration = Duration::from_millis(100);
+pub(crate) const KILL_WAIT: Duration = Duration::from_millis(100);
 
 /// How long one freeze of the tree waits in all for the processes it sent
 /// `SIGSTOP` to actually stop (normally well under a millisecond each).
@@ -173,7 +173,7 @@ pub fn terminate_tree(root: &ProcessId, grace: Duration) -> Ended {
 
 /// Stops every member but `root`, then adds and stops their descendants
 /// until a read of `/proc` finds no new one (or [`FREEZE_ROUNDS`] have).
-fn freeze(mut members: Vec<Target>, root: &ProcessId) -> Vec<Target> {
+pub(crate) fn freeze(mut members: Vec<Target>, root: &ProcessId) -> Vec<Target> {
     let stop = |targets: &[Target]| {
         for target in targets.iter().filter(|t| t.id != *root) {
             target.signal(Signal::STOP);
@@ -222,7 +222,7 @@ fn wait_stopped(members: &[Target], root: &ProcessId, deadline: Instant) {
 
 /// Waits until every target is gone or `deadline` passes; returns the ones
 /// still there.
-fn wait_gone(mut targets: Vec<Target>, deadline: Instant) -> Vec<Target> {
+pub(crate) fn wait_gone(mut targets: Vec<Target>, deadline: Instant) -> Vec<Target> {
     loop {
         targets.retain(|t| proc::is_alive(&t.id));
         let now = Instant::now();
@@ -234,15 +234,15 @@ fn wait_gone(mut targets: Vec<Target>, deadline: Instant) -> Vec<Target> {
 }
 
 /// A process to signal, held through a pidfd where possible.
-struct Target {
-    id: ProcessId,
+pub(crate) struct Target {
+    pub(crate) id: ProcessId,
     pidfd: Option<OwnedFd>,
 }
 
 impl Target {
     /// `None` when `id` is gone, is the calling process, or its pid names
     /// another process now.
-    fn open(id: ProcessId) -> Option<Target> {
+    pub(crate) fn open(id: ProcessId) -> Option<Target> {
         if id.pid == std::process::id() {
             return None;
         }
@@ -258,7 +258,7 @@ impl Target {
     }
 
     /// Sends `signal`; a target that is gone is left alone.
-    fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         match &self.pidfd {
             Some(pidfd) => {
                 let _ = pidfd_send_signal(pidfd, signal);
