@@ -2,6 +2,7 @@
 
 mod audit;
 mod broker_faults;
+mod containment;
 mod crash;
 mod daemon;
 mod dynamic;
