@@ -3,6 +3,7 @@
 mod audit;
 mod broker_faults;
 mod containment;
+mod containment_faults;
 mod crash;
 mod daemon;
 mod dynamic;
