@@ -51,7 +51,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::process::Signal;
+use rustix::io::Errno;
+use rustix::process::{Signal, WaitOptions, wait};
 
 use crate::proc::{self, ProcessId};
 use crate::terminate::{self, Ended, KILL_WAIT, POLL, Target};
@@ -118,7 +119,8 @@ pub fn probe() -> Mechanism {
 /// many: freezes the tree with `SIGSTOP`, sends `SIGKILL` to all of it,
 /// and reads `/proc` again, until a read finds no live descendant.
 ///
-/// Does not return while a descendant lives. A process killed in
+/// Does not return while a read of `/proc` finds a descendant (see
+/// [`end_children`] for what a read can miss). A process killed in
 /// uninterruptible sleep stays until it wakes; rounds are then repeated
 /// with a pause of up to 50 ms.
 ///
@@ -192,6 +194,47 @@ pub fn end_descendants(root: &ProcessId, grace: Duration) -> Ended {
     }
 }
 
+/// Ends every descendant of the calling process, which must be a child
+/// subreaper that no other code waits for children of: [`end_descendants`],
+/// then reaps, and repeats the [`sweep`] until the kernel reports that the
+/// calling process has no child left (`ECHILD`).
+///
+/// Reads of `/proc` are not atomic: a process that forks while it is read,
+/// its child taking a pid below the read's position (pids wrap around),
+/// and then exits, can leave a read that finds nothing while the child
+/// lives. Under a subreaper that cannot last: every live descendant has a
+/// live ancestor among the subreaper's own children (an orphan becomes one
+/// itself), so "no child at all" means "no descendant", and the kernel says
+/// that exactly.
+pub fn end_children(grace: Duration) -> Ended {
+    let Ok(me) = proc::identify(std::process::id()) else {
+        return Ended::default();
+    };
+    let mut ended = end_descendants(&me, grace);
+    let mut pause = Duration::from_millis(1);
+    while has_children() {
+        ended.killed += sweep(&me);
+        thread::sleep(pause);
+        pause = (pause * 2).min(SWEEP_BACKOFF);
+    }
+    ended
+}
+
+/// Reaps every ended child; whether any child (running, stopped) is left.
+fn has_children() -> bool {
+    loop {
+        // `wait`, not `waitpid(None, ..)`: that one waits only for children
+        // in the caller's process group, and a `setsid` child is in none.
+        match wait(WaitOptions::NOHANG) {
+            Ok(Some(_)) | Err(Errno::INTR) => {}
+            Ok(None) => return true,
+            Err(Errno::CHILD) => return false,
+            // Not expected: treat as "still there" and let the sweep look.
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Watches one command started by the calling process (a child subreaper):
 /// once the command has ended, or `timeout` has passed, everything the
 /// calling process has under it is ended ([`end_descendants`]).
@@ -243,17 +286,16 @@ impl Watch {
     }
 
     /// Stops watching, ends whatever is still under the calling process and
-    /// reaps it. Call it once the command itself has been reaped: this
-    /// reaps *any* ended child ([`reap_children`](crate::terminate::reap_children)).
+    /// reaps it ([`end_children`]): returns once it has no child left. Call
+    /// it once the command itself has been reaped, since this reaps *any*
+    /// ended child.
     pub fn finish(self) -> Ended {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
-        let ended = match &self.me {
-            Some(me) => end_descendants(me, self.grace),
-            None => Ended::default(),
-        };
-        terminate::reap_children();
-        ended
+        if self.me.is_none() {
+            return Ended::default();
+        }
+        end_children(self.grace)
     }
 }
 

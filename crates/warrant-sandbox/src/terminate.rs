@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::process::{
-    Pid, PidfdFlags, Signal, WaitOptions, kill_process, pidfd_open, pidfd_send_signal, waitpid,
+    Pid, PidfdFlags, Signal, WaitOptions, kill_process, pidfd_open, pidfd_send_signal,
 };
 
 use crate::Error;
@@ -284,7 +284,7 @@ pub fn set_child_subreaper() -> Result<(), Error> {
 }
 
 /// Reaps every child of the calling process that has ended, without
-/// blocking (`waitpid(-1, WNOHANG)` until none is left); returns how many.
+/// blocking (`wait` with `WNOHANG` until none is left); returns how many.
 ///
 /// This collects *any* ended child, including one that other code holds as
 /// a [`std::process::Child`] and would `wait` for later (that `wait` then
@@ -293,7 +293,9 @@ pub fn set_child_subreaper() -> Result<(), Error> {
 pub fn reap_children() -> usize {
     let mut reaped = 0;
     loop {
-        match waitpid(None, WaitOptions::NOHANG) {
+        // Not `waitpid(None, ..)`, which reaps only children in this
+        // process group: a `setsid` child would stay a zombie.
+        match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some(_)) => reaped += 1,
             Err(Errno::INTR) => {}
             // No ended child left, or no child at all.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use warrant_broker::{Client, TaskSession};
-use warrant_sandbox::{contain, proc, sandbox, terminate};
+use warrant_sandbox::{contain, sandbox, terminate};
 
 use super::Context;
 use super::grant::parse_ttl;
@@ -178,10 +178,9 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
 
     // What the agent left running is still ours (subreaper), however it
     // left its parent: TERM, the grace period, then freeze-and-kill sweeps
-    // until nothing is left (a TERM handler's new process included).
-    let me = proc::identify(std::process::id())?;
-    let ended = contain::end_descendants(&me, grace);
-    terminate::reap_children();
+    // until the kernel says no child is left (a TERM handler's new process
+    // included).
+    let ended = contain::end_children(grace);
     if ended.terminated + ended.killed > 0 {
         eprintln!(
             "warrant: ended {} process(es) the agent left running",

@@ -152,5 +152,8 @@ fn status_names_the_containment_mechanism() {
     );
     assert!(status["containment"]["supervisor_shielded"].is_boolean());
     let text = home.run(&["status"]);
-    assert!(text.stdout.contains("containment: subreaper sweep"), "{text:?}");
+    assert!(
+        text.stdout.contains("containment: subreaper sweep"),
+        "{text:?}"
+    );
 }

@@ -10,6 +10,7 @@
 //! task's end.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +21,7 @@ use crate::non_root::{Serving, User, text};
 
 /// How many tasks (`WARRANT_TEST_CONTAIN_TASKS` to try another number).
 const TASKS: usize = 200;
-const CONCURRENT: usize = 12;
+const CONCURRENT: usize = 16;
 
 fn tasks() -> usize {
     std::env::var("WARRANT_TEST_CONTAIN_TASKS")
@@ -48,12 +49,20 @@ grace    = "300ms"
 /// one, forever; `spin` only runs.
 const HOSTILE: &str = r#"
 role=$1
+# What the grant's command starts carries the grant's marker (not the
+# `warrant run` that supervises it).
+[ "$role" = held ] && export GMARK="held$MARK"
 case $role in
+use)
+  while :; do
+    warrant run --grant "$GRANT" --no-tty -e DB=warrant://db/dev/url -- true >/dev/null 2>&1
+    sleep 1
+  done ;;
 loop)
   while :; do
     warrant run --grant "$GRANT" --no-tty -e DB=warrant://db/dev/url -- true >/dev/null 2>&1
     warrant request --actor bot --secret db/dev/url --reason "escape $MARK" --ttl 1m >/dev/null 2>&1
-    sleep 0.7
+    sleep 0.3
   done ;;
 spin)
   while :; do sleep 0.3; done ;;
@@ -66,7 +75,7 @@ ignorer)
 esac
 # held or agent: leave every kind of process behind, then say so.
 sleep 60 &
-if [ "$role" = held ]; then setsid sh ../hostile.sh loop & else setsid sh ../hostile.sh spin & fi
+if [ "$role" = held ]; then setsid sh ../hostile.sh use & else setsid sh ../hostile.sh spin & fi
 ( sh ../hostile.sh spin & ) &
 sh ../hostile.sh trapper &
 sh -c 'trap "" TERM; kill -STOP $$; sleep 60' &
@@ -81,10 +90,11 @@ const AGENT: &str = r#"
 warrant request --secret db/dev/url --reason "fault $MARK" --ttl "$TTL" --json > req.json || exit 90
 GRANT=$(sed -n 's/.*"id": "\(g_[a-z0-9]*\)".*/\1/p' req.json)
 export GRANT
-GMARK="held$MARK" warrant run --grant "$GRANT" --no-tty -e DB=warrant://db/dev/url -- sh ../hostile.sh held &
+( warrant run --grant "$GRANT" --no-tty -e DB=warrant://db/dev/url -- sh ../hostile.sh held; echo $? > held.done ) &
 sh ../hostile.sh agent &
-i=0; until [ -s held.ready ] && [ -s agent.ready ]; do sleep 0.02; i=$((i+1)); [ $i -gt 1500 ] && exit 91; done
-echo "$GRANT" > up
+# The grant may expire before its command starts (a short ttl, a loaded machine).
+i=0; until { [ -s held.ready ] || [ -s held.done ]; } && [ -s agent.ready ]; do sleep 0.02; i=$((i+1)); [ $i -gt 1500 ] && exit 91; done
+[ -s held.ready ] && echo "$GRANT" > up || echo "$GRANT" > held.refused
 [ "$END" = task ] && exit 0
 i=0; until [ -e finish ]; do sleep 0.05; i=$((i+1)); [ $i -gt 1200 ] && exit 92; done
 exit 0
@@ -108,11 +118,8 @@ fn carrying(marker: &str) -> Vec<u32> {
         .filter(|pid| crate::harness::pid_alive(*pid))
         .filter(|pid| {
             ["cmdline", "environ"].iter().any(|file| {
-                std::fs::read(format!("/proc/{pid}/{file}")).is_ok_and(|bytes| {
-                    bytes
-                        .windows(marker.len())
-                        .any(|w| w == marker.as_bytes())
-                })
+                std::fs::read(format!("/proc/{pid}/{file}"))
+                    .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
             })
         })
         .collect()
@@ -122,15 +129,17 @@ fn carrying(marker: &str) -> Vec<u32> {
 #[derive(Default)]
 struct Outcome {
     grant: String,
-    held_survivors: Vec<u32>,
-    task_survivors: Vec<u32>,
+    /// The grant expired before its command started.
+    refused: bool,
+    held_survivors: Vec<String>,
+    task_survivors: Vec<String>,
     failure: Option<String>,
 }
 
 fn one_task(user: &User, nonce: &str, index: usize, end: End) -> Outcome {
     let mark = format!("ctn{nonce}t{index}z");
     let dir = user.path().join(format!("t{index}"));
-    let ttl = if end == End::Expiry { "2s" } else { "5m" };
+    let ttl = if end == End::Expiry { "3s" } else { "5m" };
     let mut task = user
         .sh(&format!(
             "mkdir -p t{index} && cd t{index} && exec warrant task --actor bot --grace 300ms -- sh -c \"$AGENT\""
@@ -141,20 +150,39 @@ fn one_task(user: &User, nonce: &str, index: usize, end: End) -> Outcome {
         .env("TTL", ttl)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        // A file, not a pipe: a leftover holding a pipe open would keep
+        // the test waiting.
+        .stderr(std::fs::File::create(user.path().join(format!("t{index}.err"))).unwrap())
         .spawn()
         .unwrap();
+    let err =
+        || std::fs::read_to_string(user.path().join(format!("t{index}.err"))).unwrap_or_default();
     let mut outcome = Outcome::default();
     let up = dir.join("up");
+    let refused = dir.join("held.refused");
+    let said = |path: &Path| std::fs::read_to_string(path).is_ok_and(|s| s.ends_with('\n'));
     if !wait_until(Duration::from_secs(30), || {
-        std::fs::read_to_string(&up).is_ok_and(|s| s.ends_with('\n'))
-    }) {
-        let _ = task.kill();
-        let out = task.wait_with_output().unwrap();
-        outcome.failure = Some(format!("task {index} never came up: {}", text(&out)));
+        said(&up) || said(&refused) || task.try_wait().unwrap().is_some()
+    }) || !(said(&up) || said(&refused))
+    {
+        // Not killed: that would hand its processes to pid 1.
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("finish"), "");
+        let status = task.wait().unwrap();
+        outcome.failure = Some(format!("task {index} never came up ({status}): {}", err()));
+        outcome.task_survivors = describe(&carrying(&mark));
         return outcome;
     }
-    outcome.grant = std::fs::read_to_string(&up).unwrap().trim().to_owned();
+    if said(&refused) {
+        // Its grant expired before its command could start: nothing held it.
+        outcome.grant = std::fs::read_to_string(&refused).unwrap().trim().to_owned();
+        outcome.refused = true;
+        if end != End::Expiry {
+            outcome.failure = Some(format!("task {index} ({end:?}): its grant was refused"));
+        }
+    } else {
+        outcome.grant = std::fs::read_to_string(&up).unwrap().trim().to_owned();
+    }
     let held = format!("held{mark}");
     if end != End::Task {
         if end == End::Revoke {
@@ -165,21 +193,40 @@ fn one_task(user: &User, nonce: &str, index: usize, end: End) -> Outcome {
         }
         // The grant's grace (300 ms) for its command, then 1 s for what
         // the command left; at most 2 s more for the expiry's tick.
-        let bound = match end {
-            End::Expiry => Duration::from_secs(8),
-            _ => Duration::from_secs(4),
-        };
+        // Generous for a loaded machine: the wait ends as soon as none is left.
+        let bound = Duration::from_secs(if end == End::Expiry { 12 } else { 8 });
         wait_until(bound, || carrying(&held).is_empty());
-        outcome.held_survivors = carrying(&held);
+        outcome.held_survivors = describe(&carrying(&held));
         std::fs::write(dir.join("finish"), "").unwrap();
     }
-    let out = task.wait_with_output().unwrap();
-    if !out.status.success() && outcome.failure.is_none() {
-        outcome.failure = Some(format!("task {index} failed: {}", text(&out)));
+    let status = task.wait().unwrap();
+    if !status.success() && outcome.failure.is_none() {
+        outcome.failure = Some(format!("task {index} failed ({status}): {}", err()));
     }
     // No waiting: `warrant task` returns only once nothing is left.
-    outcome.task_survivors = carrying(&mark);
+    outcome.task_survivors = describe(&carrying(&mark));
     outcome
+}
+
+/// What a survivor is: pid, parent, state and command line.
+fn describe(pids: &[u32]) -> Vec<String> {
+    pids.iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().take(2).collect())
+                .unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default();
+            let parent: u32 = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let parent_cmdline = std::fs::read(format!("/proc/{parent}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default();
+            format!("{pid} (state and parent {fields:?}: {cmdline}; parent: {parent_cmdline})")
+        })
+        .collect()
 }
 
 /// 200 tasks, 12 at a time; every task's processes end with it, those
@@ -208,7 +255,7 @@ EOF"#
         .sh("exec warrant serve --no-ui")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(user.path().join("serve.err")).unwrap())
         .spawn()
         .unwrap();
     let _daemon = Serving(daemon);
@@ -243,6 +290,12 @@ EOF"#
         }
     });
     let took = started.elapsed();
+    let serve_err = std::fs::read_to_string(user.path().join("serve.err")).unwrap_or_default();
+    let alive = user
+        .run("warrant status >/dev/null 2>&1", "")
+        .status
+        .success();
+    assert!(alive, "the daemon died: {serve_err}");
     let outcomes = outcomes.into_inner().unwrap();
 
     // The audit log, in order: no use of a grant after its end, and
@@ -284,19 +337,23 @@ EOF"#
         // A request from outside every task that a leftover made.
         let reason = record["reason"].as_str().unwrap_or_default();
         if event == "grant_requested" && reason.starts_with("escape ") {
-            let from_a_task = record["task"].as_str().is_some_and(|task| {
-                task_ended.get(task).is_none_or(|end| at < *end)
-            });
+            let from_a_task = record["task"]
+                .as_str()
+                .is_some_and(|task| task_ended.get(task).is_none_or(|end| at < *end));
             if !from_a_task {
                 uses_after_end.push(format!("{at}: {record}"));
             }
         }
     }
-    assert!(!user.audit().contains(&value), "a value reached the audit log");
+    assert!(
+        !user.audit().contains(&value),
+        "a value reached the audit log"
+    );
 
     let mut by_end: HashMap<End, usize> = HashMap::new();
     let mut failures = Vec::new();
     let mut survivors = 0;
+    let refused = outcomes.iter().filter(|(_, _, o)| o.refused).count();
     for (index, end, outcome) in &outcomes {
         *by_end.entry(*end).or_default() += 1;
         if let Some(failure) = &outcome.failure {
@@ -318,14 +375,26 @@ EOF"#
     }
     eprintln!(
         "containment faults: {} tasks ({by_end:?}) as uid {}, {CONCURRENT} at a time, in {took:?}: \
-         {survivors} survivors, {} uses after the end, {} grants used in all",
+         {survivors} survivors, {} uses after the end, {} grants used in all, \
+         {refused} grants expired before their command started",
         outcomes.len(),
-        if user.drop_privileges { 65534 } else { rustix::process::getuid().as_raw() },
+        if user.drop_privileges {
+            65534
+        } else {
+            rustix::process::getuid().as_raw()
+        },
         uses_after_end.len(),
         audit.iter().filter(|r| r["event"] == "grant_used").count(),
     );
     assert_eq!(outcomes.len(), total);
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\n--- the daemon said:\n{serve_err}",
+        failures.join("\n")
+    );
     assert!(uses_after_end.is_empty(), "{}", uses_after_end.join("\n"));
-    assert!(task_of_grant.len() >= total, "every task asked for its grant");
+    assert!(
+        task_of_grant.len() >= total,
+        "every task asked for its grant"
+    );
 }

@@ -625,7 +625,11 @@ fn a_setsid_child_of_run_command_ends_with_the_command() {
         assert!(revoked.status.success());
     });
     assert_eq!(step(&lines, "exit")["data"]["exit_code"], 0, "{lines:#?}");
-    assert_eq!(step(&lines, "timeout")["data"]["timed_out"], true, "{lines:#?}");
+    assert_eq!(
+        step(&lines, "timeout")["data"]["timed_out"],
+        true,
+        "{lines:#?}"
+    );
     assert_ne!(step(&lines, "revoke")["data"]["exit_code"], 0, "{lines:#?}");
     for name in ["exit", "timeout", "revoke"] {
         let pid: u32 = std::fs::read_to_string(dir.join(format!("{name}.pid")))
