@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use crate::harness::{Home, pid_alive, wait_child, wait_until};
 
 /// A process that ignores `TERM` (inherited through `exec`) and writes its
-/// pid to `NAME.pid`: only `SIGKILL` ends it.
+/// pid to `NAME.pid`: only `SIGKILL` ends it. It holds none of the streams
+/// it inherited, so nobody waits for it to close them.
 fn write_survivor(dir: &Path, name: &str) {
     std::fs::write(
         dir.join(format!("{name}.sh")),
-        format!("trap '' TERM\necho $$ > {name}.pid.tmp && mv {name}.pid.tmp {name}.pid\nexec sleep 30\n"),
+        format!("trap '' TERM\necho $$ > {name}.pid.tmp && mv {name}.pid.tmp {name}.pid\nexec sleep 30 </dev/null >/dev/null 2>&1\n"),
     )
     .unwrap();
 }
@@ -50,8 +51,10 @@ fn a_term_handler_that_starts_a_setsid_survivor_ends_with_its_task() {
     .unwrap();
     let script = "sh handler.sh & \
         i=0; until [ -s handler.pid ]; do sleep 0.02; i=$((i+1)); [ $i -gt 250 ] && exit 91; done; exit 0";
+    let started = Instant::now();
     let task = home.task(&["--actor", "bot", "--grace", "2s"], script);
     assert_eq!(task.code, 0, "{task:?}");
+    assert!(started.elapsed() < Duration::from_secs(15));
     let survivor = pid_of(&dir, "survivor");
     assert!(
         !pid_alive(survivor),

@@ -616,7 +616,7 @@ fn a_setsid_child_of_run_command_ends_with_the_command() {
     for name in ["exit", "timeout", "revoke"] {
         std::fs::write(
             dir.join(format!("{name}.sh")),
-            format!("trap '' TERM\necho $$ > {name}.pid.tmp && mv {name}.pid.tmp {name}.pid\nexec sleep 30\n"),
+            format!("trap '' TERM\necho $$ > {name}.pid.tmp && mv {name}.pid.tmp {name}.pid\nexec sleep 30 </dev/null >/dev/null 2>&1\n"),
         )
         .unwrap();
     }
