@@ -8,7 +8,8 @@
 //! - [`set_child_subreaper`] and [`reap_children`] keep orphans in reach:
 //!   a process that double-forks to escape its parent is re-parented to the
 //!   nearest subreaper instead of pid 1, so `warrant task` can still find it
-//!   among its own [`descendants`](crate::proc::descendants) and end it.
+//!   among its own [`descendants`](crate::proc::descendants) and end it
+//!   ([`contain::end_children`](crate::contain::end_children)).
 //!
 //! A recycled pid is never signalled: each target is opened as a pidfd, and
 //! kept only if its pid still has the target's start time after the pidfd
@@ -140,8 +141,8 @@ pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
 /// has been re-parented away from the tree (to the nearest child subreaper,
 /// else pid 1); so can a child the root forks between the last read and its
 /// own end. A supervisor that marks itself with [`set_child_subreaper`] gets
-/// those orphans as its own children and can end them with
-/// `terminate(&descendants(&me), grace)`.
+/// those orphans as its own children and ends them with
+/// [`contain::end_children`](crate::contain::end_children).
 pub fn terminate_tree(root: &ProcessId, grace: Duration) -> Ended {
     // The grace period includes the time spent freezing the tree.
     let deadline = Instant::now() + grace;
