@@ -46,7 +46,10 @@ fn a_term_handler_that_starts_a_setsid_survivor_ends_with_its_task() {
     write_survivor(&dir, "survivor");
     std::fs::write(
         dir.join("handler.sh"),
-        "trap 'setsid sh survivor.sh & sleep 0.2; exit 0' TERM\necho $$ > handler.pid\nwhile :; do sleep 0.1; done\n",
+        // The handler names the survivor itself: the survivor may get its
+        // own SIGTERM before it could write anything.
+        "trap 'setsid sh survivor.sh & echo $! > spawned.pid; sleep 0.2; exit 0' TERM\n\
+         echo $$ > handler.pid\nwhile :; do sleep 0.1; done\n",
     )
     .unwrap();
     let script = "sh handler.sh & \
@@ -55,7 +58,7 @@ fn a_term_handler_that_starts_a_setsid_survivor_ends_with_its_task() {
     let task = home.task(&["--actor", "bot", "--grace", "2s"], script);
     assert_eq!(task.code, 0, "{task:?}");
     assert!(started.elapsed() < Duration::from_secs(15));
-    let survivor = pid_of(&dir, "survivor");
+    let survivor = pid_of(&dir, "spawned");
     assert!(
         !pid_alive(survivor),
         "the TERM handler's setsid survivor {survivor} outlived its task"
