@@ -1,13 +1,18 @@
 //! `run_command`: one process under a grant, its output redacted and
 //! captured for the model, capped in size and in time.
+//!
+//! Nothing the command starts outlives it: the server is a child subreaper,
+//! and when the command ends (by itself, at its timeout, or because the
+//! daemon ended it when its grant was revoked or expired) everything under
+//! the server is ended ([`warrant_sandbox::contain::Watch`]). So commands
+//! of one server run one at a time.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rmcp::schemars;
@@ -18,6 +23,7 @@ use warrant_broker::protocol::{ErrorCode, RunResult, UseRequest};
 use warrant_env::{Delivery, EnvPlan};
 use warrant_exec::{ChildStatus, RunSpec, Streams, TerminalMode};
 use warrant_redact::{MIN_SECRET_LEN, RedactorBuilder};
+use warrant_sandbox::contain;
 use warrant_secret::SecretName;
 
 use crate::Config;
@@ -27,8 +33,10 @@ pub const OUTPUT_CAP: usize = 64 * 1024;
 /// Default and longest timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
-/// SIGTERM → SIGKILL grace at a timeout.
+/// SIGTERM → SIGKILL grace at a timeout, and for what the command left.
 const KILL_GRACE: Duration = Duration::from_secs(2);
+/// Held while a command runs: one at a time per server.
+static RUNNING: Mutex<()> = Mutex::new(());
 /// Largest stdin accepted.
 const MAX_STDIN: usize = 1 << 20;
 
@@ -102,6 +110,10 @@ pub fn run(config: &Config, args: CommandArgs) -> Result<Value, warrant_broker::
         ));
     }
 
+    // One command at a time per server: this process is the child
+    // subreaper of what its command starts, and everything under it is
+    // ended when the command ends, so it must all belong to one command.
+    let _one_at_a_time = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let mut client = Client::connect(&config.home)?;
     let env = match args.env {
         Some(env) => env,
@@ -208,24 +220,23 @@ pub fn run(config: &Config, args: CommandArgs) -> Result<Value, warrant_broker::
         cwd,
     };
 
-    let pid = Arc::new(AtomicU32::new(0));
-    let (finished, done) = std::sync::mpsc::channel::<()>();
-    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = {
-        let (pid, timed_out) = (Arc::clone(&pid), Arc::clone(&timed_out));
-        std::thread::spawn(move || watchdog(timeout, &pid, &done, &timed_out))
-    };
+    if let Err(e) = warrant_sandbox::terminate::set_child_subreaper() {
+        eprintln!("warrant mcp: warning: cannot keep the command's orphans under the server: {e}");
+    }
+    // Ends what the command left as soon as it ends (on its own, or because
+    // the daemon ended it at the grant's revocation or expiry), and
+    // everything at the timeout: `setsid` survivors included.
+    let watch = contain::Watch::start(KILL_GRACE, Some(timeout));
     let session = std::cell::RefCell::new(Some(session));
     let mut on_spawn = |child: u32| {
-        pid.store(child, Ordering::SeqCst);
+        watch.spawned(child);
         if let Some(s) = session.borrow_mut().as_mut() {
             let _ = s.spawned(child);
         }
     };
     let outcome = warrant_exec::run_with_streams(spec, streams, &mut on_spawn);
-    // Wakes the watchdog at once (a closed channel ends its wait).
-    drop(finished);
-    let _ = watchdog.join();
+    let timed_out = watch.timed_out();
+    watch.finish();
     let _ = feeder.join();
     let outcome =
         outcome.map_err(|e| refuse(e.to_string(), Some("check the program and its arguments")))?;
@@ -248,7 +259,7 @@ pub fn run(config: &Config, args: CommandArgs) -> Result<Value, warrant_broker::
         "stdout": text(&stdout, stdout_cut),
         "stderr": text(&stderr, stderr_cut),
         "truncated": truncated,
-        "timed_out": timed_out.load(Ordering::SeqCst),
+        "timed_out": timed_out,
     });
     if let Some(signal) = signal {
         result["signal"] = json!(signal);
@@ -291,35 +302,6 @@ fn text(bytes: &[u8], cut: bool) -> String {
         ));
     }
     text
-}
-
-/// Ends the command's process group at the timeout: SIGTERM, then SIGKILL.
-/// Returns as soon as `done` closes (the command ended).
-fn watchdog(
-    timeout: Duration,
-    pid: &AtomicU32,
-    done: &std::sync::mpsc::Receiver<()>,
-    timed_out: &std::sync::atomic::AtomicBool,
-) {
-    use std::sync::mpsc::RecvTimeoutError;
-    if !matches!(done.recv_timeout(timeout), Err(RecvTimeoutError::Timeout)) {
-        return;
-    }
-    let leader = pid.load(Ordering::SeqCst);
-    let Some(group) = i32::try_from(leader)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return;
-    };
-    timed_out.store(true, Ordering::SeqCst);
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-    if matches!(
-        done.recv_timeout(KILL_GRACE),
-        Err(RecvTimeoutError::Timeout)
-    ) {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    }
 }
 
 #[cfg(test)]

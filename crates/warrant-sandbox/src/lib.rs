@@ -8,6 +8,11 @@
 //! - [`terminate`]: ends processes when a grant is revoked or a task ends:
 //!   `SIGTERM`, a grace period, then `SIGKILL` ([`terminate::terminate`],
 //!   [`terminate::terminate_tree`]); a recycled pid is never signalled.
+//! - [`contain`]: nothing a supervisor (`warrant task`, `warrant run
+//!   --grant`, MCP `run_command`) started outlives it: a child subreaper
+//!   that ends its descendants with a freeze-and-kill [`contain::sweep`],
+//!   repeated until none is left ([`contain::end_descendants`],
+//!   [`contain::Watch`]).
 //! - [`sandbox`]: `warrant task` runs the agent under Landlock so that it
 //!   cannot read or change warrant's own files
 //!   ([`sandbox::restrict_self_hiding`]), while everything else stays as
@@ -35,6 +40,7 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod contain;
 pub mod peer;
 pub mod proc;
 pub mod sandbox;

@@ -200,8 +200,8 @@ pub fn is_descendant(pid: u32, root: &ProcessId) -> bool {
 /// Every live process under `root`, children of children included, not
 /// `root` itself; empty when `root` has ended.
 ///
-/// `/proc` is scanned once and the parent tree built from that snapshot, so
-/// a process forked during the scan may be missed (see
+/// `/proc` is not read atomically, so a process forked during the read may
+/// be missed (see
 /// [`terminate_tree`](crate::terminate::terminate_tree) for how termination
 /// copes with that).
 pub fn descendants(root: &ProcessId) -> Vec<ProcessId> {
@@ -209,8 +209,68 @@ pub fn descendants(root: &ProcessId) -> Vec<ProcessId> {
 }
 
 /// The live descendants of all `roots` (which must be alive to count), each
-/// once, roots excluded; from one scan of `/proc`.
+/// once, roots excluded.
+///
+/// Walks the tree down through `/proc/PID/task/TID/children`, which costs
+/// a few reads per process of the tree, where a scan of `/proc` reads every
+/// process of the machine (many supervisors scanning at once on a busy
+/// machine slowed each other down by seconds). On a kernel without those
+/// files (`CONFIG_PROC_CHILDREN`), one scan of `/proc` instead.
 pub(crate) fn descendants_of(roots: &[ProcessId]) -> Vec<ProcessId> {
+    walk(roots).unwrap_or_else(|| descendants_by_scan(roots))
+}
+
+/// The children of `pid` as its threads' `children` files list them; `None`
+/// when this kernel has no such files, empty when `pid` is gone.
+fn children_of(pid: u32) -> Option<Vec<u32>> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Some(Vec::new());
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        match fs::read_to_string(task.path().join("children")) {
+            Ok(text) => children.extend(
+                text.split_ascii_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && task.path().exists() => {
+                return None;
+            }
+            // The thread or the process ended meanwhile.
+            Err(_) => {}
+        }
+    }
+    Some(children)
+}
+
+/// [`descendants_of`] through the `children` files.
+fn walk(roots: &[ProcessId]) -> Option<Vec<ProcessId>> {
+    let mut queue: Vec<ProcessId> = roots.iter().filter(|r| is_alive(r)).copied().collect();
+    let mut seen: HashSet<u32> = queue.iter().map(|r| r.pid).collect();
+    let mut found = Vec::new();
+    while let Some(parent) = queue.pop() {
+        for pid in children_of(parent.pid)? {
+            let Ok(stat) = read_stat(pid) else { continue };
+            // Listed a moment ago; a recycled pid has another parent or
+            // started before its supposed parent.
+            if stat.ppid != parent.pid || stat.start_time < parent.start_time || !seen.insert(pid) {
+                continue;
+            }
+            let id = ProcessId {
+                pid,
+                start_time: stat.start_time,
+            };
+            if !stat.has_ended() {
+                found.push(id);
+                queue.push(id);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// [`descendants_of`] from one scan of `/proc`.
+fn descendants_by_scan(roots: &[ProcessId]) -> Vec<ProcessId> {
     let table = scan();
     let mut children: HashMap<u32, Vec<(u32, Stat)>> = HashMap::new();
     let mut by_pid: HashMap<u32, Stat> = HashMap::new();

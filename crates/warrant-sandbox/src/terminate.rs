@@ -8,7 +8,8 @@
 //! - [`set_child_subreaper`] and [`reap_children`] keep orphans in reach:
 //!   a process that double-forks to escape its parent is re-parented to the
 //!   nearest subreaper instead of pid 1, so `warrant task` can still find it
-//!   among its own [`descendants`](crate::proc::descendants) and end it.
+//!   among its own [`descendants`](crate::proc::descendants) and end it
+//!   ([`contain::end_children`](crate::contain::end_children)).
 //!
 //! A recycled pid is never signalled: each target is opened as a pidfd, and
 //! kept only if its pid still has the target's start time after the pidfd
@@ -45,17 +46,17 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::process::{
-    Pid, PidfdFlags, Signal, WaitOptions, kill_process, pidfd_open, pidfd_send_signal, waitpid,
+    Pid, PidfdFlags, Signal, WaitOptions, kill_process, pidfd_open, pidfd_send_signal,
 };
 
 use crate::Error;
 use crate::proc::{self, ProcessId};
 
 /// How often the targets are checked while waiting.
-const POLL: Duration = Duration::from_millis(10);
+pub(crate) const POLL: Duration = Duration::from_millis(10);
 
 /// How long to wait for `SIGKILL` to take effect before returning.
-const KILL_WAIT: Duration = Duration::from_millis(100);
+pub(crate) const KILL_WAIT: Duration = Duration::from_millis(100);
 
 /// How long one freeze of the tree waits in all for the processes it sent
 /// `SIGSTOP` to actually stop (normally well under a millisecond each).
@@ -140,8 +141,8 @@ pub fn terminate(targets: &[ProcessId], grace: Duration) -> Ended {
 /// has been re-parented away from the tree (to the nearest child subreaper,
 /// else pid 1); so can a child the root forks between the last read and its
 /// own end. A supervisor that marks itself with [`set_child_subreaper`] gets
-/// those orphans as its own children and can end them with
-/// `terminate(&descendants(&me), grace)`.
+/// those orphans as its own children and ends them with
+/// [`contain::end_children`](crate::contain::end_children).
 pub fn terminate_tree(root: &ProcessId, grace: Duration) -> Ended {
     // The grace period includes the time spent freezing the tree.
     let deadline = Instant::now() + grace;
@@ -173,7 +174,7 @@ pub fn terminate_tree(root: &ProcessId, grace: Duration) -> Ended {
 
 /// Stops every member but `root`, then adds and stops their descendants
 /// until a read of `/proc` finds no new one (or [`FREEZE_ROUNDS`] have).
-fn freeze(mut members: Vec<Target>, root: &ProcessId) -> Vec<Target> {
+pub(crate) fn freeze(mut members: Vec<Target>, root: &ProcessId) -> Vec<Target> {
     let stop = |targets: &[Target]| {
         for target in targets.iter().filter(|t| t.id != *root) {
             target.signal(Signal::STOP);
@@ -222,7 +223,7 @@ fn wait_stopped(members: &[Target], root: &ProcessId, deadline: Instant) {
 
 /// Waits until every target is gone or `deadline` passes; returns the ones
 /// still there.
-fn wait_gone(mut targets: Vec<Target>, deadline: Instant) -> Vec<Target> {
+pub(crate) fn wait_gone(mut targets: Vec<Target>, deadline: Instant) -> Vec<Target> {
     loop {
         targets.retain(|t| proc::is_alive(&t.id));
         let now = Instant::now();
@@ -234,15 +235,15 @@ fn wait_gone(mut targets: Vec<Target>, deadline: Instant) -> Vec<Target> {
 }
 
 /// A process to signal, held through a pidfd where possible.
-struct Target {
-    id: ProcessId,
+pub(crate) struct Target {
+    pub(crate) id: ProcessId,
     pidfd: Option<OwnedFd>,
 }
 
 impl Target {
     /// `None` when `id` is gone, is the calling process, or its pid names
     /// another process now.
-    fn open(id: ProcessId) -> Option<Target> {
+    pub(crate) fn open(id: ProcessId) -> Option<Target> {
         if id.pid == std::process::id() {
             return None;
         }
@@ -258,7 +259,7 @@ impl Target {
     }
 
     /// Sends `signal`; a target that is gone is left alone.
-    fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         match &self.pidfd {
             Some(pidfd) => {
                 let _ = pidfd_send_signal(pidfd, signal);
@@ -284,7 +285,7 @@ pub fn set_child_subreaper() -> Result<(), Error> {
 }
 
 /// Reaps every child of the calling process that has ended, without
-/// blocking (`waitpid(-1, WNOHANG)` until none is left); returns how many.
+/// blocking (`wait` with `WNOHANG` until none is left); returns how many.
 ///
 /// This collects *any* ended child, including one that other code holds as
 /// a [`std::process::Child`] and would `wait` for later (that `wait` then
@@ -293,7 +294,9 @@ pub fn set_child_subreaper() -> Result<(), Error> {
 pub fn reap_children() -> usize {
     let mut reaped = 0;
     loop {
-        match waitpid(None, WaitOptions::NOHANG) {
+        // Not `waitpid(None, ..)`, which reaps only children in this
+        // process group: a `setsid` child would stay a zombie.
+        match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some(_)) => reaped += 1,
             Err(Errno::INTR) => {}
             // No ended child left, or no child at all.

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use warrant_broker::{Client, Error};
+use warrant_sandbox::contain;
 
 use super::{Context, print_json};
 use crate::args::JsonArgs;
@@ -15,7 +16,11 @@ pub fn run(ctx: &Context, args: JsonArgs) -> Result<u8> {
     let status = match answer {
         Ok(status) => status,
         Err(error @ (Error::NotRunning { .. } | Error::Io { .. })) if args.json => {
-            print_json(&serde_json::json!({ "running": false, "error": error.to_string() }))?;
+            print_json(&serde_json::json!({
+                "running": false,
+                "error": error.to_string(),
+                "containment": containment_json(),
+            }))?;
             return Ok(1);
         }
         Err(error) => return Err(error.into()),
@@ -23,6 +28,7 @@ pub fn run(ctx: &Context, args: JsonArgs) -> Result<u8> {
     if args.json {
         let mut value = serde_json::to_value(&status)?;
         value["running"] = true.into();
+        value["containment"] = containment_json();
         print_json(&value)?;
         return Ok(0);
     }
@@ -58,6 +64,7 @@ pub fn run(ctx: &Context, args: JsonArgs) -> Result<u8> {
         status.tasks, status.processes
     );
     println!("secrets:   {} in the store", status.secrets);
+    println!("containment: {}", contain::probe());
     println!(
         "approver:  {}",
         if status.approver_set {
@@ -67,4 +74,14 @@ pub fn run(ctx: &Context, args: JsonArgs) -> Result<u8> {
         }
     );
     Ok(0)
+}
+
+/// How this machine keeps what a task, a grant's command or an MCP command
+/// started from outliving it.
+fn containment_json() -> serde_json::Value {
+    let mechanism = contain::probe();
+    serde_json::json!({
+        "mechanism": mechanism.name(),
+        "supervisor_shielded": mechanism.shielded(),
+    })
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use warrant_broker::{Client, TaskSession};
-use warrant_sandbox::{proc, sandbox, terminate};
+use warrant_sandbox::{contain, sandbox, terminate};
 
 use super::Context;
 use super::grant::parse_ttl;
@@ -173,12 +173,12 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
     let _ = forwarder.join();
     watcher.stop();
 
-    // What the agent left running is still ours (subreaper): end it.
-    let me = proc::identify(std::process::id())?;
-    let leftovers = proc::descendants(&me);
-    let ended = terminate::terminate(&leftovers, grace);
-    terminate::reap_children();
-    if !leftovers.is_empty() {
+    // What the agent left running is still ours (subreaper), however it
+    // left its parent: TERM, the grace period, then freeze-and-kill sweeps
+    // until the kernel says no child is left (a TERM handler's new process
+    // included).
+    let ended = contain::end_children(grace);
+    if ended.terminated + ended.killed > 0 {
         eprintln!(
             "warrant: ended {} process(es) the agent left running",
             ended.terminated + ended.killed

@@ -2,6 +2,8 @@
 
 mod audit;
 mod broker_faults;
+mod containment;
+mod containment_faults;
 mod crash;
 mod daemon;
 mod dynamic;

@@ -48,6 +48,23 @@ async def main(actor, scenario):
                     "url": f"http://127.0.0.1:{port}/fronted",
                     "headers": {"HOST": "evil.example", "Authorization": "Bearer {{secret:api/token}}"}})
                 return
+            if scenario == "contain":
+                grant = await call(s, "request", "request_access",
+                                   {"secrets": ["db/dev/url"], "reason": "contain", "ttl": "10m"})
+                gid = grant.get("grant_id")
+                def leaving(name, then):
+                    return ["sh", "-c", f"(setsid sh {name}.sh &); "
+                            f"i=0; until [ -s {name}.pid ]; do sleep 0.02; i=$((i+1)); [ $i -gt 250 ] && exit 91; done; {then}"]
+                await call(s, "exit", "run_command", {"grant_id": gid, "argv": leaving("exit", "true")})
+                await call(s, "timeout", "run_command", {"grant_id": gid, "argv": leaving("timeout", "sleep 30"),
+                                                         "timeout_s": 1})
+                running = asyncio.create_task(s.call_tool("run_command", {"grant_id": gid,
+                    "argv": leaving("revoke", "sleep 30"), "timeout_s": 60}))
+                while not os.path.exists("revoke.pid"):
+                    await asyncio.sleep(0.02)
+                print(json.dumps({"label": "waiting", "data": gid}), flush=True)
+                emit("revoke", await running)
+                return
             tools = await s.list_tools()
             print(json.dumps({"label": "tools", "data": sorted(t.name for t in tools.tools)}), flush=True)
             await call(s, "list", "list_secrets", {})
@@ -587,5 +604,44 @@ fn the_server_speaks_each_protocol_revision_clients_use() {
         );
         let tools = answers[&2]["result"]["tools"].as_array().unwrap();
         assert_eq!(tools.len(), 6, "{version}: {tools:?}");
+    }
+}
+
+/// The third escape: a `setsid` child of `run_command` survived the
+/// command's timeout and its grant's revocation. Now it ends with the
+/// command: when it exits, at its timeout, and when the daemon ends it at
+/// the revocation, before the tool answers.
+#[test]
+fn a_setsid_child_of_run_command_ends_with_the_command() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    let dir = home.scratch();
+    for name in ["exit", "timeout", "revoke"] {
+        std::fs::write(
+            dir.join(format!("{name}.sh")),
+            format!("trap '' TERM\necho $$ > {name}.pid.tmp && mv {name}.pid.tmp {name}.pid\nexec sleep 30 </dev/null >/dev/null 2>&1\n"),
+        )
+        .unwrap();
+    }
+    let lines = drive(&home, "bot", "contain", |gid| {
+        let revoked = home.cmd().args(["revoke", gid]).output().unwrap();
+        assert!(revoked.status.success());
+    });
+    assert_eq!(step(&lines, "exit")["data"]["exit_code"], 0, "{lines:#?}");
+    assert_eq!(
+        step(&lines, "timeout")["data"]["timed_out"],
+        true,
+        "{lines:#?}"
+    );
+    assert_ne!(step(&lines, "revoke")["data"]["exit_code"], 0, "{lines:#?}");
+    for name in ["exit", "timeout", "revoke"] {
+        let pid: u32 = std::fs::read_to_string(dir.join(format!("{name}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            !crate::harness::pid_alive(pid),
+            "{name}: the setsid child {pid} outlived its command"
+        );
     }
 }

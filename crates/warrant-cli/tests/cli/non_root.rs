@@ -12,16 +12,16 @@ use std::process::{Command, Output, Stdio};
 
 use crate::harness::{APPROVER, fake_value};
 
-const UID: u32 = 65534;
+pub(crate) const UID: u32 = 65534;
 
 /// A home owned by an unprivileged user, and a copy of the binary it can run.
-struct User {
+pub(crate) struct User {
     dir: tempfile::TempDir,
-    drop_privileges: bool,
+    pub(crate) drop_privileges: bool,
 }
 
 impl User {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let drop_privileges = rustix::process::geteuid().is_root();
         let bin = dir.path().join("bin");
@@ -47,12 +47,12 @@ impl User {
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// `sh -c script` as the user, with `warrant` on its PATH and its home.
-    fn sh(&self, script: &str) -> Command {
+    pub(crate) fn sh(&self, script: &str) -> Command {
         let mut command = if self.drop_privileges {
             let mut c = Command::new("setpriv");
             c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
@@ -77,7 +77,7 @@ impl User {
         command
     }
 
-    fn run(&self, script: &str, input: &str) -> Output {
+    pub(crate) fn run(&self, script: &str, input: &str) -> Output {
         let mut child = self
             .sh(script)
             .stdin(Stdio::piped())
@@ -90,13 +90,13 @@ impl User {
         child.wait_with_output().unwrap()
     }
 
-    fn audit(&self) -> String {
+    pub(crate) fn audit(&self) -> String {
         std::fs::read_to_string(self.path().join("home/audit.jsonl")).unwrap_or_default()
     }
 }
 
 /// A daemon run by the user, stopped with the test.
-struct Serving(std::process::Child);
+pub(crate) struct Serving(pub(crate) std::process::Child);
 
 impl Drop for Serving {
     fn drop(&mut self) {
@@ -105,7 +105,7 @@ impl Drop for Serving {
     }
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "exit {:?}\nstdout: {}\nstderr: {}",
         output.status.code(),

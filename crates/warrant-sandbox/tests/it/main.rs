@@ -6,6 +6,7 @@
 //! whole process (child subreaper, reaping every child) run in a subprocess:
 //! this binary again, with one ignored test selected (see [`in_subprocess`]).
 
+mod contain;
 mod proc;
 mod sandbox;
 mod terminate;

@@ -2,6 +2,10 @@
 //! grant, and only after it checked the grant's state and scope. The
 //! daemon audits the use and the run (this process may not be able to
 //! write the audit log: under `warrant task` it cannot even read the home).
+//!
+//! This process supervises the command: it is a child subreaper, and when
+//! the command ends, whatever it left running ends too
+//! ([`warrant_sandbox::contain::Watch`]), so a value never outlives its run.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -12,11 +16,16 @@ use warrant_broker::protocol::{RunResult, UseRequest};
 use warrant_broker::{Client, UseSession};
 use warrant_env::{Delivery, EnvPlan};
 use warrant_exec::ChildStatus;
+use warrant_sandbox::contain;
 use warrant_secret::SecretName;
 
 use super::{EXIT_WARRANT_FAILED, Prepared, check_length, prepare};
 use crate::args::RunArgs;
 use crate::commands::Context;
+
+/// How long what the command left running has, after `SIGTERM`, before it
+/// is killed.
+const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<u8> {
     let (program, _) = args
@@ -77,8 +86,17 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
     }
     let Prepared { spec, .. } = prepare(args, &plan, by_name, resolved.into_os_string())?;
 
+    // Nothing the command starts outlives it: orphans come to this process
+    // (subreaper), and what is left when the command ends (on its own, or
+    // because the daemon ended it at the grant's revocation or expiry) is
+    // ended at once, `setsid` survivors included.
+    if let Err(e) = warrant_sandbox::terminate::set_child_subreaper() {
+        eprintln!("warrant: warning: cannot keep the command's orphans under this process: {e}");
+    }
+    let watch = contain::Watch::start(LEFTOVER_GRACE, None);
     let session = RefCell::new(Some(session));
     let mut report_pid = |pid: u32| {
+        watch.spawned(pid);
         let mut slot = session.borrow_mut();
         if let Some(s) = slot.as_mut() {
             if let Err(e) = s.spawned(pid) {
@@ -86,7 +104,9 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan, grant: &str) -> Result<
             }
         }
     };
-    let outcome = warrant_exec::run_with(spec, &mut report_pid)?;
+    let outcome = warrant_exec::run_with(spec, &mut report_pid);
+    watch.finish();
+    let outcome = outcome?;
     let (exit_code, signal) = match outcome.status {
         ChildStatus::Exited(code) => (Some(code), None),
         ChildStatus::Signaled(signal) => (None, Some(signal)),
