@@ -67,6 +67,21 @@ impl Filter {
         }))
     }
 
+    /// A filter for the pieces of `values` (those of at least `piece`
+    /// bytes): every `q`-byte window of every such value, sampled every
+    /// `piece - q + 1` bytes, so that any piece of `piece` bytes or more
+    /// holds a sample; `None` if no value is that long.
+    pub(crate) fn pieces<'p>(
+        values: impl Iterator<Item = &'p [u8]> + Clone,
+        piece: usize,
+        q: usize,
+    ) -> Option<Filter> {
+        debug_assert!((MIN_WINDOW..=MAX_WINDOW).contains(&q) && q <= piece);
+        let long = values.filter(move |v| v.len() >= piece);
+        long.clone().next()?;
+        Some(Filter::build(long, q, piece - q + 1, |v| v.len() + 1 - q))
+    }
+
     fn build<'p>(
         patterns: impl Iterator<Item = &'p [u8]> + Clone,
         q: usize,

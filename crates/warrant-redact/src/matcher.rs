@@ -32,6 +32,10 @@ use crate::pieces::{MIN_PIECE_LEN, Pieces};
 /// possible occurrence, so that a cluster of hits costs one scan, not one each.
 const REGION_SLACK: usize = 64;
 
+/// Window length of the pieces' filter: a `u32`, sampled every
+/// `MIN_PIECE_LEN - 3` bytes.
+const PIECE_WINDOW: usize = 4;
+
 /// One occurrence of a value: input span and label index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Occurrence {
@@ -43,10 +47,19 @@ pub(crate) struct Occurrence {
 /// Finds leftmost-longest occurrences of the forms of a set of values.
 pub(crate) struct Matcher {
     raw: Patterns,
+    /// Samples for the literal forms; `None`: the automaton reads every byte.
     raw_filter: Option<Filter>,
+    /// Samples for the windows of pieces, on a finer grid than the forms'.
+    piece_filter: Option<Filter>,
+    /// The forms' filter is probed at every `form_every`-th sample of the
+    /// pieces' grid (a stride no longer than its own step).
+    form_every: usize,
     decoded: Patterns,
     decoded_filter: Option<Filter>,
     pieces: Pieces,
+    /// Bytes that occur in some decoded pattern: a window holding any other
+    /// byte is in no pattern, whatever the filter says.
+    decoded_bytes: [bool; 256],
     /// The longest decoded occurrence in input bytes.
     decoded_span: usize,
 }
@@ -59,18 +72,37 @@ impl Matcher {
         decoded: &[(&[u8], usize)],
         pieces: Pieces,
     ) -> Result<Matcher, aho_corasick::BuildError> {
-        let raw_filter = Filter::new(raw.iter().map(|p| p.0));
+        // The literal forms are long (the shortest one sets the step); the
+        // windows of pieces are MIN_PIECE_LEN bytes, and sampling them with
+        // the forms would shrink the step for all. So each has its own filter:
+        // the pieces' one indexes short windows of the values (a small
+        // table), on a grid fine enough for MIN_PIECE_LEN bytes.
+        let raw_filter = Filter::new(decoded.iter().map(|p| p.0));
+        let piece_filter = raw_filter
+            .as_ref()
+            .and_then(|_| Filter::pieces(pieces.values(), MIN_PIECE_LEN, PIECE_WINDOW));
+        let form_every = match (&raw_filter, &piece_filter) {
+            (Some(f), Some(p)) => f.step() / p.step().min(f.step()),
+            _ => 1,
+        };
         let raw_patterns = Patterns::new(raw, raw_filter.is_some())?;
         let decoded_patterns = Patterns::new(decoded, true)?;
         let q = (decoded_patterns.min_len().saturating_sub(4) / 2).min(8);
         let decoded_filter = Filter::every_window(decoded.iter().map(|p| p.0), q);
+        let mut decoded_bytes = [false; 256];
+        for &b in decoded.iter().flat_map(|p| p.0) {
+            decoded_bytes[usize::from(b)] = true;
+        }
         Ok(Matcher {
             decoded_span: MAX_EXPANSION * decoded_patterns.max_len(),
             raw: raw_patterns,
             raw_filter,
+            piece_filter,
+            form_every,
             decoded: decoded_patterns,
             decoded_filter,
             pieces,
+            decoded_bytes,
         })
     }
 
@@ -83,11 +115,23 @@ impl Matcher {
     pub(crate) fn describe(&self) -> String {
         let raw = match &self.raw_filter {
             Some(f) => format!(
-                "{}, {} bytes, sampling {}-byte windows every {} bytes",
+                "{}, {} bytes, sampling {}-byte windows every {} bytes{}",
                 self.raw.kind(),
                 self.raw.memory_usage(),
                 f.window(),
-                f.step()
+                self.form_every
+                    * self
+                        .piece_filter
+                        .as_ref()
+                        .map_or(f.step(), |p| p.step().min(f.step())),
+                match &self.piece_filter {
+                    Some(p) => format!(
+                        ", pieces {}-byte windows every {} bytes",
+                        p.window(),
+                        p.step()
+                    ),
+                    None => String::new(),
+                }
             ),
             None => format!(
                 "{}, {} bytes, no sampling",
@@ -145,6 +189,12 @@ impl Matcher {
         found
     }
 
+    /// Whether `window` (decoded bytes) may be a window of a decoded pattern.
+    #[inline]
+    fn window_hit(&self, f: &Filter, window: &[u8]) -> bool {
+        window.iter().all(|&b| self.decoded_bytes[usize::from(b)]) && f.hit_window(window)
+    }
+
     fn decoded_occurrence(&self, view: &View, m: &Match) -> Occurrence {
         Occurrence {
             start: view.starts[m.start()],
@@ -162,20 +212,34 @@ impl Matcher {
     }
 
     fn find_sampled(&self, f: &Filter, hay: &[u8], mut from: usize) -> Option<Match> {
-        let (q, k, len) = (f.window(), f.step(), hay.len());
+        let len = hay.len();
         let max_len = self.raw.max_len();
+        // Two grids from `from`: the pieces' one every `k` bytes (no more
+        // than either filter's step), the forms' one every `stride` bytes (a
+        // multiple of `k`, no more than the forms' step).
         // Invariant: no occurrence starts in [original from, from), and every
-        // occurrence starting at or after `from` contains a sample of the
-        // grid from, from + k, ... (it is at least q + k - 1 bytes long).
+        // occurrence starting at or after `from` contains a sample of its
+        // grid (a form is at least f.window() + f.step() - 1 bytes long, a
+        // window of a piece p.window() + p.step() - 1).
+        let p = self.piece_filter.as_ref();
+        let k = p.map_or(f.step(), |p| p.step().min(f.step()));
+        let every = self.form_every;
+        let stride = k * every;
+        let (qf, qp) = (f.window(), p.map_or(usize::MAX, Filter::window));
         let mut j = from;
-        while j + q <= len {
-            if !f.hit(hay, j) {
+        let mut n = 0;
+        while j + qf.min(qp) <= len {
+            let hit = (n == 0 && j + qf <= len && f.hit(hay, j))
+                || p.is_some_and(|p| j + qp <= len && p.hit(hay, j));
+            if !hit {
                 j += k;
+                n = if n + 1 == every { 0 } else { n + 1 };
                 continue;
             }
-            // Occurrences starting before j + 1 - k contain an earlier sample,
-            // which missed; those starting in [rs, j] end before j + max_len.
-            let rs = from.max((j + 1).saturating_sub(k));
+            // Occurrences starting before j + 1 - stride contain an earlier
+            // sample of their grid, which missed; those starting in [rs, j]
+            // end before j + max_len.
+            let rs = from.max((j + 1).saturating_sub(stride));
             let re = len.min(j + max_len + REGION_SLACK);
             let found = self.raw.scan(hay, rs, re);
             if re == len {
@@ -191,6 +255,7 @@ impl Matcher {
                 _ => {
                     from = settled;
                     j = from;
+                    n = 0;
                 }
             }
         }
@@ -226,6 +291,39 @@ impl Matcher {
                     continue;
                 }
             }
+            // Decode around the token as if each decoded byte were one
+            // input byte; only where escapes make that too short, as far as
+            // the longest decoded occurrence in input bytes.
+            let longest = self.decoded.max_len();
+            let rs = scanned.max((at + 1).saturating_sub(longest + REGION_SLACK));
+            let re = len.min(at + token.len() + longest + REGION_SLACK);
+            view.decode(hay, rs, re);
+            let t = view.starts.partition_point(|&s| s < at);
+            let d = view.len();
+            // Occurrences holding the token start in the region when the
+            // decoded bytes before it are enough (or the region starts at
+            // `scanned`); those starting at decoded index `d - longest` or
+            // before end in it.
+            let narrow = (rs == scanned || t + 1 >= longest) && (re == len || d >= t + longest + 4);
+            if narrow {
+                // Past the decoded bytes that the region settles, an
+                // occurrence it found may be beaten by a longer one that
+                // starts before it and ends past the region: look again.
+                match self.decoded.scan(&view.bytes, 0, d) {
+                    Some(m) if re == len || m.start() + longest <= d => {
+                        return Some(self.decoded_occurrence(&view, &m));
+                    }
+                    None if re == len => return None,
+                    _ => {
+                        let settled = view.starts.get(d + 1 - longest).copied().unwrap_or(re);
+                        scanned = scanned.max(settled);
+                    }
+                }
+                if scanned > bound {
+                    return None;
+                }
+                continue;
+            }
             let rs = scanned.max((at + 1).saturating_sub(span));
             let re = len.min(at + token.len() + span + REGION_SLACK);
             view.decode(hay, rs, re);
@@ -237,7 +335,9 @@ impl Matcher {
                     if re == len || found.start + span <= re {
                         return Some(found);
                     }
-                    scanned = found.start;
+                    // A longer occurrence may start before this one and end
+                    // past the region: only what lies in it is settled.
+                    scanned = scanned.max((re + 1).saturating_sub(span));
                 }
                 None if re == len => return None,
                 None => scanned = scanned.max((re + 1).saturating_sub(span)),
@@ -282,7 +382,10 @@ impl Matcher {
             let after = (end + q <= hay.len()).then(|| &hay[end..end + q]);
             return match (before, after) {
                 (None, None) => true,
-                (b, a) => b.is_some_and(|w| f.hit_window(w)) || a.is_some_and(|w| f.hit_window(w)),
+                (b, a) => {
+                    b.is_some_and(|w| self.window_hit(f, w))
+                        || a.is_some_and(|w| self.window_hit(f, w))
+                }
             };
         }
         // Escapes close together: decode around the token, a little first
@@ -303,7 +406,9 @@ impl Matcher {
         let after = (b + q <= view.len()).then(|| &view.bytes[b..b + q]);
         match (before, after) {
             (None, None) => true,
-            (b, a) => b.is_some_and(|w| f.hit_window(w)) || a.is_some_and(|w| f.hit_window(w)),
+            (b, a) => {
+                b.is_some_and(|w| self.window_hit(f, w)) || a.is_some_and(|w| self.window_hit(f, w))
+            }
         }
     }
 

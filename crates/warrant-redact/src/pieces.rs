@@ -63,6 +63,11 @@ impl Pieces {
         Pieces { values, windows }
     }
 
+    /// The indexed values (those of at least [`MIN_PIECE_LEN`] bytes).
+    pub(crate) fn values(&self) -> impl Iterator<Item = &[u8]> + Clone {
+        self.values.iter().map(|(v, _)| v.as_slice())
+    }
+
     /// `(value, offset)` of every occurrence of the window at the start of `bytes`.
     fn occurrences<'a>(
         &'a self,
