@@ -120,8 +120,9 @@
 //!
 //! Speed: in front of the automaton over the literal forms, a Bloom filter
 //! over windows of the forms is probed once every `m - q + 1` bytes (`m` the
-//! shortest form, 12 with pieces), so text without values is mostly
-//! skipped. The decoded view is looked at only around the bytes that start
+//! shortest form), and a second one over the 4-byte windows of the values
+//! every `MIN_PIECE_LEN - 3` bytes for pieces, so text without values is
+//! mostly skipped. The decoded view is looked at only around the bytes that start
 //! an escape or a line break: two windows of decoded bytes around each go to
 //! a second filter, and only a hit costs a decode and a scan. See
 //! `benches/throughput.rs` for figures.
