@@ -164,6 +164,15 @@ pub enum Event {
         method: String,
         /// Which use of the grant this is (1-based).
         use_number: u64,
+        /// `https` or `http` (absent in records written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheme: Option<String>,
+        /// The port the request went to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        /// The request's path, without the query (placeholders, never values).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
     /// A proxy took a grant's values to substitute until the grant ends
     /// (or the proxy stops): each substitution follows as
@@ -348,6 +357,15 @@ pub enum Event {
         host: String,
         /// The HTTP method.
         method: String,
+        /// `https` or `http` (absent in records written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheme: Option<String>,
+        /// The port the request went to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        /// The request's path, without the query (placeholders, never values).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
     /// The proxy refused a request that carried placeholders: aimed at a
     /// host not allowed for a secret, a host confusion trick, or a refused

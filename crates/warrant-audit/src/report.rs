@@ -829,6 +829,9 @@ mod tests {
                     secrets: vec!["api/token".into()],
                     host: "api.example.test".into(),
                     method: "GET".into(),
+                    scheme: None,
+                    port: None,
+                    path: None,
                 },
             ),
             record(

@@ -10,10 +10,7 @@ use serde::de::DeserializeOwned;
 use warrant_secret::SecretValue;
 
 use crate::error::Error;
-use crate::protocol::{
-    EgressReply, EgressRequest, LeaseEnd, LeaseReply, LeaseRequest, ProxyBlockedReport,
-    SubstituteRequest, SubstitutedReport,
-};
+use crate::protocol::{EgressReply, EgressRequest, LeaseEnd, ProxyBlockedReport};
 use crate::protocol::{
     GrantRequest, GrantView, PolicyView, Reply, Request, RunResult, SOCKET_FILE, SecretInfo,
     StatusView, TaskEnded, TaskView, UseReply, UseRequest, read_frame, write_frame,
@@ -210,37 +207,13 @@ impl Client {
         request: UseRequest,
     ) -> Result<(UseSession, UseReply, Vec<SecretValue>), Error> {
         let reply: UseReply = self.call(&Request::Use(request), &[])?;
+        // The daemon has checked this process (it must be able to read its
+        // executable to): from here on, with values coming, no same-user
+        // ptrace and no core dump.
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .map_err(|e| Error::io("cannot make this process non-dumpable", e.into()))?;
         let values = self.values(&reply)?;
         Ok((UseSession { client: self }, reply, values))
-    }
-
-    /// Values to substitute into an HTTP request to `request.host`, in the
-    /// order asked; the daemon checks each may go there and audits the use.
-    pub fn substitute(
-        mut self,
-        request: SubstituteRequest,
-    ) -> Result<(UseReply, Vec<SecretValue>), Error> {
-        let reply: UseReply = self.call(&Request::Substitute(request), &[])?;
-        let values = self.values(&reply)?;
-        Ok((reply, values))
-    }
-
-    /// Takes a lease on a grant's values for a proxy: the values, and the
-    /// open connection on which to report substitutions and hear of the
-    /// grant's end.
-    pub fn lease(
-        mut self,
-        request: LeaseRequest,
-    ) -> Result<(LeaseReply, Vec<SecretValue>, Lease), Error> {
-        let reply: LeaseReply = self.call(&Request::Lease(request), &[])?;
-        let mut values = Vec::with_capacity(reply.names.len());
-        for name in &reply.names {
-            let frame = read_frame(&mut self.stream)
-                .map_err(|e| self.broken(e))?
-                .ok_or_else(|| Error::Protocol(format!("the daemon did not send {name}")))?;
-            values.push(SecretValue::from(frame.to_vec()));
-        }
-        Ok((reply, values, Lease { client: self }))
     }
 
     /// Opens a session of the daemon's egress for a grant: a proxy in the
@@ -392,55 +365,17 @@ impl EgressSession {
         serde_json::from_slice(&frame).ok()
     }
 
-    /// Stops the session now.
-    pub fn close(self) {
-        let _ = self.client.stream.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-/// The connection a lease holds open.
-pub struct Lease {
-    client: Client,
-}
-
-impl Lease {
-    /// A second handle on the connection, to report substitutions from
-    /// another thread while one waits in [`Lease::wait_end`].
-    pub fn reporter(&self) -> Result<LeaseReporter, Error> {
-        let stream = self
-            .client
-            .stream
-            .try_clone()
-            .map_err(|e| Error::io("cannot share the lease's connection", e))?;
-        Ok(LeaseReporter { stream })
-    }
-
-    /// Blocks until the grant ends (its [`LeaseEnd`]) or the connection is
-    /// lost (`None`: treat as ended).
-    pub fn wait_end(&mut self) -> Option<LeaseEnd> {
-        self.client.stream.set_read_timeout(None).ok()?;
-        let frame = read_frame(&mut self.client.stream).ok()??;
-        serde_json::from_slice(&frame).ok()
-    }
-}
-
-/// Sends substitution reports on a lease's connection.
-pub struct LeaseReporter {
-    stream: UnixStream,
-}
-
-impl LeaseReporter {
-    /// Sends one report (no reply comes).
-    pub fn report(&mut self, report: &SubstitutedReport) -> Result<(), Error> {
-        let bytes =
-            serde_json::to_vec(&Request::Substituted(report.clone())).map_err(Error::encode)?;
-        write_frame(&mut self.stream, &bytes)
-            .map_err(|e| Error::io("lost the lease's connection to the warrant daemon", e))
-    }
-
-    /// Ends the lease from this side: the daemon records what came and
-    /// hangs up.
-    pub fn close(self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    /// Stops the session, and waits (a few seconds at most) until the
+    /// daemon has logged everything the session did: the audit log is
+    /// complete when the command's `warrant run` exits.
+    pub fn close(mut self) {
+        let stream = &mut self.client.stream;
+        if stream.shutdown(std::net::Shutdown::Write).is_err() {
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        // The daemon hangs up once it has (a grant that ended just now may
+        // still send its end first).
+        while let Ok(Some(_)) = read_frame(stream) {}
     }
 }

@@ -81,13 +81,6 @@ impl Daemon {
             .await;
             return Err(ErrorBody::new(ErrorCode::Forbidden, reason, None));
         }
-        // The daemon's egress connects on behalf of agents' commands: it
-        // never reaches the page as anyone.
-        if found.pids.contains(&self.shared.pid) {
-            return Err(unidentified(
-                "it comes from the daemon's own egress, which serves agents' commands",
-            ));
-        }
         let ancestry: Vec<_> = found
             .pids
             .iter()

@@ -38,7 +38,7 @@ pub use approver::{MIN_PASSPHRASE_LEN, Throttle, Verifier};
 pub use broker::{
     ApprovalTerms, Broker, Caller, Ending, HARDWARE_KEY_HINT, Outcome, Purpose, program_name,
 };
-pub use client::{Client, EgressSession, Lease, LeaseReporter, TaskSession, UseSession};
+pub use client::{Client, EgressSession, TaskSession, UseSession};
 pub use error::Error;
 pub use grant::{Grant, GrantProcess, GrantStatus, PENDING_LIFETIME_MS, new_id, now_ms};
 pub use handle::{Daemon, Extension};

@@ -69,7 +69,10 @@ pub(crate) async fn check_passphrase(
     use std::sync::atomic::Ordering;
     let waiting = shared.passphrase_queue.fetch_add(1, Ordering::SeqCst);
     let turn = if waiting < MAX_WAITING {
-        Arc::clone(&shared.passphrase_turn).acquire_owned().await.ok()
+        Arc::clone(&shared.passphrase_turn)
+            .acquire_owned()
+            .await
+            .ok()
     } else {
         None
     };

@@ -73,17 +73,6 @@ pub enum Request {
     /// Use a grant: the reply carries the values. The connection then stays
     /// open for [`Request::Spawned`] and [`Request::Finished`].
     Use(UseRequest),
-    /// Values to substitute into an HTTP request to `host`: the reply
-    /// carries them, as for a use; nothing follows.
-    Substitute(SubstituteRequest),
-    /// Hold a grant's values in a proxy until the grant ends: the reply
-    /// ([`LeaseReply`]) and the values follow as for a use. The connection
-    /// stays open: the proxy sends [`Request::Substituted`] frames as it
-    /// puts values on the wire, and the daemon sends one [`LeaseEnd`] frame
-    /// when the grant ends. Refused (`use_limited`) for a grant with a use
-    /// limit, whose every use must be counted before it happens: such a
-    /// proxy asks [`Request::Substitute`] per request.
-    Lease(LeaseRequest),
     /// Use a grant through the daemon's egress: the daemon starts a proxy
     /// of its own for the caller's command and answers with its address
     /// and access secret, warrant's CA certificate and one placeholder per
@@ -92,8 +81,6 @@ pub enum Request {
     /// the caller hangs up, or when the grant ends (one [`LeaseEnd`]
     /// frame, then the daemon hangs up).
     Egress(EgressRequest),
-    /// On a lease's connection: substitutions the proxy made (no reply).
-    Substituted(SubstitutedReport),
     /// A proxy serving a grant refused a request (a placeholder aimed at
     /// another host, host confusion): record it. For proxies that cannot
     /// write the audit log themselves (inside `warrant task`).
@@ -228,7 +215,8 @@ pub struct EgressReply {
     pub expires_ms: u64,
 }
 
-/// The fields of a lease.
+/// What the daemon's egress holds for one session (see
+/// [`crate::Broker::egress_begin`]); it never leaves the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseRequest {
     /// The grant.
@@ -237,23 +225,22 @@ pub struct LeaseRequest {
     pub secrets: Vec<String>,
 }
 
-/// The reply to [`Request::Lease`]; the values follow as frames, in order.
+/// What the broker answers to a lease check (inside the daemon).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseReply {
     /// The grant.
     pub grant: String,
     /// Its actor.
     pub actor: String,
-    /// Names of the values that follow, in order.
+    /// Names of the values the session holds, in order.
     pub names: Vec<String>,
-    /// When the grant expires (Unix ms): the proxy stops substituting then,
-    /// whether or not the daemon's [`LeaseEnd`] arrived.
+    /// When the grant expires (Unix ms).
     pub expires_ms: u64,
     /// Hosts each secret may be sent to.
     pub secret_hosts: Vec<(String, Vec<String>)>,
 }
 
-/// Substitutions a proxy holding a lease made, reported as they happen.
+/// Substitutions the egress made under a lease, recorded as they happen.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SubstitutedReport {
     /// One per request that carried values.
@@ -269,9 +256,38 @@ pub struct SubstitutionRecord {
     pub host: String,
     /// The HTTP method.
     pub method: String,
+    /// Where exactly: scheme, port and path (without the query).
+    #[serde(default)]
+    pub at: Option<Destination>,
 }
 
-/// The daemon's last frame on a lease: the grant ended.
+/// Where a request with values went, beyond its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// The port.
+    pub port: u16,
+    /// The path, without the query (at most 200 characters kept).
+    pub path: String,
+}
+
+impl Destination {
+    /// The destination, its path shortened for the log.
+    pub fn new(scheme: &str, port: u16, path: &str) -> Self {
+        let path = match path.char_indices().nth(200) {
+            Some((end, _)) => format!("{}...", &path[..end]),
+            None => path.to_owned(),
+        };
+        Self {
+            scheme: scheme.to_owned(),
+            port,
+            path,
+        }
+    }
+}
+
+/// The daemon's last frame on an egress session: the grant ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseEnd {
     /// Why (`revoked`, `expired`, `its task ended`, ...).
@@ -289,6 +305,9 @@ pub struct SubstituteRequest {
     pub host: String,
     /// The HTTP method (for the audit log).
     pub method: String,
+    /// Scheme, port and path (for the audit log).
+    #[serde(default)]
+    pub at: Option<Destination>,
 }
 
 /// How a granted run ended.

@@ -25,10 +25,7 @@ use crate::grant::now_ms;
 use crate::handle::{Daemon, Extension};
 use crate::ops;
 use crate::protocol::nonblocking::{read_frame, write_frame};
-use crate::protocol::{
-    ErrorBody, ErrorCode, LeaseEnd, LeaseRequest, Reply, Request, RunResult, SOCKET_FILE,
-    SubstituteRequest, UseRequest,
-};
+use crate::protocol::{ErrorBody, ErrorCode, Reply, Request, RunResult, SOCKET_FILE, UseRequest};
 
 mod credentials;
 mod durable;
@@ -39,9 +36,6 @@ use durable::Durable;
 pub(crate) use durable::{with_broker_durable, with_broker_reading};
 pub use egress::EgressOptions;
 pub(crate) use team::Prefetch;
-
-/// How long a lease's last reports may take to arrive once its grant ended.
-const LEASE_DRAIN: Duration = Duration::from_secs(5);
 
 /// How often the daemon looks for expired grants and ended tasks when
 /// nothing expires sooner.
@@ -109,6 +103,8 @@ pub(crate) struct Shared {
     pub(crate) passphrase_turn: Arc<tokio::sync::Semaphore>,
     /// Checks waiting for their turn.
     pub(crate) passphrase_queue: std::sync::atomic::AtomicUsize,
+    /// Processes found to run the daemon's own binary (see [`genuine`]).
+    genuine: Mutex<std::collections::HashSet<ProcessId>>,
 }
 
 impl Shared {
@@ -166,6 +162,7 @@ async fn run(options: ServeOptions, ready: impl FnOnce(&Path)) -> Result<(), Err
         egress: egress::Egress::new(options.egress)?,
         passphrase_turn: Arc::new(tokio::sync::Semaphore::new(1)),
         passphrase_queue: std::sync::atomic::AtomicUsize::new(0),
+        genuine: Mutex::new(std::collections::HashSet::new()),
     });
     end_all(endings);
     let listener = bind(&socket)?;
@@ -359,7 +356,6 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 send(&mut stream, r).await?;
             }
             Request::Use(req) => return use_grant(&shared, stream, caller, req).await,
-            Request::Substitute(req) => return substitute(&shared, stream, caller, req).await,
             Request::ProxyBlocked(report) => {
                 let r = with_broker_durable(&shared, move |b| b.proxy_blocked(&c, report)).await;
                 send(&mut stream, r).await?;
@@ -406,12 +402,8 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) -> std::io::Res
                 let r = ops::accept_policy(&shared, &caller, passphrase).await;
                 send(&mut stream, r).await?;
             }
-            Request::Lease(req) => return lease(&shared, stream, caller, req).await,
             Request::Egress(req) => return egress::session(&shared, stream, caller, req).await,
-            Request::Spawned { .. }
-            | Request::Finished(_)
-            | Request::TaskEnd { .. }
-            | Request::Substituted(_) => {
+            Request::Spawned { .. } | Request::Finished(_) | Request::TaskEnd { .. } => {
                 let body = ErrorBody::new(
                     ErrorCode::BadRequest,
                     "no use, lease or task is open on this connection",
@@ -544,11 +536,36 @@ async fn use_grant(
 }
 
 /// Values go only to the warrant binary itself, which injects them into
-/// one child and redacts its output, or substitutes them on the way to an
-/// allowed host; a hand-written client is refused.
+/// one child and redacts its output; a hand-written client is refused.
+///
+/// warrant makes itself non-dumpable before it holds a value, and then,
+/// for a user without privileges, `/proc/PID/exe` can no longer be read. So
+/// a warrant that asks for values stays dumpable until the daemon has
+/// checked it (the first time), and the daemon remembers the processes it
+/// found genuine (pid and start time, so never a recycled pid): a later use
+/// by the same process (the MCP server's second `run_command`) passes on
+/// that memory. A process whose executable cannot be read and that was not
+/// seen before is refused.
 fn genuine(shared: &Shared, caller: &Caller) -> Result<(), ErrorBody> {
-    if proc::same_executable(caller.pid, shared.pid).unwrap_or(false) {
-        return Ok(());
+    let me = caller.ancestry.first().copied();
+    match proc::same_executable(caller.pid, shared.pid) {
+        Ok(true) => {
+            if let Some(me) = me {
+                let mut seen = shared.genuine.lock().unwrap_or_else(|e| e.into_inner());
+                if seen.len() >= 1024 {
+                    seen.retain(proc::is_alive);
+                }
+                seen.insert(me);
+            }
+            return Ok(());
+        }
+        Ok(false) => {}
+        Err(_) => {
+            let seen = shared.genuine.lock().unwrap_or_else(|e| e.into_inner());
+            if me.is_some_and(|me| seen.contains(&me) && proc::is_alive(&me)) {
+                return Ok(());
+            }
+        }
     }
     Err(ErrorBody::new(
         ErrorCode::Forbidden,
@@ -602,123 +619,6 @@ async fn values_of(
         });
     }
     Ok(values)
-}
-
-/// A substitution: values out, once the use is on disk; nothing comes back.
-async fn substitute(
-    shared: &Arc<Shared>,
-    mut stream: UnixStream,
-    caller: Caller,
-    req: SubstituteRequest,
-) -> std::io::Result<()> {
-    if let Err(body) = genuine(shared, &caller) {
-        return send::<()>(&mut stream, Err(body)).await;
-    }
-    let p = Prefetch::Grant(req.grant.clone());
-    let reply =
-        match with_broker_reading(shared, p, move |b| b.substitute_begin(&caller, &req)).await {
-            Ok(reply) => reply,
-            Err(body) => return send::<()>(&mut stream, Err(body)).await,
-        };
-    let values = match values_of(shared, &reply.grant, &reply.names).await {
-        Ok(values) => values,
-        Err(body) => return send::<()>(&mut stream, Err(body)).await,
-    };
-    send(&mut stream, Ok(&reply)).await?;
-    for value in &values {
-        write_frame(&mut stream, value.expose_secret()).await?;
-    }
-    Ok(())
-}
-
-/// A lease: values out once it is on disk; then substitution reports in,
-/// recorded as they come, until the proxy hangs up or the grant ends (one
-/// [`LeaseEnd`] frame, then the daemon hangs up).
-async fn lease(
-    shared: &Arc<Shared>,
-    stream: UnixStream,
-    caller: Caller,
-    req: LeaseRequest,
-) -> std::io::Result<()> {
-    let mut stream = stream;
-    if let Err(body) = genuine(shared, &caller) {
-        return send::<()>(&mut stream, Err(body)).await;
-    }
-    // Before the check: an end between the check and here is not missed.
-    let mut ended = with_broker(shared, |b| b.subscribe_ended()).await;
-    let p = Prefetch::Grant(req.grant.clone());
-    let reply = match with_broker_reading(shared, p, move |b| b.lease_begin(&caller, &req)).await {
-        Ok(reply) => reply,
-        Err(body) => return send::<()>(&mut stream, Err(body)).await,
-    };
-    let values = match values_of(shared, &reply.grant, &reply.names).await {
-        Ok(values) => values,
-        Err(body) => return send::<()>(&mut stream, Err(body)).await,
-    };
-    send(&mut stream, Ok(&reply)).await?;
-    for value in &values {
-        write_frame(&mut stream, value.expose_secret()).await?;
-    }
-    drop(values);
-    // Frames are read by a task of their own: a read cut short by the
-    // select below would lose its place in the stream.
-    let (mut reader, mut writer) = stream.into_split();
-    let (frames, mut incoming) = tokio::sync::mpsc::channel(16);
-    let read_task = tokio::spawn(async move {
-        while let Ok(Some(frame)) = read_frame(&mut reader).await {
-            if frames.send(frame).await.is_err() {
-                break;
-            }
-        }
-    });
-    let (grant, actor) = (reply.grant, reply.actor);
-    let end = loop {
-        tokio::select! {
-            frame = incoming.recv() => {
-                let Some(frame) = frame else { break None };
-                let Ok(Request::Substituted(report)) = serde_json::from_slice::<Request>(&frame) else {
-                    break None;
-                };
-                let (g, a) = (grant.clone(), actor.clone());
-                if let Err(body) =
-                    with_broker_durable(shared, move |b| b.lease_substituted(&g, &a, report)).await
-                {
-                    eprintln!("warrant serve: cannot record a substitution report: {}", body.message);
-                }
-            }
-            gone = ended.recv() => match gone {
-                Ok((id, reason)) if id == grant => break Some(reason),
-                Ok(_) => {}
-                // Missed some ends: look at the grant itself.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let g = grant.clone();
-                    if !with_broker(shared, move |b| b.is_active(&g)).await {
-                        break Some("ended".to_owned());
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break Some("the daemon stopped".to_owned()),
-            },
-        }
-    };
-    if let Some(reason) = end {
-        let bytes = serde_json::to_vec(&LeaseEnd { reason }).unwrap_or_default();
-        let _ = write_frame(&mut writer, &bytes).await;
-    }
-    // Reports the proxy sent before it heard of the end are still
-    // recorded; a proxy that does not hang up is cut off after a while.
-    drop(writer);
-    let drain = async {
-        while let Some(frame) = incoming.recv().await {
-            if let Ok(Request::Substituted(report)) = serde_json::from_slice::<Request>(&frame) {
-                let (g, a) = (grant.clone(), actor.clone());
-                let _ =
-                    with_broker_durable(shared, move |b| b.lease_substituted(&g, &a, report)).await;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(LEASE_DRAIN, drain).await;
-    read_task.abort();
-    Ok(())
 }
 
 /// A running task: waits for its end (or for its `warrant task` to vanish).

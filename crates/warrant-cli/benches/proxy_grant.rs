@@ -65,7 +65,6 @@ fn main() {
         .unwrap_or(1.0);
     let n = |count: usize| ((count as f64 * scale) as usize).max(20);
     let bench = BenchHome::new(POLICY);
-    let _daemon = bench.serve();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,11 +72,13 @@ fn main() {
     let (ca_pem, upstream) = runtime.block_on(start_upstream());
     let ca_file = bench.dir.path().join("upstream-ca.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
+    // The daemon's egress trusts the upstream because its operator says so.
+    let _daemon = bench.serve_with(&["--egress-ca", ca_file.to_str().unwrap()]);
     let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap();
     let url = format!("https://localhost:{}/user", upstream.port());
 
     println!(
-        "warrant proxy --grant (own process, real daemon) vs direct, HTTPS to a local upstream; \
+        "the daemon's egress (warrant proxy --grant, real daemon) vs direct, HTTPS to a local upstream; \
          keep-alive; {IN_FLIGHT} in flight for req/s, one at a time for latency"
     );
     println!(
@@ -89,7 +90,7 @@ fn main() {
         ("use limit (per request)", "counted", n(2_000)),
     ] {
         let grant = request(&bench, actor);
-        let mut proxy = ForegroundProxy::start(&bench, &grant, &ca_file);
+        let mut proxy = ForegroundProxy::start(&bench, &grant);
         let direct = client(&ca, None, &format!("Bearer {VALUE}"));
         let through = client(
             &proxy.ca,
@@ -160,10 +161,9 @@ struct ForegroundProxy {
 }
 
 impl ForegroundProxy {
-    fn start(bench: &BenchHome, grant: &str, upstream_ca: &std::path::Path) -> Self {
+    fn start(bench: &BenchHome, grant: &str) -> Self {
         let mut child = bench
-            .warrant(&["proxy", "--grant", grant, "--json", "--upstream-ca"])
-            .arg(upstream_ca)
+            .warrant(&["proxy", "--grant", grant, "--json"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

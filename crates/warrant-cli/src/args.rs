@@ -263,8 +263,9 @@ pub struct ServeArgs {
     /// The policy to apply [default: warrant.toml in this directory or a parent]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Port of the approval page, on 127.0.0.1 only (0 picks a free one)
-    /// [default: 7341, skipped with a warning when busy]
+    /// Port of the approval page, held on 127.0.0.1 and `[::1]` (0 picks a
+    /// free one); not served when another process holds it there
+    /// [default: 7341; when busy the daemon runs without the page]
     #[arg(long, value_name = "PORT", env = "WARRANT_UI_PORT")]
     pub ui_port: Option<u16>,
     /// Do not serve the approval page

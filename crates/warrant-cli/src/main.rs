@@ -31,8 +31,16 @@ static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Before any value is read: no core dump, no same-user ptrace.
-    if let Err(error) = warrant_exec::make_non_dumpable() {
+    // Before any value is read: no core dump, no same-user ptrace. A
+    // command that gets values only from the daemon stays dumpable until
+    // the daemon has checked it runs warrant (which needs `/proc/PID/exe`
+    // readable); the client turns it off before the values arrive.
+    let from_daemon_only = match &cli.command {
+        Command::Run(args) => args.grant.is_some(),
+        Command::Mcp(_) => true,
+        _ => false,
+    };
+    if !from_daemon_only && let Err(error) = warrant_exec::make_non_dumpable() {
         return report(&error.into(), 1);
     }
     let home = match home::resolve(cli.home.as_deref()) {

@@ -100,7 +100,11 @@ struct Session {
 pub struct Sessions(tokio::sync::Mutex<BTreeMap<String, Arc<Session>>>);
 
 impl Sessions {
-    async fn get(&self, config: &Config, grant: &str) -> Result<Arc<Session>, warrant_broker::Error> {
+    async fn get(
+        &self,
+        config: &Config,
+        grant: &str,
+    ) -> Result<Arc<Session>, warrant_broker::Error> {
         let mut open = self.0.lock().await;
         if let Some(session) = open.get(grant) {
             return Ok(Arc::clone(session));
@@ -160,7 +164,9 @@ fn egress_client(reply: &EgressReply) -> Result<reqwest::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ca = reqwest::Certificate::from_pem(reply.ca_pem.as_bytes())
         .map_err(|e| format!("warrant's CA: {e}"))?;
-    let proxy = reqwest::Proxy::all(&reply.proxy).map_err(|e| format!("the egress: {e}"))?;
+    // The URL holds the session's access secret: not in any message.
+    let proxy = reqwest::Proxy::all(&reply.proxy)
+        .map_err(|_| "the daemon's egress gave an unusable proxy address".to_owned())?;
     reqwest::Client::builder()
         .proxy(proxy)
         .tls_certs_only([ca])
@@ -387,9 +393,6 @@ mod tests {
         placeholders.insert("t".to_owned(), "wph_abc".to_owned());
         assert_eq!(fill("q={{secret:t}}&x=1", &placeholders), "q=wph_abc&x=1");
         assert_eq!(fill("Bearer {{secret:t}}", &placeholders), "Bearer wph_abc");
-        assert_eq!(
-            fill("{{secret:other}}", &placeholders),
-            "{{secret:other}}"
-        );
+        assert_eq!(fill("{{secret:other}}", &placeholders), "{{secret:other}}");
     }
 }

@@ -259,10 +259,12 @@ impl WarrantTools {
         &self,
         Parameters(args): Parameters<HttpArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(match crate::http::request(&self.config, &self.egress, args).await {
-            Ok(value) => ok(value),
-            Err(e) => refusal(&e),
-        })
+        Ok(
+            match crate::http::request(&self.config, &self.egress, args).await {
+                Ok(value) => ok(value),
+                Err(e) => refusal(&e),
+            },
+        )
     }
 
     /// `end_task`.

@@ -170,6 +170,8 @@ async fn forward(
             host: target.host.clone(),
             method: parts.method.to_string(),
             path: path.clone(),
+            scheme: target.scheme.as_str().to_owned(),
+            port: target.port,
         };
         ask(shared, request)
             .await

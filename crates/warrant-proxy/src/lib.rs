@@ -81,8 +81,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use crate::auth::ProxyAuth;
-pub use crate::server::OWN_ANSWER;
 pub use crate::error::Error;
+pub use crate::server::OWN_ANSWER;
 
 /// One secret the proxy can put on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +129,10 @@ pub struct UseRequest {
     pub method: String,
     /// The request path, without the query.
     pub path: String,
+    /// `https` or `http`.
+    pub scheme: String,
+    /// The port the request goes to.
+    pub port: u16,
 }
 
 /// What the proxy reports for the audit log (never a value).
@@ -177,6 +181,9 @@ pub struct ProxyConfig {
     /// (no SSRF into the machine, its network or the daemon's own page);
     /// hosts in `resolve` are taken as configured.
     pub private_hosts: Vec<String>,
+    /// Addresses never connected to, whatever the host or override (the
+    /// daemon's own approval page).
+    pub forbidden: Vec<SocketAddr>,
     /// Who may use the proxy: without it in `Proxy-Authorization`, every
     /// request and tunnel is answered 407 (see [`ProxyAuth`]). `None` lets
     /// any local process use it.
@@ -198,6 +205,7 @@ impl Default for ProxyConfig {
             upstream_ca: Vec::new(),
             resolve: Vec::new(),
             private_hosts: Vec::new(),
+            forbidden: Vec::new(),
             auth: None,
             redact_from_start: Arc::from(Vec::new()),
         }
@@ -213,6 +221,7 @@ impl fmt::Debug for ProxyConfig {
             .field("upstream_ca", &self.upstream_ca.len())
             .field("resolve", &self.resolve)
             .field("private_hosts", &self.private_hosts)
+            .field("forbidden", &self.forbidden)
             .field("auth", &self.auth.is_some())
             .field("redact_from_start", &self.redact_from_start.len())
             .finish()
@@ -255,12 +264,13 @@ impl Proxy {
         let extra_roots = config.upstream_ca;
         let resolve = config.resolve;
         let private_hosts = config.private_hosts;
+        let forbidden = config.forbidden;
         // Reading the system's roots touches the file system.
         let upstream = tokio::task::spawn_blocking(move || {
-            upstream::Upstream::new(&extra_roots, &resolve, &private_hosts)
+            upstream::Upstream::new(&extra_roots, &resolve, &private_hosts, forbidden)
         })
-                .await
-                .map_err(|e| Error::Tls(e.to_string()))??;
+        .await
+        .map_err(|e| Error::Tls(e.to_string()))??;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {

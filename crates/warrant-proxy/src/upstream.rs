@@ -38,6 +38,7 @@ impl Upstream {
         extra_roots: &[CertificateDer<'static>],
         resolve: &[(String, SocketAddr)],
         private_hosts: &[String],
+        forbidden: Vec<SocketAddr>,
     ) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
         // Unreadable or unparsable system certificates are skipped, as browsers do.
@@ -68,6 +69,7 @@ impl Upstream {
             tls: TlsConnector::from(Arc::new(tls)),
             resolve: Arc::new(overrides),
             private: Arc::new(private),
+            forbidden: Arc::new(forbidden),
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -109,6 +111,22 @@ pub(crate) fn is_public(ip: std::net::IpAddr) -> bool {
     }
 }
 
+/// Whether two addresses name the same endpoint (an IPv4-mapped IPv6
+/// address as its IPv4; a wildcard address matching any of its family).
+fn same_endpoint(forbidden: SocketAddr, addr: SocketAddr) -> bool {
+    let canonical = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    let (f, a) = (canonical(forbidden.ip()), canonical(addr.ip()));
+    forbidden.port() == addr.port()
+        && (f == a
+            || (f.is_unspecified() && f.is_ipv4() == a.is_ipv4())
+            || (f.is_unspecified() && a.is_loopback()))
+}
+
 /// Opens TCP (and TLS for `https`) connections, honouring host overrides.
 #[derive(Clone)]
 pub(crate) struct Connector {
@@ -119,6 +137,8 @@ pub(crate) struct Connector {
     /// address (named exactly by the configuration); any other such
     /// address is refused (no SSRF into the machine or its network).
     private: Arc<std::collections::HashSet<String>>,
+    /// Never connected to (the daemon's own page).
+    forbidden: Arc<Vec<SocketAddr>>,
 }
 
 impl Connector {
@@ -147,6 +167,13 @@ impl Connector {
         };
         let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"));
         for addr in addrs {
+            if self.forbidden.iter().any(|f| same_endpoint(*f, addr)) {
+                last = io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("{host} leads to {addr}, the daemon's own page"),
+                );
+                continue;
+            }
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     stream.set_nodelay(true)?;
@@ -356,7 +383,12 @@ mod tests {
         ] {
             assert!(!is_public(inner.parse().unwrap()), "{inner}");
         }
-        for public in ["1.1.1.1", "140.82.112.3", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "1.1.1.1",
+            "140.82.112.3",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

@@ -13,7 +13,8 @@
 //!   ([`sandbox::restrict_self_hiding`]), while everything else stays as
 //!   usable as before.
 //! - [`peer`]: which processes hold the other end of a loopback TCP
-//!   connection the daemon accepted ([`peer::tcp_peer`]), read from
+//!   connection the daemon accepted ([`peer::tcp_peer`]), and which listen
+//!   on an address it wants ([`peer::tcp_listener`]), read from
 //!   `/proc/net/tcp*` and the fd tables in `/proc`.
 //!
 //! ```

@@ -13,6 +13,11 @@
 //!    where an fd links to `socket:[INODE]`. fds are inherited across `fork`
 //!    and can be passed over Unix sockets, so there may be several.
 //!
+//! [`tcp_listener`] answers the other question a server asks before it
+//! binds: who listens on an address whose port it wants. It reads the same
+//! tables for `LISTEN` rows (state `0A`) that cover the address (the address
+//! itself, or a wildcard that takes it too) and the same fd tables.
+//!
 //! An IPv4 connection may appear in either table, with IPv4 addresses or as
 //! IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`), depending on how each
 //! side opened its socket (a listener on `[::]` accepts IPv4 clients, a
@@ -78,7 +83,8 @@ use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
 use crate::Error;
 
 /// The process(es) on the other end of a loopback TCP connection this
-/// process accepted.
+/// process accepted ([`tcp_peer`]), or listening on an address
+/// ([`tcp_listener`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpPeer {
     /// The user that created the peer's socket (the `uid` column of
@@ -117,7 +123,56 @@ pub fn tcp_peer(local: SocketAddr, remote: SocketAddr) -> Result<Option<TcpPeer>
     let Some((uid, inode)) = find_peer_socket(local, remote)? else {
         return Ok(None);
     };
-    let pids = holders(inode)?;
+    let pids = holders(&[inode])?;
+    Ok(Some(TcpPeer { uid, pids }))
+}
+
+/// The processes listening on `addr`, or on a wildcard address that takes
+/// its connections: whoever makes binding `addr` fail with `EADDRINUSE`.
+///
+/// A listener on `0.0.0.0:PORT` covers every IPv4 address on that port, one
+/// on `[::]:PORT` every IPv6 address and, unless it set `IPV6_V6ONLY` (which
+/// the socket tables do not show), every IPv4 address too; such a listener
+/// is counted as covering IPv4 addresses. With `SO_REUSEPORT` several
+/// sockets may listen on one address: the answer holds the processes of all
+/// of them and the `uid` of the first found (`SO_REUSEPORT` requires one
+/// uid for a group).
+///
+/// `Ok(None)` when nothing listens there; fails as [`tcp_peer`] does, which
+/// also documents what the answer may miss. Reads `/proc/net/tcp` (for an
+/// IPv4 address only) and `/proc/net/tcp6` whole, then the fd tables of all
+/// processes once: call it when a bind has failed, not per connection.
+///
+/// ```
+/// use std::net::TcpListener;
+/// use warrant_sandbox::peer;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let holder = peer::tcp_listener(listener.local_addr().unwrap())
+///     .unwrap()
+///     .expect("we listen there");
+/// assert!(holder.pids.contains(&std::process::id()));
+/// ```
+pub fn tcp_listener(addr: SocketAddr) -> Result<Option<TcpPeer>, Error> {
+    // A plain IPv6 address is never taken by an IPv4 socket.
+    let tables: &[&'static str] = if canonical(addr).0.is_ipv4() {
+        &[TCP4, TCP6]
+    } else {
+        &[TCP6]
+    };
+    let mut sockets = Vec::new();
+    for &path in tables {
+        match File::open(path).and_then(|file| listening_rows(file, addr, &mut sockets)) {
+            Ok(()) => {}
+            Err(e) if path == TCP6 && e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::ProcTable { path, source }),
+        }
+    }
+    let Some(&(uid, _)) = sockets.first() else {
+        return Ok(None);
+    };
+    let inodes: Vec<u64> = sockets.iter().map(|&(_, inode)| inode).collect();
+    let pids = holders(&inodes)?;
     Ok(Some(TcpPeer { uid, pids }))
 }
 
@@ -154,11 +209,58 @@ fn find_peer_socket(local: SocketAddr, remote: SocketAddr) -> Result<Option<(u32
 /// closing, or in `TIME_WAIT`), and a live socket with the same addresses
 /// may follow.
 fn search_rows(
-    mut table: impl Read,
+    table: impl Read,
     local: SocketAddr,
     remote: SocketAddr,
 ) -> io::Result<Option<(u32, u64)>> {
     let (local, remote) = (canonical(local), canonical(remote));
+    let mut found = None;
+    scan_rows(table, |row| {
+        if row.inode != 0 && canonical(row.local) == remote && canonical(row.remote) == local {
+            found = Some((row.uid, row.inode));
+        }
+        found.is_some()
+    })?;
+    Ok(found)
+}
+
+/// The `LISTEN` state in the `st` column.
+const LISTEN: u8 = 0x0A;
+
+/// Adds to `found` the uid and inode of every socket in the table that
+/// listens on `addr` or on a wildcard covering it.
+fn listening_rows(
+    table: impl Read,
+    addr: SocketAddr,
+    found: &mut Vec<(u32, u64)>,
+) -> io::Result<()> {
+    scan_rows(table, |row| {
+        if row.state == LISTEN && row.inode != 0 && covers(row.local, addr) {
+            found.push((row.uid, row.inode));
+        }
+        false
+    })
+}
+
+/// Whether a socket bound to `bound` takes connections to `addr`.
+fn covers(bound: SocketAddr, addr: SocketAddr) -> bool {
+    let (ip, port) = canonical(addr);
+    if bound.port() != port {
+        return false;
+    }
+    match bound.ip() {
+        // `[::]` takes IPv4 too, unless IPV6_V6ONLY (not in the table).
+        IpAddr::V6(any) if any.is_unspecified() => true,
+        bound => {
+            let bound = bound.to_canonical();
+            bound == ip || (bound.is_unspecified() && bound.is_ipv4() == ip.is_ipv4())
+        }
+    }
+}
+
+/// Reads a socket table row by row (a header line first), calling `visit`
+/// on each until it returns `true`.
+fn scan_rows(mut table: impl Read, mut visit: impl FnMut(Row) -> bool) -> io::Result<()> {
     let mut chunk = vec![0_u8; 64 * 1024];
     // The part of a line a read ended in.
     let mut pending = Vec::new();
@@ -192,12 +294,12 @@ fn search_rows(
                     format!("line {line_number} has an unexpected format"),
                 )
             })?;
-            if row.inode != 0 && canonical(row.local) == remote && canonical(row.remote) == local {
-                return Ok(Some((row.uid, row.inode)));
+            if visit(row) {
+                return Ok(());
             }
         }
         if end_of_table {
-            return Ok(None);
+            return Ok(());
         }
         pending.drain(..consumed);
     }
@@ -215,6 +317,9 @@ struct Row {
     local: SocketAddr,
     /// `rem_address`: the address it is connected to.
     remote: SocketAddr,
+    /// `st`: the TCP state, such as 01 (established), 0A (listen), 06
+    /// (time wait).
+    state: u8,
     /// `uid`: the user that created the socket.
     uid: u32,
     /// `inode`: the socket's inode; 0 when no fd refers to it.
@@ -236,13 +341,11 @@ fn parse_row(line: &str) -> Option<Row> {
     slot.strip_suffix(':')?.parse::<u32>().ok()?;
     let local = parse_address(columns.next()?)?;
     let remote = parse_address(columns.next()?)?;
-    // st: the TCP state, such as 01 (established), 0A (listen), 06 (time
-    // wait); rows are matched on their addresses and inode alone.
     let state = columns.next()?;
     if state.len() != 2 {
         return None;
     }
-    hex_number(state)?;
+    let state = u8::try_from(hex_number(state)?).ok()?;
     // tx_queue:rx_queue, tr:tm->when, retrnsmt.
     let uid = columns.nth(3)?.parse().ok()?;
     // timeout.
@@ -250,6 +353,7 @@ fn parse_row(line: &str) -> Option<Row> {
     Some(Row {
         local,
         remote,
+        state,
         uid,
         inode,
     })
@@ -286,16 +390,16 @@ fn hex_number(digits: &str) -> Option<u32> {
     u32::from_str_radix(digits, 16).ok()
 }
 
-/// Every process whose fd table holds `socket:[inode]`, in ascending pid
-/// order.
+/// Every process whose fd table holds `socket:[INODE]` for one of
+/// `inodes`, in ascending pid order.
 ///
 /// All readable fd tables are read, whoever owns the process: a socket is
 /// normally held by processes of the user that created it, but an fd can be
 /// passed to a process of another user, and skipping those would hide a
 /// holder. Processes whose fd table cannot be read, or that end while it is
 /// read, are skipped.
-fn holders(inode: u64) -> Result<Vec<u32>, Error> {
-    let target = format!("socket:[{inode}]");
+fn holders(inodes: &[u64]) -> Result<Vec<u32>, Error> {
+    let targets: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     let proc_error = |e: rustix::io::Errno| Error::ProcTable {
         path: "/proc",
         source: e.into(),
@@ -328,8 +432,9 @@ fn holders(inode: u64) -> Result<Vec<u32>, Error> {
         let holds = fds.map_while(Result::ok).any(|fd| {
             let name = fd.file_name();
             name.to_bytes().first() != Some(&b'.')
-                && readlinkat_raw(&fd_dir, name, &mut link)
-                    .is_ok_and(|len| len < link.len() && &link[..len] == target.as_bytes())
+                && readlinkat_raw(&fd_dir, name, &mut link).is_ok_and(|len| {
+                    len < link.len() && targets.iter().any(|t| &link[..len] == t.as_bytes())
+                })
         });
         if holds {
             pids.push(pid);
@@ -377,12 +482,14 @@ mod tests {
             Some(Row {
                 local: addr("127.0.0.1:55094"),
                 remote: addr("127.0.0.1:45615"),
+                state: 0x01,
                 uid: 0,
                 inode: 9013,
             })
         );
         let listen = parse_row(V4_LISTEN).unwrap();
         assert_eq!(listen.remote, addr("0.0.0.0:0"));
+        assert_eq!(listen.state, LISTEN);
         let outbound = parse_row(V4_OUTBOUND).unwrap();
         assert_eq!(outbound.local, addr("192.0.2.2:60936"));
         assert_eq!(outbound.remote, addr("203.0.113.80:443"));
@@ -397,6 +504,7 @@ mod tests {
             Some(Row {
                 local: addr("[::1]:34988"),
                 remote: addr("[::1]:46107"),
+                state: 0x01,
                 uid: 0,
                 inode: 9018,
             })
@@ -523,6 +631,64 @@ mod tests {
         assert_eq!(error.to_string(), "line 3 has an unexpected format");
         let empty: [&str; 0] = [];
         assert_eq!(search(&empty, "127.0.0.1:1", "127.0.0.1:2").unwrap(), None);
+    }
+
+    /// A `LISTEN` row for a local address in the tables' hex form.
+    fn listen_row(local: &str, uid: u32, inode: u64) -> String {
+        let zeros = "0".repeat(local.find(':').unwrap());
+        format!(
+            "   0: {local} {zeros}:0000 0A 00000000:00000000 00:00000000 00000000  {uid:>4}        0 {inode} 1 0000000000000000 100 0 0 10 0"
+        )
+    }
+
+    fn listeners(lines: &[&str], at: &str) -> Vec<(u32, u64)> {
+        let table = lines.join("\n");
+        let mut whole = Vec::new();
+        listening_rows(table.as_bytes(), addr(at), &mut whole).unwrap();
+        let mut trickled = Vec::new();
+        listening_rows(Trickle(table.as_bytes()), addr(at), &mut trickled).unwrap();
+        assert_eq!(whole, trickled);
+        whole
+    }
+
+    #[test]
+    fn listeners_on_the_address_are_found() {
+        // 127.0.0.1:45615 listens; 127.0.0.1:55094 is a connection to it.
+        let table = [V4_HEADER, V4_ESTABLISHED, V4_LISTEN, V4_TIME_WAIT, ""];
+        assert_eq!(listeners(&table, "127.0.0.1:45615"), [(0, 9012)]);
+        assert_eq!(listeners(&table, "[::ffff:127.0.0.1]:45615"), [(0, 9012)]);
+        assert!(listeners(&table, "127.0.0.1:55094").is_empty());
+        assert!(listeners(&table, "127.0.0.1:45616").is_empty());
+        assert!(listeners(&table, "127.0.0.2:45615").is_empty());
+        assert!(listeners(&table, "[::1]:45615").is_empty());
+        // A listener without a holder (inode 0) is none.
+        let orphan = listen_row("0100007F:1CAD", 0, 0);
+        assert!(listeners(&[V4_HEADER, &orphan], "127.0.0.1:7341").is_empty());
+    }
+
+    #[test]
+    fn wildcard_listeners_cover_their_family() {
+        // 0.0.0.0:7341 covers IPv4 addresses only.
+        let any4 = listen_row("00000000:1CAD", 1000, 9030);
+        let v4 = [V4_HEADER, any4.as_str(), ""];
+        assert_eq!(listeners(&v4, "127.0.0.1:7341"), [(1000, 9030)]);
+        assert_eq!(listeners(&v4, "192.0.2.1:7341"), [(1000, 9030)]);
+        assert!(listeners(&v4, "[::1]:7341").is_empty());
+        // [::1]:7341, [::]:7342 (IPv4 too), [::ffff:127.0.0.1]:7343.
+        let loopback6 = listen_row("00000000000000000000000001000000:1CAD", 1000, 9031);
+        let any6 = listen_row("00000000000000000000000000000000:1CAE", 1001, 9032);
+        let mapped = listen_row("0000000000000000FFFF00000100007F:1CAF", 1002, 9033);
+        let v6 = [V6_HEADER, &loopback6, &any6, &mapped, V6_ESTABLISHED, ""];
+        assert_eq!(listeners(&v6, "[::1]:7341"), [(1000, 9031)]);
+        assert!(listeners(&v6, "127.0.0.1:7341").is_empty());
+        assert_eq!(listeners(&v6, "[::1]:7342"), [(1001, 9032)]);
+        assert_eq!(listeners(&v6, "127.0.0.1:7342"), [(1001, 9032)]);
+        assert_eq!(listeners(&v6, "127.0.0.1:7343"), [(1002, 9033)]);
+        assert!(listeners(&v6, "[::1]:7343").is_empty());
+        // Every socket of a SO_REUSEPORT group.
+        let twin = listen_row("00000000000000000000000001000000:1CAD", 1000, 9034);
+        let v6 = [V6_HEADER, &loopback6, &twin];
+        assert_eq!(listeners(&v6, "[::1]:7341"), [(1000, 9031), (1000, 9034)]);
     }
 
     #[test]
@@ -659,5 +825,73 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(tcp_peer(local, remote).unwrap(), None);
+    }
+
+    #[test]
+    fn own_listener_is_found() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let holder = tcp_listener(at).unwrap().expect("we listen");
+        assert!(holder.pids.contains(&std::process::id()), "{holder:?}");
+        assert_eq!(holder.uid, my_uid());
+        let mapped = addr(&format!("[::ffff:127.0.0.1]:{}", at.port()));
+        assert_eq!(tcp_listener(mapped).unwrap(), Some(holder));
+        // A connected socket's port is not listened on.
+        let client = TcpStream::connect(at).unwrap();
+        assert_eq!(tcp_listener(client.local_addr().unwrap()).unwrap(), None);
+        drop(listener);
+        assert_eq!(tcp_listener(at).unwrap(), None);
+    }
+
+    #[test]
+    fn own_ipv6_and_wildcard_listeners_are_found() {
+        let Ok(listener) = TcpListener::bind("[::1]:0") else {
+            eprintln!("skipped: cannot bind [::1]");
+            return;
+        };
+        let at = listener.local_addr().unwrap();
+        let holder = tcp_listener(at).unwrap().expect("we listen");
+        assert!(holder.pids.contains(&std::process::id()), "{holder:?}");
+        let any = TcpListener::bind("[::]:0").unwrap();
+        let port = any.local_addr().unwrap().port();
+        for at in [format!("[::1]:{port}"), format!("127.0.0.1:{port}")] {
+            let holder = tcp_listener(addr(&at)).unwrap().expect("[::] covers it");
+            assert!(
+                holder.pids.contains(&std::process::id()),
+                "{at}: {holder:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn listener_in_a_child_process_is_found() {
+        for host in ["127.0.0.1", "::1"] {
+            let family = if host == "::1" { "AF_INET6" } else { "AF_INET" };
+            let script = format!(
+                "import socket,sys,time; s=socket.socket(socket.{family}); s.bind(('{host}', 0)); \
+                 s.listen(); sys.stdout.write('%05d' % s.getsockname()[1]); sys.stdout.flush(); \
+                 time.sleep(30)"
+            );
+            let mut child = Command::new("python3")
+                .args(["-c", &script])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut port = [0_u8; 5];
+            if child.stdout.take().unwrap().read_exact(&mut port).is_err() {
+                child.wait().unwrap();
+                eprintln!("skipped: cannot listen on {host}");
+                continue;
+            }
+            let port: u16 = std::str::from_utf8(&port).unwrap().parse().unwrap();
+            let at = SocketAddr::new(host.parse().unwrap(), port);
+            let holder = tcp_listener(at).unwrap().expect("the child listens");
+            assert_eq!(holder.pids, [child.id()], "{at}");
+            assert_eq!(holder.uid, my_uid());
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert_eq!(tcp_listener(at).unwrap(), None, "{at}");
+        }
     }
 }

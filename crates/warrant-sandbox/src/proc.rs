@@ -274,6 +274,37 @@ pub fn same_executable(a: u32, b: u32) -> Result<bool, Error> {
     Ok(executable(a)? == executable(b)?)
 }
 
+/// The command name of `pid`, for messages: `/proc/PID/comm`, the file
+/// name of what it runs cut to 15 bytes, or anything it set with
+/// `PR_SET_NAME`. The process chooses it (an impostor may call itself
+/// `warrant`): show it beside the pid, never decide on it. Bytes that are
+/// not UTF-8 and control characters (a terminal escape, say) are escaped.
+pub fn command_name(pid: u32) -> Result<String, Error> {
+    match fs::read(format!("/proc/{pid}/comm")) {
+        Ok(name) => Ok(printable(name.strip_suffix(b"\n").unwrap_or(&name))),
+        Err(e) if is_gone_error(&e) => Err(Error::NoSuchProcess { pid }),
+        Err(source) => Err(Error::Proc {
+            pid,
+            file: "comm",
+            source,
+        }),
+    }
+}
+
+/// `name` with invalid UTF-8 and control characters escaped.
+fn printable(name: &[u8]) -> String {
+    String::from_utf8_lossy(name)
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Device and inode of the file `pid` runs.
 fn executable(pid: u32) -> Result<(u64, u64), Error> {
     match fs::metadata(format!("/proc/{pid}/exe")) {
@@ -367,5 +398,30 @@ mod tests {
             pid: u32::MAX,
             start_time: 0
         }));
+    }
+
+    #[test]
+    fn command_names() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        // Until the child has exec'd, it still bears this thread's name.
+        let named = (0..200).any(|_| {
+            let name = command_name(child.id()).unwrap();
+            name == "sleep" || {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                false
+            }
+        });
+        assert!(named, "{:?}", command_name(child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(matches!(
+            command_name(child.id()),
+            Err(Error::NoSuchProcess { .. })
+        ));
+        assert_eq!(printable(b"evil\x1b[2Jname\n"), "evil\\u{1b}[2Jname\\n");
+        assert_eq!(printable(b"caf\xc3\xa9 \xff"), "caf\u{e9} \u{fffd}");
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! - [`router`]: the page and its JSON API as an axum [`Router`], for any
 //!   listener (and for tests without one).
-//! - [`serve`]: serves it on a loopback listener until the daemon stops.
+//! - [`serve`]: serves it on loopback listeners until the daemon stops.
 //! - [`AppState`]: the daemon handle ([`warrant_broker::Daemon`]), the
 //!   sessions and the registered security keys.
 //!
@@ -21,10 +21,11 @@
 //!
 //! ```no_run
 //! # async fn start(daemon: warrant_broker::Daemon) -> Result<(), Box<dyn std::error::Error>> {
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let port = listener.local_addr()?.port();
+//! let v4 = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = v4.local_addr()?.port();
+//! let v6 = tokio::net::TcpListener::bind(("::1", port)).await?;
 //! let state = warrant_web::AppState::new(daemon, "/home/ana/.local/share/warrant".into(), port)?;
-//! warrant_web::serve(listener, state).await?;
+//! warrant_web::serve(vec![v4, v6], state).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -114,9 +115,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the page on `listener` (bind it to a loopback address) until the
-/// task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+/// Serves the page on every listener (bind them to the loopback addresses
+/// of one port: `127.0.0.1` and `[::1]`, since browsers try either for
+/// `localhost`) until the task is dropped or one of them fails.
+pub async fn serve(
+    listeners: Vec<tokio::net::TcpListener>,
+    state: AppState,
+) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<Connection>();
-    axum::serve(listener, app).await
+    let served = listeners
+        .into_iter()
+        .map(|listener| axum::serve(listener, app.clone()).into_future());
+    futures_util::future::try_join_all(served).await?;
+    Ok(())
 }

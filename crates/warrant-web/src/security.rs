@@ -1,8 +1,9 @@
 //! What every answer carries, and what every request must show.
 //!
 //! - Only the loopback names the page listens on are served (`Host` is
-//!   `localhost:PORT` or `127.0.0.1:PORT`): a page elsewhere that rebinds
-//!   its own name to 127.0.0.1 gets nothing.
+//!   `localhost:PORT`, `127.0.0.1:PORT` or `[::1]:PORT`; the daemon holds
+//!   the port on both addresses): a page elsewhere that rebinds its own name
+//!   to a loopback address gets nothing.
 //! - A request that may change something and comes from a browser must
 //!   come from the page's own origin (`Origin`, or `Sec-Fetch-Site`).
 //! - Every answer has a strict Content-Security-Policy (only the page's own
@@ -37,6 +38,10 @@ const HEADERS: [(&str, &str); 8] = [
     ),
 ];
 
+/// The addresses the page listens on, as they appear in `Host` and
+/// `Origin`.
+const LOOPBACK: [&str; 2] = ["127.0.0.1", "[::1]"];
+
 /// Checks the host and origin, then adds the security headers.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let port = state.port();
@@ -46,11 +51,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let mut response = if host == format!("127.0.0.1:{port}") && request.method() == Method::GET {
+    let by_address = LOOPBACK.iter().any(|ip| host == format!("{ip}:{port}"));
+    let mut response = if by_address && request.method() == Method::GET {
         // WebAuthn needs a name, not an address: send the browser to it.
         Redirect::temporary(&format!("http://localhost:{port}{}", request.uri().path()))
             .into_response()
-    } else if host != format!("localhost:{port}") && host != format!("127.0.0.1:{port}") {
+    } else if !by_address && host != format!("localhost:{port}") {
         WebError::Host(host).into_response()
     } else if let Err(e) = same_origin(&request, port) {
         e.into_response()
@@ -75,9 +81,11 @@ fn same_origin(request: &Request, port: u16) -> Result<(), WebError> {
     let headers = request.headers();
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        if origin != format!("http://localhost:{port}")
-            && origin != format!("http://127.0.0.1:{port}")
-        {
+        let own = origin == format!("http://localhost:{port}")
+            || LOOPBACK
+                .iter()
+                .any(|ip| origin == format!("http://{ip}:{port}"));
+        if !own {
             return Err(WebError::Forbidden(format!(
                 "a request from {origin} may not change anything here"
             )));

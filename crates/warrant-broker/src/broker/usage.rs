@@ -382,6 +382,9 @@ impl Broker {
             host,
             method: req.method.clone(),
             use_number: grant.uses,
+            scheme: req.at.as_ref().map(|a| a.scheme.clone()),
+            port: req.at.as_ref().map(|a| a.port),
+            path: req.at.as_ref().map(|a| a.path.clone()),
         })?;
         self.stage(Change::Grant(grant.clone()));
         let reply = UseReply {
@@ -413,37 +416,18 @@ impl Broker {
         self.usable(caller, &check, command)
     }
 
-    /// Checks a lease like a substitution (everything a use checks but the
-    /// command scope) and records it. Values are read by the caller outside
-    /// the lock and sent once the record is durable; the grant's end is
-    /// announced through [`Broker::subscribe_ended`].
-    pub fn lease_begin(
-        &mut self,
-        caller: &Caller,
-        req: &LeaseRequest,
-    ) -> Result<Outcome<LeaseReply>, Error> {
-        Ok(self
-            .lease_or_count(caller, req, false)?
-            .map(|(reply, _)| reply))
-    }
-
-    /// Checks a session of the daemon's egress like a lease. A grant with
-    /// a use limit is not refused: the answer's flag says so, and each of
-    /// its requests is then checked and counted with
-    /// [`Broker::substitute_begin`] before its value goes on the wire.
+    /// Checks a session of the daemon's egress like a substitution
+    /// (everything a use checks but the command scope). A grant without a
+    /// use limit is leased: checked once here and recorded
+    /// (`proxy_lease`); its end is announced through
+    /// [`Broker::subscribe_ended`]. A grant with a use limit is not leased:
+    /// the answer's flag says so, and each of its requests is then checked
+    /// and counted with [`Broker::substitute_begin`] before its value goes
+    /// on the wire.
     pub fn egress_begin(
         &mut self,
         caller: &Caller,
         req: &LeaseRequest,
-    ) -> Result<Outcome<(LeaseReply, bool)>, Error> {
-        self.lease_or_count(caller, req, true)
-    }
-
-    fn lease_or_count(
-        &mut self,
-        caller: &Caller,
-        req: &LeaseRequest,
-        count_per_request: bool,
     ) -> Result<Outcome<(LeaseReply, bool)>, Error> {
         let command = "http proxy lease";
         if let Err(body) = self.usable_without_command(caller, &req.grant, &req.secrets, command)? {
@@ -451,17 +435,6 @@ impl Broker {
         }
         let grant = &self.live[&req.grant];
         let limited = grant.max_uses.is_some();
-        if limited && !count_per_request {
-            // Each use must be counted before the value leaves.
-            return Ok(Err(ErrorBody::new(
-                ErrorCode::UseLimited,
-                format!(
-                    "grant {} has a use limit; substitute request by request",
-                    grant.id
-                ),
-                None,
-            )));
-        }
         let reply = LeaseReply {
             grant: grant.id.clone(),
             actor: grant.actor.clone(),
@@ -525,6 +498,9 @@ impl Broker {
                 host: entry.host.to_ascii_lowercase(),
                 method: entry.method,
                 use_number,
+                scheme: entry.at.as_ref().map(|a| a.scheme.clone()),
+                port: entry.at.as_ref().map(|a| a.port),
+                path: entry.at.map(|a| a.path),
             })?;
         }
         if let Some(g) = live {

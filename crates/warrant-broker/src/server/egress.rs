@@ -30,8 +30,8 @@ use super::{
 use crate::broker::Caller;
 use crate::protocol::nonblocking::{read_frame, write_frame};
 use crate::protocol::{
-    EgressReply, EgressRequest, ErrorBody, ErrorCode, LeaseEnd, LeaseRequest, ProxyBlockedReport,
-    SubstituteRequest, SubstitutedReport, SubstitutionRecord,
+    Destination, EgressReply, EgressRequest, ErrorBody, ErrorCode, LeaseEnd, LeaseRequest,
+    ProxyBlockedReport, SubstituteRequest, SubstitutedReport, SubstitutionRecord,
 };
 
 /// How the daemon's egress reaches upstream servers.
@@ -43,6 +43,8 @@ pub struct EgressOptions {
     /// Host overrides (from `warrant serve --egress-resolve`): the daemon's
     /// own configuration, never a caller's.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Addresses the egress never connects to: the approval page's.
+    pub forbidden: Vec<SocketAddr>,
 }
 
 /// The egress's lasting parts: its options and the CA it signs with.
@@ -117,16 +119,25 @@ pub(crate) async fn session(
         .cloned()
         .zip(values.iter().map(SecretValue::duplicate))
         .collect();
+    let (reports, recorded) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(record(
+        Arc::clone(shared),
+        caller.clone(),
+        reply.grant.clone(),
+        reply.actor.clone(),
+        recorded,
+    ));
     let source = Arc::new(DaemonSource {
         shared: Arc::clone(shared),
         runtime: tokio::runtime::Handle::current(),
         caller: caller.clone(),
         grant: reply.grant.clone(),
-        actor: reply.actor.clone(),
         counted,
+        expires_ms: reply.expires_ms,
         values: Mutex::new(Some(values)),
         names: reply.names.clone(),
         ended: AtomicBool::new(false),
+        reports: reports.clone(),
     });
     let auth = match ProxyAuth::generate() {
         Ok(auth) => Arc::new(auth),
@@ -138,6 +149,7 @@ pub(crate) async fn session(
         passthrough: req.passthrough,
         upstream_ca: egress.options.upstream_ca.clone(),
         resolve: egress.options.resolve.clone(),
+        forbidden: egress.options.forbidden.clone(),
         // A host a rule names exactly may be an internal one; a wildcard
         // that resolves inward is refused.
         private_hosts: secrets
@@ -150,7 +162,7 @@ pub(crate) async fn session(
         redact_from_start: Arc::from(named),
         ..ProxyConfig::default()
     };
-    let events = events(shared, &reply.grant, &caller, &reply.secret_hosts);
+    let events = events(&reply.grant, &reply.secret_hosts, reports.clone());
     let proxy = match Proxy::start(
         config,
         egress.authority.clone(),
@@ -184,6 +196,12 @@ pub(crate) async fn session(
     };
     source.end();
     proxy.shutdown().await;
+    // Everything the session did is in the log before the caller hears the
+    // end: a `warrant run` that exited leaves no record still on its way.
+    let (flushed, done) = tokio::sync::oneshot::channel();
+    if reports.send(Record::Flush(flushed)).is_ok() {
+        let _ = done.await;
+    }
     if let Some(reason) = end {
         let bytes = serde_json::to_vec(&LeaseEnd { reason }).unwrap_or_default();
         let _ = write_frame(&mut writer, &bytes).await;
@@ -226,16 +244,14 @@ fn failed(message: &str) -> ErrorBody {
 }
 
 /// The proxy's refusals, recorded by the daemon that saw them (under the
-/// session's caller, whose task the grant is).
+/// session's caller, whose task the grant is), in order with its
+/// substitutions.
 fn events(
-    shared: &Arc<Shared>,
     grant: &str,
-    caller: &Caller,
     secret_hosts: &[(String, Vec<String>)],
+    records: tokio::sync::mpsc::UnboundedSender<Record>,
 ) -> warrant_proxy::EventSink {
-    let shared = Arc::clone(shared);
     let grant = grant.to_owned();
-    let caller = caller.clone();
     let secret_hosts = secret_hosts.to_vec();
     Arc::new(move |event| {
         let ProxyEvent::Blocked {
@@ -269,17 +285,9 @@ fn events(
             secrets,
             reason,
         };
-        let (shared, caller) = (Arc::clone(&shared), caller.clone());
-        tokio::spawn(async move {
-            if let Err(body) =
-                with_broker_durable(&shared, move |b| b.proxy_blocked(&caller, report)).await
-            {
-                eprintln!(
-                    "warrant serve: cannot record a blocked request: {}",
-                    body.message
-                );
-            }
-        });
+        if records.send(Record::Blocked(report)).is_err() {
+            eprintln!("warrant serve: cannot record a blocked request: the session has ended");
+        }
     })
 }
 
@@ -289,13 +297,86 @@ struct DaemonSource {
     runtime: tokio::runtime::Handle,
     caller: Caller,
     grant: String,
-    actor: String,
     /// The grant has a use limit: each request is checked and counted first.
     counted: bool,
+    /// When the grant expires (Unix ms): no value after it, whether or not
+    /// the end was announced yet.
+    expires_ms: u64,
     /// The values, in the order of `names`; wiped at the session's end.
     values: Mutex<Option<Vec<SecretValue>>>,
     names: Vec<String>,
+    /// Set when the grant ends (announced by the broker) or the session does.
     ended: AtomicBool,
+    /// Substitutions under the lease, to [`record`].
+    reports: tokio::sync::mpsc::UnboundedSender<Record>,
+}
+
+/// What a session's recorder is sent.
+enum Record {
+    /// A substitution under a lease.
+    Substituted(SubstitutionRecord),
+    /// A request the proxy refused.
+    Blocked(ProxyBlockedReport),
+    /// Answered once everything sent before it is in the log.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Records a session's substitutions and refusals in the order they came,
+/// consecutive substitutions in one write: a request never waits for the
+/// disk, and the log still has every one.
+async fn record(
+    shared: Arc<Shared>,
+    caller: Caller,
+    grant: String,
+    actor: String,
+    mut recorded: tokio::sync::mpsc::UnboundedReceiver<Record>,
+) {
+    const BATCH: usize = 1024;
+    let mut next = recorded.recv().await;
+    while let Some(first) = next.take() {
+        match first {
+            Record::Substituted(entry) => {
+                let mut entries = vec![entry];
+                while entries.len() < BATCH {
+                    match recorded.try_recv() {
+                        Ok(Record::Substituted(entry)) => entries.push(entry),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let (g, a) = (grant.clone(), actor.clone());
+                let report = SubstitutedReport { entries };
+                if let Err(body) =
+                    with_broker_durable(&shared, move |b| b.lease_substituted(&g, &a, report)).await
+                {
+                    eprintln!(
+                        "warrant serve: cannot record a substitution: {}",
+                        body.message
+                    );
+                }
+            }
+            Record::Blocked(report) => {
+                let c = caller.clone();
+                if let Err(body) =
+                    with_broker_durable(&shared, move |b| b.proxy_blocked(&c, report)).await
+                {
+                    eprintln!(
+                        "warrant serve: cannot record a blocked request: {}",
+                        body.message
+                    );
+                }
+            }
+            Record::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+        if next.is_none() {
+            next = recorded.recv().await;
+        }
+    }
 }
 
 impl DaemonSource {
@@ -329,6 +410,11 @@ impl DaemonSource {
 }
 
 impl warrant_proxy::ValueSource for DaemonSource {
+    /// A lease only reads memory; a counted grant asks the broker.
+    fn blocks(&self) -> bool {
+        self.counted
+    }
+
     fn values(&self, request: &UseRequest) -> Result<Vec<SecretValue>, String> {
         if self.ended.load(Ordering::SeqCst) {
             return Err(format!("grant {} has ended", self.grant));
@@ -341,6 +427,7 @@ impl warrant_proxy::ValueSource for DaemonSource {
                 secrets: request.secrets.clone(),
                 host: request.host.clone(),
                 method: request.method.clone(),
+                at: Some(destination(request)),
             };
             let (shared, caller) = (Arc::clone(&self.shared), self.caller.clone());
             let p = Prefetch::Grant(self.grant.clone());
@@ -351,42 +438,28 @@ impl warrant_proxy::ValueSource for DaemonSource {
                 .map_err(|body| body.message)?;
             return self.held(&request.secrets);
         }
-        // A lease: the grant was checked once; its end stops this session.
-        // Expiry is checked here too, in case the end is still on its way.
-        let g = self.grant.clone();
-        let active = self
-            .runtime
-            .block_on(with_broker(&self.shared, move |b| b.is_active(&g)));
-        if !active {
-            return Err(format!("grant {} is no longer active", self.grant));
+        // A lease: the grant was checked once; its end (announced by the
+        // broker) stops this session, and its expiry is checked here too,
+        // in case the announcement is still on its way.
+        if crate::grant::now_ms() >= self.expires_ms {
+            return Err(format!("grant {} has expired", self.grant));
         }
         let values = self.held(&request.secrets)?;
-        let report = SubstitutedReport {
-            entries: vec![SubstitutionRecord {
-                secrets: request.secrets.clone(),
-                host: request.host.clone(),
-                method: request.method.clone(),
-            }],
+        let entry = SubstitutionRecord {
+            secrets: request.secrets.clone(),
+            host: request.host.clone(),
+            method: request.method.clone(),
+            at: Some(destination(request)),
         };
-        let (shared, grant, actor) = (
-            Arc::clone(&self.shared),
-            self.grant.clone(),
-            self.actor.clone(),
-        );
-        // Recorded without the request waiting for the disk, as a lease's
-        // reports are.
-        self.runtime.spawn(async move {
-            if let Err(body) = with_broker_durable(&shared, move |b| {
-                b.lease_substituted(&grant, &actor, report)
-            })
-            .await
-            {
-                eprintln!(
-                    "warrant serve: cannot record a substitution: {}",
-                    body.message
-                );
-            }
-        });
+        if self.reports.send(Record::Substituted(entry)).is_err() {
+            // Nothing could record it: it does not happen.
+            return Err("the substitution cannot be recorded".to_owned());
+        }
         Ok(values)
     }
+}
+
+/// Scheme, port and path of a request, for its record.
+fn destination(request: &UseRequest) -> Destination {
+    Destination::new(&request.scheme, request.port, &request.path)
 }

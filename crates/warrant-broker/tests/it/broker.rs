@@ -413,6 +413,9 @@ fn a_value_is_substituted_only_for_its_own_hosts() {
         secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
         host: host.into(),
         method: "GET".into(),
+        at: Some(warrant_broker::protocol::Destination::new(
+            "https", 443, "/user",
+        )),
     };
     let ok = f
         .broker
@@ -440,4 +443,15 @@ fn a_value_is_substituted_only_for_its_own_hosts() {
     let kinds = audit_kinds(&f.home);
     assert_eq!(kinds.iter().filter(|k| *k == "substituted").count(), 1);
     assert_eq!(kinds.iter().filter(|k| *k == "use_refused").count(), 2);
+    // Where it went, exactly: scheme, port and path beside the host.
+    let log = std::fs::read_to_string(f.home.join("audit.jsonl")).unwrap();
+    let substituted: serde_json::Value = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["event"] == "substituted")
+        .unwrap();
+    assert_eq!(substituted["host"], "api.github.com");
+    assert_eq!(substituted["scheme"], "https");
+    assert_eq!(substituted["port"], 443);
+    assert_eq!(substituted["path"], "/user");
 }

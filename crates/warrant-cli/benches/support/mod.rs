@@ -57,12 +57,16 @@ impl BenchHome {
     }
 
     /// Starts `warrant serve`; returns once it answers.
+    #[allow(dead_code, reason = "not every bench passes options")]
     pub fn serve(&self) -> RealDaemon {
-        let mut child = self
-            .warrant(&["serve"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        self.serve_with(&[])
+    }
+
+    /// Starts `warrant serve ARGS...`; returns once it answers.
+    pub fn serve_with(&self, args: &[&str]) -> RealDaemon {
+        let mut all = vec!["serve", "--no-ui"];
+        all.extend_from_slice(args);
+        let mut child = self.warrant(&all).stderr(Stdio::null()).spawn().unwrap();
         for _ in 0..500 {
             if Client::connect(&self.home)
                 .and_then(|mut c| c.status())

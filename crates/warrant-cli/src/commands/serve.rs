@@ -5,6 +5,7 @@ use warrant_broker::server::{self, ServeOptions};
 use warrant_policy::Policy;
 
 use super::Context;
+use super::ui::Binding;
 use crate::args::ServeArgs;
 use crate::unlock;
 
@@ -50,14 +51,24 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
         egress: server::EgressOptions {
             upstream_ca: super::proxy::load_upstream_cas(&args.egress_ca)?,
             resolve: super::proxy::parse_resolve(&args.egress_resolve)?,
+            forbidden: Vec::new(),
         },
     };
     let mut options = options;
-    let url = page.map(|page| {
-        options.extensions.push(page.extension);
-        page.url
-    });
+    let page = match page {
+        Binding::Served(page) => {
+            options.extensions.push(page.extension);
+            options.egress.forbidden = page.addrs;
+            Ok(Some(page.url))
+        }
+        Binding::Off => Ok(None),
+        Binding::Refused(reason) => Err(reason),
+    };
+    // Whether this daemon took the home: only then are the page's records
+    // its own to write and to remove.
+    let started = std::cell::Cell::new(false);
     server::serve(options, |socket| {
+        started.set(true);
         let policy = policy
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
@@ -69,17 +80,32 @@ pub fn run(ctx: &Context, args: ServeArgs) -> Result<u8> {
             socket.display(),
             std::process::id()
         );
-        match &url {
-            Some(url) => {
+        // Only now that this daemon holds the home's socket: a second one
+        // that fails to start must not touch the first one's records.
+        match &page {
+            Ok(Some(url)) => {
                 if let Err(e) = super::ui::publish(&ctx.home, url) {
                     eprintln!("warrant: warning: {e:#}");
                 }
                 eprintln!("warrant: approval page at {url} (loopback only)");
             }
-            None => eprintln!("warrant: no approval page"),
+            Ok(None) => {
+                super::ui::unpublish(&ctx.home);
+                eprintln!("warrant: no approval page");
+            }
+            Err(reason) => {
+                if let Err(e) = super::ui::record_refusal(&ctx.home, reason) {
+                    eprintln!("warrant: warning: {e:#}");
+                }
+                eprintln!("warrant: no approval page: its port is taken (see above)");
+            }
         }
     })
-    .inspect_err(|_| super::ui::unpublish(&ctx.home))?;
+    .inspect_err(|_| {
+        if started.get() {
+            super::ui::unpublish(&ctx.home);
+        }
+    })?;
     super::ui::unpublish(&ctx.home);
     eprintln!("warrant: daemon stopped");
     Ok(0)

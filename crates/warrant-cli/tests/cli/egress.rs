@@ -199,6 +199,17 @@ curl -sS -o /dev/null -w "direct:%{{http_code}}\n" --noproxy '*' --cacert {ca} -
     );
     assert_eq!(g.api_got_value(), 1, "the API got the value once");
     assert!(!ran.stdout.contains(&g.value) && !ran.stderr.contains(&g.value));
+    // The record says where exactly the value went.
+    let audit = std::fs::read_to_string(g.home.path().join("audit.jsonl")).unwrap();
+    let substituted: serde_json::Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["event"] == "substituted")
+        .expect("a substituted record");
+    assert_eq!(substituted["host"], API);
+    assert_eq!(substituted["scheme"], "https");
+    assert_eq!(substituted["port"], g.api.addr.port());
+    assert_eq!(substituted["path"], "/echo");
 
     // A CA of the command's choosing is refused outright under a grant.
     let mut command = g.home.std_cmd();
@@ -299,4 +310,53 @@ wait $poll; echo "long-poll:$(cat long-poll.out)""#,
     for ran in [&first, &second] {
         assert!(!ran.stdout.contains(&g.value), "{ran:?}");
     }
+}
+
+/// The daemon's own approval page is no upstream: even when a rule lets a
+/// secret go to `localhost`, the egress never connects to the page's
+/// addresses, so an agent cannot reach the page as the daemon itself.
+#[test]
+fn the_egress_never_reaches_the_daemons_own_page() {
+    if !have("curl") {
+        return;
+    }
+    let home = Home::with_approver();
+    let value = fake_value("api");
+    home.set("api/token", &value);
+    home.write_policy(
+        r#"
+[actors.web]
+kind = "agent"
+
+[[rules]]
+actors   = ["web"]
+secrets  = ["api/token"]
+hosts    = ["localhost"]
+max_ttl  = "10m"
+approval = "auto"
+"#,
+    );
+    let _daemon = home.serve_with(&["--ui-port".as_ref(), "0".as_ref()]);
+    let url = std::fs::read_to_string(home.path().join("ui-url")).unwrap();
+    let port: u16 = url
+        .trim()
+        .trim_start_matches("http://localhost:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let (grant, _) = home.request("web", &["api/token"], &[]);
+    let mut command = home.std_cmd();
+    let ran = command
+        .args(["run", "--proxy", "--no-tty", "--grant", &grant])
+        .args(["--env", "TOKEN=warrant://api/token", "--", "sh", "-c"])
+        .arg(format!(
+            r#"curl -sS -D - -o /dev/null -H "Authorization: Bearer $TOKEN" http://localhost:{port}/api/session"#
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&ran.stdout).to_ascii_lowercase();
+    assert!(out.starts_with("http/1.1 502"), "{out}");
+    assert!(out.contains("x-warrant-proxy: 1"), "{out}");
+    assert!(!String::from_utf8_lossy(&ran.stderr).contains(&value));
 }

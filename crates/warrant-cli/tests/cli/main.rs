@@ -14,6 +14,7 @@ mod import;
 mod init;
 mod mcp;
 mod migrate;
+mod non_root;
 mod openbao;
 mod policy;
 mod proxy;

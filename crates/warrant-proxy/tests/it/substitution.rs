@@ -70,6 +70,8 @@ async fn header_is_substituted_and_echo_redacted() {
             host: "api.example.test".into(),
             method: "GET".into(),
             path: "/user".into(),
+            scheme: "https".into(),
+            port: 443,
         }]
     );
     assert!(h.events().is_empty(), "{:?}", h.events());

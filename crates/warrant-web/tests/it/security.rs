@@ -56,6 +56,56 @@ async fn only_the_loopback_names_are_served() {
         response.headers()[header::LOCATION],
         "http://localhost:7341/"
     );
+    // So is [::1], the daemon's other listener.
+    let mut by_v6 = get("/app.js", None);
+    by_v6
+        .headers_mut()
+        .insert(header::HOST, "[::1]:7341".parse().unwrap());
+    let response = page.send(by_v6).await;
+    assert_eq!(response.status(), 307);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "http://localhost:7341/app.js"
+    );
+    for other in [
+        "[::1]:7342",
+        "127.0.0.1:7342",
+        "[::2]:7341",
+        "[::ffff:127.0.0.1]:7341",
+    ] {
+        let mut request = get("/", None);
+        request
+            .headers_mut()
+            .insert(header::HOST, other.parse().unwrap());
+        assert_eq!(page.send(request).await.status(), 421, "{other}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_by_loopback_address_passes_the_guard() {
+    let page = Page::start();
+    for (host, origin) in [
+        ("[::1]:7341", "http://[::1]:7341"),
+        ("127.0.0.1:7341", "http://127.0.0.1:7341"),
+    ] {
+        let mut request = post("/api/session", None, r#"{"passphrase":"not-it"}"#);
+        let headers = request.headers_mut();
+        headers.insert(header::HOST, host.parse().unwrap());
+        headers.insert(header::ORIGIN, origin.parse().unwrap());
+        // Past the host and origin checks, the daemon checks the passphrase.
+        let code = json(page.send(request).await).await["code"].clone();
+        assert!(
+            code == "wrong_passphrase" || code == "throttled",
+            "{host}: {code}"
+        );
+    }
+    let mut request = post("/api/session", None, r#"{"passphrase":"not-it"}"#);
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "http://[::1]:7342".parse().unwrap());
+    let refused = page.send(request).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(json(refused).await["code"], "forbidden");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,8 +14,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 use warrant_audit::{AuditLog, Event};
-use warrant_broker::Client;
-use warrant_broker::protocol::EgressRequest;
+use warrant_broker::protocol::{EgressReply, EgressRequest};
+use warrant_broker::{Client, EgressSession};
 use warrant_proxy::{EventSink, Proxy, ProxyConfig, ProxyEvent, ValueSource, ca};
 
 use super::{Context, print_json};
@@ -76,16 +76,12 @@ pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
         passthrough: args.passthrough,
         substitute_in_body: args.substitute_in_body,
     };
-    let (reply, mut session) = Client::connect(&ctx.home)?
-        .egress(request)
-        .with_context(|| format!("cannot use grant {} through the daemon's egress", grant.id))?;
-    let dir = tempfile::Builder::new()
-        .prefix("warrant-egress-")
-        .tempdir()
-        .context("cannot make a directory for the CA bundle")?;
-    let bundle = dir.path().join("ca-bundle.pem");
-    warrant_proxy::bundle::write(&reply.ca_pem, &bundle)
-        .with_context(|| format!("cannot write the CA bundle {}", bundle.display()))?;
+    let Egress {
+        reply,
+        mut session,
+        bundle,
+        dir,
+    } = Egress::open(ctx, request)?;
     let env = child_env(&reply.proxy, &bundle);
     let placeholders: BTreeMap<&str, &str> = reply
         .placeholders
@@ -145,6 +141,43 @@ pub fn run(ctx: &Context, args: ProxyArgs) -> Result<u8> {
             Ok(1)
         }
         None => Ok(0),
+    }
+}
+
+/// A session of the daemon's egress, and the CA bundle its command trusts
+/// (in a temporary directory removed with it; not under the home, which a
+/// command under `warrant task` cannot read).
+pub(crate) struct Egress {
+    /// The daemon's answer: the proxy URL, the CA, the placeholders.
+    pub reply: EgressReply,
+    /// Open while the session lasts.
+    pub session: EgressSession,
+    /// The system's roots and warrant's CA.
+    pub bundle: PathBuf,
+    /// Holds the bundle.
+    pub dir: tempfile::TempDir,
+}
+
+impl Egress {
+    /// Asks the daemon for a session and writes the bundle.
+    pub fn open(ctx: &Context, request: EgressRequest) -> Result<Self> {
+        let grant = request.grant.clone();
+        let (reply, session) = Client::connect(&ctx.home)?
+            .egress(request)
+            .with_context(|| format!("cannot use grant {grant} through the daemon's egress"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("warrant-egress-")
+            .tempdir()
+            .context("cannot make a directory for the CA bundle")?;
+        let bundle = dir.path().join("ca-bundle.pem");
+        warrant_proxy::bundle::write(&reply.ca_pem, &bundle)
+            .with_context(|| format!("cannot write the CA bundle {}", bundle.display()))?;
+        Ok(Self {
+            reply,
+            session,
+            bundle,
+            dir,
+        })
     }
 }
 

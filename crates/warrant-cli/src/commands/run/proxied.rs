@@ -59,7 +59,12 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
             body: args.substitute_in_body,
         })
         .collect();
-    let private_hosts = hosts.values().flatten().filter(|h| !h.contains('*')).cloned().collect();
+    let private_hosts = hosts
+        .values()
+        .flatten()
+        .filter(|h| !h.contains('*'))
+        .cloned()
+        .collect();
     let config = ProxyConfig {
         private_hosts,
         secrets,
@@ -70,35 +75,9 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
     };
     let running = Running::start(&ctx.home, config, source.values, source.events)?;
 
-    let mut spec = RunSpec {
-        program: program.clone(),
-        args: args.command[1..].to_vec(),
-        env: Vec::new(),
-        secret_env: Vec::new(),
-        secret_files: Vec::new(),
-        redactor: source.redactor,
-        terminal: if args.no_tty {
-            TerminalMode::Never
-        } else {
-            TerminalMode::Auto
-        },
-    };
-    for (var, planned) in plan.vars() {
-        match &planned.delivery {
-            // Set below, to the proxy's.
-            Delivery::Plain(_) if is_proxy_var(var) => {}
-            Delivery::Plain(value) => spec.env.push((var.clone(), value.clone())),
-            Delivery::Value(reference) => spec
-                .env
-                .push((var.clone(), OsString::from(&placeholders[reference.name()]))),
-            // The file holds the placeholder: nothing secret, but the
-            // tool reads it where it would read the value.
-            Delivery::File(reference) => spec.secret_files.push((
-                var_name(var)?,
-                SecretValue::from(placeholders[reference.name()].clone().into_bytes()),
-            )),
-        }
-    }
+    let mut spec = placeholder_spec(args, &plan, source.redactor, |name| {
+        Ok(placeholders[name].clone())
+    })?;
     for (var, value) in running.child_env() {
         spec.env.push((var.into(), value.into()));
     }
@@ -259,6 +238,9 @@ impl ValueSource for StoreValues {
                 secrets: request.secrets.clone(),
                 host: request.host.clone(),
                 method: request.method.clone(),
+                scheme: Some(request.scheme.clone()),
+                port: Some(request.port),
+                path: Some(request.path.chars().take(200).collect()),
             })
             .map_err(|e| format!("cannot record the substitution: {e}"))?;
         request
@@ -275,7 +257,52 @@ impl ValueSource for StoreValues {
 }
 
 /// Whether `var` is one of the variables the proxy sets for the child.
-pub(super) fn is_proxy_var(var: &OsStr) -> bool {
+/// The command's spec in proxy mode: plain variables as given (but the
+/// proxy's, set by the caller), a placeholder where each value would go,
+/// in the environment or in a file.
+pub(super) fn placeholder_spec(
+    args: &RunArgs,
+    plan: &EnvPlan,
+    redactor: warrant_redact::Redactor,
+    placeholder: impl Fn(&SecretName) -> Result<String>,
+) -> Result<RunSpec> {
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow!("no command given"))?;
+    let mut spec = RunSpec {
+        program: program.clone(),
+        args: rest.to_vec(),
+        env: Vec::new(),
+        secret_env: Vec::new(),
+        secret_files: Vec::new(),
+        redactor,
+        terminal: if args.no_tty {
+            TerminalMode::Never
+        } else {
+            TerminalMode::Auto
+        },
+    };
+    for (var, planned) in plan.vars() {
+        match &planned.delivery {
+            // Set by the caller, to the proxy's.
+            Delivery::Plain(_) if is_proxy_var(var) => {}
+            Delivery::Plain(value) => spec.env.push((var.clone(), value.clone())),
+            Delivery::Value(reference) => spec
+                .env
+                .push((var.clone(), OsString::from(placeholder(reference.name())?))),
+            // The file holds the placeholder: nothing secret, but the
+            // tool reads it where it would read the value.
+            Delivery::File(reference) => spec.secret_files.push((
+                var_name(var)?,
+                SecretValue::from(placeholder(reference.name())?.into_bytes()),
+            )),
+        }
+    }
+    Ok(spec)
+}
+
+fn is_proxy_var(var: &OsStr) -> bool {
     var.to_str()
         .is_some_and(|v| PROXY_VARS.contains(&v) || CA_VARS.contains(&v) || v == NODE_VAR)
 }
@@ -362,6 +389,8 @@ mod tests {
             host: host.into(),
             method: "GET".into(),
             path: "/".into(),
+            scheme: "https".into(),
+            port: 443,
         };
         let refused = store.values(&request("evil.test")).unwrap_err();
         assert!(refused.contains("exfiltration attempt"), "{refused}");

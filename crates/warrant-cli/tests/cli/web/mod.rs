@@ -4,6 +4,7 @@
 
 mod browser;
 mod key;
+mod origin;
 mod page;
 
 use std::io::{Read, Write};
