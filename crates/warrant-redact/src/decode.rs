@@ -395,16 +395,69 @@ pub(crate) fn candidates(hay: &[u8], from: usize, to: usize, out: &mut Vec<(usiz
             }
             (None, None) => break,
         };
+        if !may_start_token(hay, p) {
+            continue;
+        }
         // A line break starts at its `\r`.
         let at = match hay[p] {
             b'\n' if p > from && hay[p - 1] == b'\r' => p - 1,
             _ => p,
         };
-        let token = token_at(hay, at, Prev::ANY);
+        let token = token_at(hay, at, prev_guess(hay, at));
         if token != Token::Literal {
             out.push((at, token));
         }
     }
+}
+
+/// A quick test before [`token_at`]: false where the trigger at `hay[p]`
+/// starts no token (or, for `\n`, is no part of one) whatever came before
+/// it: `=` before anything but a line break or two hex digits, a line break
+/// between bytes that stand for themselves and are no base64 characters.
+#[inline]
+fn may_start_token(hay: &[u8], p: usize) -> bool {
+    let at = |i: usize| hay.get(i).copied();
+    match hay[p] {
+        b'=' => match (at(p + 1), at(p + 2)) {
+            (Some(b'\n' | b'\r'), _) => true,
+            (Some(a), Some(b)) => a.is_ascii_hexdigit() && b.is_ascii_hexdigit(),
+            _ => false,
+        },
+        b'\n' => {
+            let before = match p.checked_sub(1).map(|i| hay[i]) {
+                Some(b'\r') => p.checked_sub(2).map(|i| hay[i]),
+                b => b,
+            };
+            // The byte before ends a literal token unless it may end an
+            // escape or a removed break; the byte after starts one if it is
+            // no trigger.
+            let literal_before = before
+                .is_none_or(|b| !b.is_ascii_hexdigit() && b != b';' && b != b'\n' && !wraps(b));
+            let literal_after = at(p + 1).is_none_or(|b| !is_trigger(b) && !wraps(b));
+            !(literal_before || literal_after)
+        }
+        _ => true,
+    }
+}
+
+/// What the token before `hay[at]` was, when its last byte tells (no
+/// token but a literal byte ends in anything other than a hex digit, `;` or
+/// a line feed), else [`Prev::ANY`].
+#[inline]
+fn prev_guess(hay: &[u8], at: usize) -> Prev {
+    match at.checked_sub(1).map(|i| hay[i]) {
+        Some(b) if !b.is_ascii_hexdigit() && b != b';' && b != b'\n' => Prev {
+            removed: false,
+            last: Some(b),
+        },
+        _ => Prev::ANY,
+    }
+}
+
+/// Whether `b` never is part of a token other than a literal byte (it is no
+/// trigger and nothing an escape holds), so it always decodes to itself.
+pub(crate) fn always_literal(b: u8) -> bool {
+    !(is_trigger(b) || b.is_ascii_alphanumeric() || b == b';' || b == b'#')
 }
 
 #[cfg(test)]

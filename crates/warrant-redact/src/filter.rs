@@ -15,7 +15,11 @@
 //!
 //! The Bloom filter is blocked: a window sets 3 bits of one 64-bit word, so a
 //! test is one memory access. With at least 32 bits per entry, about one
-//! absent window in a thousand hits.
+//! absent window in a thousand hits. Output repeats itself (a timestamp on
+//! every line), so one unlucky window would hit on every line: a Bloom hit is
+//! confirmed in an exact set of the windows, and only true windows pass.
+
+use zeroize::{Zeroize, Zeroizing};
 
 /// Samples are taken only if windows are at least this long: shorter windows
 /// hit too often in ordinary text to gain anything.
@@ -28,6 +32,73 @@ const BITS_PER_ENTRY: usize = 32;
 const MIN_WORDS_LOG2: u32 = 6;
 const MAX_WORDS_LOG2: u32 = 17;
 
+/// An exact set of windows (as masked little-endian integers): open
+/// addressing, at most half full. The keys are parts of secrets: wiped on drop.
+pub(crate) struct Exact {
+    slots: Box<[u64]>,
+    /// `64 - log2(slots.len())`.
+    shift: u32,
+    /// The all-zero window, which marks empty slots.
+    zero: bool,
+}
+
+impl Exact {
+    pub(crate) fn new(capacity: usize) -> Exact {
+        let len = (capacity * 2).next_power_of_two().max(16);
+        Exact {
+            slots: vec![0u64; len].into_boxed_slice(),
+            shift: 64 - len.trailing_zeros(),
+            zero: false,
+        }
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0xFF51_AFD7_ED55_8CCD) >> self.shift) as usize
+    }
+
+    pub(crate) fn insert(&mut self, key: u64) {
+        if key == 0 {
+            self.zero = true;
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while self.slots[i] != 0 && self.slots[i] != key {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = key;
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, key: u64) -> bool {
+        if key == 0 {
+            return self.zero;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                k if k == key => return true,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+}
+
+impl Drop for Filter {
+    fn drop(&mut self) {
+        self.words.zeroize();
+    }
+}
+
+impl Drop for Exact {
+    fn drop(&mut self) {
+        self.slots.zeroize();
+    }
+}
+
 pub(crate) struct Filter {
     /// Window length.
     q: usize,
@@ -38,6 +109,7 @@ pub(crate) struct Filter {
     /// `64 - log2(number of words)`.
     shift: u32,
     words: Box<[u64]>,
+    exact: Exact,
 }
 
 impl Filter {
@@ -88,32 +160,46 @@ impl Filter {
         k: usize,
         windows: impl Fn(&[u8]) -> usize,
     ) -> Filter {
-        let entries: usize = patterns.clone().map(&windows).sum();
-        let wanted = (entries.saturating_mul(BITS_PER_ENTRY) / 64)
-            .max(1)
-            .next_power_of_two();
-        let log2 = wanted
-            .trailing_zeros()
-            .clamp(MIN_WORDS_LOG2, MAX_WORDS_LOG2);
         let mask = if q == 8 {
             u64::MAX
         } else {
             (1u64 << (8 * q)) - 1
         };
+        // Forms of one value often share windows (padded and unpadded
+        // encodings): size the index by the distinct ones.
+        let mut keys: Zeroizing<Vec<u64>> = Zeroizing::new(
+            patterns
+                .flat_map(|p| (0..windows(p)).map(move |offset| load(&p[offset..], q) & mask))
+                .collect(),
+        );
+        keys.sort_unstable();
+        keys.dedup();
+        let wanted = (keys.len().saturating_mul(BITS_PER_ENTRY) / 64)
+            .max(1)
+            .next_power_of_two();
+        let log2 = wanted
+            .trailing_zeros()
+            .clamp(MIN_WORDS_LOG2, MAX_WORDS_LOG2);
         let mut filter = Filter {
             q,
             k,
             mask,
             shift: 64 - log2,
             words: vec![0u64; 1usize << log2].into_boxed_slice(),
+            exact: Exact::new(keys.len()),
         };
-        for p in patterns {
-            for offset in 0..windows(p) {
-                let (word, bits) = filter.probe(load(&p[offset..], q) & mask);
-                filter.words[word] |= bits;
-            }
+        for &key in keys.iter() {
+            let (word, bits) = filter.probe(key);
+            filter.words[word] |= bits;
+            filter.exact.insert(key);
         }
         filter
+    }
+
+    #[inline]
+    fn test(&self, key: u64) -> bool {
+        let (word, bits) = self.probe(key);
+        self.words[word] & bits == bits && self.exact.contains(key)
     }
 
     /// The sampling step.
@@ -138,14 +224,13 @@ impl Filter {
 
     /// Whether the window at `at` may start inside an occurrence.
     /// The caller guarantees `at + window() <= haystack.len()`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hit(&self, haystack: &[u8], at: usize) -> bool {
         let key = match haystack.get(at..at + MAX_WINDOW) {
             Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
             None => load(&haystack[at..], self.q),
         } & self.mask;
-        let (word, bits) = self.probe(key);
-        self.words[word] & bits == bits
+        self.test(key)
     }
 }
 
@@ -154,8 +239,7 @@ impl Filter {
     #[inline]
     pub(crate) fn hit_window(&self, window: &[u8]) -> bool {
         debug_assert_eq!(window.len(), self.q);
-        let (word, bits) = self.probe(load(window, self.q) & self.mask);
-        self.words[word] & bits == bits
+        self.test(load(window, self.q) & self.mask)
     }
 }
 

@@ -337,7 +337,8 @@ impl Redactor {
             return found;
         };
         let mut pos = 0;
-        while let Some(m) = matcher.find(input, pos) {
+        let mut cursor = matcher::Cursor::default();
+        while let Some(m) = matcher.find(input, pos, &mut cursor) {
             found.push((m.start..m.end, self.0.labels[m.label].as_str()));
             pos = m.end;
         }

@@ -60,6 +60,9 @@ pub(crate) struct Matcher {
     /// Bytes that occur in some decoded pattern: a window holding any other
     /// byte is in no pattern, whatever the filter says.
     decoded_bytes: [bool; 256],
+    /// Bytes that always decode to themselves and occur in no decoded
+    /// pattern: one within `q` input bytes of a token kills that window.
+    kills: [bool; 256],
     /// The longest decoded occurrence in input bytes.
     decoded_span: usize,
 }
@@ -93,7 +96,12 @@ impl Matcher {
         for &b in decoded.iter().flat_map(|p| p.0) {
             decoded_bytes[usize::from(b)] = true;
         }
+        let kills = std::array::from_fn(|b| {
+            let b = b as u8;
+            decode::always_literal(b) && !decoded_bytes[usize::from(b)]
+        });
         Ok(Matcher {
+            kills,
             decoded_span: MAX_EXPANSION * decoded_patterns.max_len(),
             raw: raw_patterns,
             raw_filter,
@@ -152,11 +160,22 @@ impl Matcher {
 
     /// The leftmost-longest occurrence starting at or after `from` among
     /// those that lie entirely inside `hay`. `hay[..from]` is context: it
-    /// decides how the bytes after it are tokenized.
-    pub(crate) fn find(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
-        let raw = self.find_raw(hay, from);
+    /// decides how the bytes after it are tokenized. Calls on the same `hay`
+    /// with a growing `from` share `cursor`, so that each byte is looked at
+    /// about once however many occurrences there are.
+    pub(crate) fn find(&self, hay: &[u8], from: usize, cursor: &mut Cursor) -> Option<Occurrence> {
+        // The leftmost-longest occurrence from an earlier `from` is still
+        // the one from here if it starts here or later.
+        let raw = match cursor.raw {
+            Some((at, found)) if at <= from && found.is_none_or(|o| o.start >= from) => found,
+            _ => {
+                let found = self.find_raw(hay, from);
+                cursor.raw = Some((from, found));
+                found
+            }
+        };
         let bound = raw.map_or(hay.len(), |o| o.start);
-        pick(raw, self.find_decoded(hay, from, bound))
+        pick(raw, self.find_decoded(hay, from, bound, cursor))
     }
 
     /// Like [`Matcher::find`] without any filter: the reference semantics.
@@ -229,8 +248,16 @@ impl Matcher {
         let mut j = from;
         let mut n = 0;
         while j + qf.min(qp) <= len {
-            let hit = (n == 0 && j + qf <= len && f.hit(hay, j))
-                || p.is_some_and(|p| j + qp <= len && p.hit(hay, j));
+            let form_hit = n == 0 && j + qf <= len && f.hit(hay, j);
+            // A piece holding this sample starts in [j + 4 - MIN_PIECE_LEN, j]:
+            // the 4-byte window only says one may, its 12-byte windows tell.
+            let hit = form_hit
+                || p.is_some_and(|p| {
+                    j + qp <= len
+                        && p.hit(hay, j)
+                        && (from.max((j + qp).saturating_sub(MIN_PIECE_LEN))..=j)
+                            .any(|s| self.pieces.may_be_window(&hay[s..]))
+                });
             if !hit {
                 j += k;
                 n = if n + 1 == every { 0 } else { n + 1 };
@@ -264,21 +291,36 @@ impl Matcher {
 
     /// The leftmost-longest decoded occurrence starting at or after `from`,
     /// if one starts at or before `bound` (after it, any or none).
-    fn find_decoded(&self, hay: &[u8], from: usize, bound: usize) -> Option<Occurrence> {
+    fn find_decoded(
+        &self,
+        hay: &[u8],
+        from: usize,
+        bound: usize,
+        cursor: &mut Cursor,
+    ) -> Option<Occurrence> {
         let len = hay.len();
         let span = self.decoded_span;
         let q = self.decoded_filter.as_ref().map_or(0, Filter::window);
-        // Tokens a little before `from` and after the last one that matters
-        // tell whether the bytes around a token are literal.
-        let lo = from.saturating_sub(q + MAX_TOKEN);
-        let hi = len.min(bound.saturating_add(span + q + MAX_TOKEN));
-        let mut tokens = Vec::new();
-        decode::candidates(hay, lo, hi, &mut tokens);
-        let mut view = View::default();
+        // The tokens of the whole buffer, found once (from a little before
+        // `from`: they tell whether the bytes around a token are literal).
+        if cursor.tokens.as_ref().is_none_or(|t| t.lo > from) {
+            let lo = from.saturating_sub(q + MAX_TOKEN);
+            let mut list = Vec::new();
+            decode::candidates(hay, lo, len, &mut list);
+            cursor.tokens = Some(Tokens {
+                lo,
+                probed: vec![Probe::Unknown; list.len()],
+                list,
+            });
+        }
+        let tokens = cursor.tokens.as_mut()?;
+        let (lo, hi) = (tokens.lo, len);
+        let view = &mut cursor.view;
         // No decoded occurrence starts in [from, scanned) but raw ones.
         let mut scanned = from;
-        for i in 0..tokens.len() {
-            let (at, token) = tokens[i];
+        let first = tokens.list.partition_point(|t| t.0 < scanned);
+        for i in first..tokens.list.len() {
+            let (at, token) = tokens.list[i];
             if at < scanned {
                 continue;
             }
@@ -287,7 +329,11 @@ impl Matcher {
                 break;
             }
             if let Some(f) = &self.decoded_filter {
-                if !self.probe(f, hay, &tokens, i, lo, hi, &mut view) {
+                if tokens.probed[i] == Probe::Unknown {
+                    let hit = self.probe(f, hay, &tokens.list, i, lo, hi, view);
+                    tokens.probed[i] = if hit { Probe::Hit } else { Probe::Miss };
+                }
+                if tokens.probed[i] == Probe::Miss {
                     continue;
                 }
             }
@@ -311,7 +357,7 @@ impl Matcher {
                 // starts before it and ends past the region: look again.
                 match self.decoded.scan(&view.bytes, 0, d) {
                     Some(m) if re == len || m.start() + longest <= d => {
-                        return Some(self.decoded_occurrence(&view, &m));
+                        return Some(self.decoded_occurrence(view, &m));
                     }
                     None if re == len => return None,
                     _ => {
@@ -329,7 +375,7 @@ impl Matcher {
             view.decode(hay, rs, re);
             match self.decoded.scan(&view.bytes, 0, view.len()) {
                 Some(m) => {
-                    let found = self.decoded_occurrence(&view, &m);
+                    let found = self.decoded_occurrence(view, &m);
                     // Every occurrence starting at or before this one ends
                     // inside the region: the automaton saw them all.
                     if re == len || found.start + span <= re {
@@ -365,6 +411,31 @@ impl Matcher {
         let q = f.window();
         let (at, token) = tokens[i];
         let end = at + token.len();
+        // Tokens never decode to more bytes than they take, so what a byte
+        // within q input bytes of the token decodes to is in the q decoded
+        // bytes on that side: a byte in no pattern kills that window. Bytes
+        // that always stand for themselves, and escapes (which start a token
+        // wherever they stand: no token holds `%`, `&`, `\` or `=`) tell
+        // without decoding.
+        if at >= q && end + q <= hay.len() {
+            let dead_before = hay[at - q..at].iter().any(|&b| self.kills[usize::from(b)])
+                || tokens[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|t| t.0 >= at - q)
+                    .any(|t| self.kills_escape(hay, *t, false));
+            let dead = dead_before
+                && (hay[end..end + q]
+                    .iter()
+                    .any(|&b| self.kills[usize::from(b)])
+                    || tokens[i + 1..]
+                        .iter()
+                        .take_while(|t| t.0 < end + q)
+                        .any(|t| self.kills_escape(hay, *t, true)));
+            if dead {
+                return false;
+            }
+        }
         // The q bytes before are literal if every token that may reach into
         // them is listed and none does; the same after.
         let literal_before = at < q
@@ -409,6 +480,20 @@ impl Matcher {
             (b, a) => {
                 b.is_some_and(|w| self.window_hit(f, w)) || a.is_some_and(|w| self.window_hit(f, w))
             }
+        }
+    }
+
+    /// Whether `token`, listed at `at`, is an escape (a token wherever it
+    /// stands) whose first decoded byte (`first`) or last one is in no
+    /// pattern.
+    #[inline]
+    fn kills_escape(&self, hay: &[u8], (at, token): (usize, Token), first: bool) -> bool {
+        match token {
+            Token::Decoded { out, n, .. } if matches!(hay[at], b'%' | b'&' | b'\\' | b'=') => {
+                let b = if first { out[0] } else { out[n - 1] };
+                !self.decoded_bytes[usize::from(b)]
+            }
+            _ => false,
         }
     }
 
@@ -475,6 +560,29 @@ impl Matcher {
             _ => len,
         }
     }
+}
+
+/// What [`Matcher::find`] keeps between calls on one buffer.
+#[derive(Default)]
+pub(crate) struct Cursor {
+    /// `(from, found)`: the last raw search.
+    raw: Option<(usize, Option<Occurrence>)>,
+    tokens: Option<Tokens>,
+    view: View,
+}
+
+/// The tokens of a buffer from `lo` on, and what their probes said.
+struct Tokens {
+    lo: usize,
+    list: Vec<(usize, Token)>,
+    probed: Vec<Probe>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    Unknown,
+    Hit,
+    Miss,
 }
 
 fn pick(raw: Option<Occurrence>, decoded: Option<Occurrence>) -> Option<Occurrence> {

@@ -32,7 +32,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::Inner;
 use crate::decode::CONTEXT;
-use crate::matcher::Matcher;
+use crate::matcher::{Cursor, Matcher};
 
 /// Replacement counts, by label index.
 pub(crate) struct Counts {
@@ -80,7 +80,11 @@ pub(crate) fn process(
     };
     let mut pos = from;
     let mut hold = limit(pos);
-    while let Some(found) = matcher.find(data, pos).filter(|m| m.start < hold) {
+    let mut cursor = Cursor::default();
+    while let Some(found) = matcher
+        .find(data, pos, &mut cursor)
+        .filter(|m| m.start < hold)
+    {
         out.extend_from_slice(&data[pos..found.start]);
         out.extend_from_slice(&inner.replacements[found.label]);
         counts.by_label[found.label] += 1;

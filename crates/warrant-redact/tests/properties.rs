@@ -345,3 +345,40 @@ proptest! {
         );
     }
 }
+
+/// Found with `PROPTEST_CASES=3000` (also before the speed work): streamed
+/// in pushes of 60, 33, 51 and 5 bytes, the decoded occurrence of the
+/// fourth value, which starts with a line break and `&gt;`, is missed; the
+/// one-shot redaction finds it. Not fixed yet.
+#[test]
+#[ignore = "streaming misses a decoded occurrence after a chunk edge; see the comment"]
+fn regression_stream_misses_escaped_form_after_line_break() {
+    let mut v3 = vec![10, 62];
+    v3.extend([0; 45]);
+    v3.extend([32, 0, 0, 95, 43]);
+    let mut v1 = vec![0, 47, 0, 33];
+    v1.extend([0; 23]);
+    v1.extend([44, 0, 0, 64, 0, 45, 0]);
+    let values = vec![
+        vec![0; 8],
+        v1,
+        vec![0; 8],
+        v3,
+        vec![64, 39, 39, 33, 33, 0, 33, 33, 0, 64, 11, 34, 42, 45],
+    ];
+    let all: Vec<Vec<Vec<u8>>> = values.iter().map(|v| forms(v)).collect();
+    let inserts: [(usize, usize, usize); 3] = [
+        (17, 1296178300070693876, 2597178904801987228),
+        (4, 15395794212088731324, 5951161573620802702),
+        (39, 4710690538302392538, 7204967224342576789),
+    ];
+    let mut input = Vec::new();
+    for (filler, v, f) in inserts {
+        input.extend(std::iter::repeat_n(128u8, filler));
+        let fs = &all[v % all.len()];
+        input.extend_from_slice(&fs[f % fs.len()]);
+    }
+    let r = build(&values);
+    let (out, _) = streamed(&r, &input, &[60, 33, 51, 5]);
+    assert_eq!(out, r.redact(&input).0);
+}
