@@ -1,33 +1,47 @@
 //! A sampling prefilter that lets the scan skip most bytes.
 //!
-//! Every pattern is at least `m` bytes long. Look at the `q`-byte window
-//! starting at every `k`-th position of the haystack, with `k = m - q + 1`:
-//! any occurrence of a pattern (start `s`, length at least `m`) fully contains
-//! the first sampled window at or after `s`, and that window starts at offset
-//! `0..k` of the pattern. So the filter indexes, for every pattern, the `k`
-//! windows at offsets `0..k` in a Bloom filter (no false negatives). A sample
-//! whose window is not in the set proves that no occurrence has its first
-//! sample there; only samples that hit need the automaton, on a short region
-//! around them (see `Matcher::find`).
+//! Every raw pattern (literal forms and the [`MIN_PIECE_LEN`]-byte windows
+//! of values) is at least `m` bytes long. Let `c = min(m, MIN_PIECE_LEN)`,
+//! `q = min(4, c / 2)` and `k = c - q + 1`. Look at the `q`-byte window
+//! starting at every `k`-th position of the haystack: an occurrence of a
+//! pattern `p` starting at `s` holds exactly one sample `j` in `s..s + k`,
+//! and its window `j..j + q` lies inside `s..s + c`, a prefix of `p` (as
+//! `j - s + q <= k - 1 + q = c <= |p|`). So the filter indexes, for every
+//! pattern, its windows at offsets `0..k`; a sample whose window is not
+//! indexed starts no occurrence in the `k` bytes before it. With the
+//! shortest pieces at 12 bytes, that is one 4-byte load every 9 bytes for
+//! every form at once, into a table small enough for the L2 cache.
+//!
+//! A window that is indexed says little (4 bytes of text repeat), so a hit
+//! is confirmed twice before any automaton runs: the window must be in an
+//! exact set of the indexed windows (a Bloom filter hit may be false), and
+//! one of the `k` positions `s` it may start an occurrence from must begin
+//! with the `c`-byte prefix of some pattern (a hashed set of those prefixes,
+//! [`Sampler::may_start`]). Output repeats itself (a timestamp on every
+//! line), so without these one unlucky window would cost a scan on every
+//! line.
 //!
 //! [`Filter::every_window`] indexes every window of every pattern instead,
 //! for probes at arbitrary places (around the escapes of the decoded view).
 //!
 //! The Bloom filter is blocked: a window sets 3 bits of one 64-bit word, so a
-//! test is one memory access. With at least 32 bits per entry, about one
-//! absent window in a thousand hits. Output repeats itself (a timestamp on
-//! every line), so one unlucky window would hit on every line: a Bloom hit is
-//! confirmed in an exact set of the windows, and only true windows pass.
+//! test is one memory access.
 
 use zeroize::{Zeroize, Zeroizing};
+
+use crate::pieces::MIN_PIECE_LEN;
 
 /// Samples are taken only if windows are at least this long: shorter windows
 /// hit too often in ordinary text to gain anything.
 const MIN_WINDOW: usize = 3;
 /// The longest window: one `u64` load.
 const MAX_WINDOW: usize = 8;
-/// Bits of the index per indexed window.
-const BITS_PER_ENTRY: usize = 32;
+/// Bits of the index per indexed window: about one absent window in 200
+/// hits, with the table small enough to stay in the L2 cache.
+const BITS_PER_ENTRY: usize = 16;
+/// The sampler's window, at most: 4 bytes, so that a 12-byte piece holds
+/// a sample every 9 bytes.
+const SAMPLE_WINDOW: usize = 4;
 /// Index size bounds, in 64-bit words. 2^17 words is 1 MiB: it stays in L2.
 const MIN_WORDS_LOG2: u32 = 6;
 const MAX_WORDS_LOG2: u32 = 17;
@@ -113,18 +127,6 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
-    /// A filter for `patterns`, or `None` when the shortest pattern is too
-    /// short for sampling to pay.
-    pub(crate) fn new<'p>(patterns: impl Iterator<Item = &'p [u8]> + Clone) -> Option<Filter> {
-        let min_len = patterns.clone().map(<[u8]>::len).min()?;
-        let q = (min_len / 2).min(MAX_WINDOW);
-        if q < MIN_WINDOW {
-            return None;
-        }
-        let k = min_len - q + 1;
-        Some(Filter::build(patterns, q, k, |_| k))
-    }
-
     /// A filter holding every `q`-byte window of every pattern (shorter
     /// patterns have none); `None` if `q` is too short to pay.
     pub(crate) fn every_window<'p>(
@@ -137,21 +139,6 @@ impl Filter {
         Some(Filter::build(patterns, q, 1, |p| {
             (p.len() + 1).saturating_sub(q)
         }))
-    }
-
-    /// A filter for the pieces of `values` (those of at least `piece`
-    /// bytes): every `q`-byte window of every such value, sampled every
-    /// `piece - q + 1` bytes, so that any piece of `piece` bytes or more
-    /// holds a sample; `None` if no value is that long.
-    pub(crate) fn pieces<'p>(
-        values: impl Iterator<Item = &'p [u8]> + Clone,
-        piece: usize,
-        q: usize,
-    ) -> Option<Filter> {
-        debug_assert!((MIN_WINDOW..=MAX_WINDOW).contains(&q) && q <= piece);
-        let long = values.filter(move |v| v.len() >= piece);
-        long.clone().next()?;
-        Some(Filter::build(long, q, piece - q + 1, |v| v.len() + 1 - q))
     }
 
     fn build<'p>(
@@ -202,11 +189,6 @@ impl Filter {
         self.words[word] & bits == bits && self.exact.contains(key)
     }
 
-    /// The sampling step.
-    pub(crate) fn step(&self) -> usize {
-        self.k
-    }
-
     /// The window length.
     pub(crate) fn window(&self) -> usize {
         self.q
@@ -243,6 +225,144 @@ impl Filter {
     }
 }
 
+/// The raw view's prefilter: a [`Filter`] of the windows sampled every
+/// `k` bytes, and the hashed `c`-byte prefixes of every pattern (see the
+/// module docs).
+pub(crate) struct Sampler {
+    windows: Filter,
+    prefixes: Exact,
+    /// Prefix length.
+    c: usize,
+    /// The patterns, one after the other, and each one's span in it.
+    bytes: Zeroizing<Vec<u8>>,
+    spans: Vec<(u32, u32)>,
+    /// `(prefix hash, pattern index)`, sorted.
+    by_prefix: Vec<(u64, u32)>,
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        for p in &mut self.by_prefix {
+            p.0.zeroize();
+        }
+    }
+}
+
+impl Sampler {
+    /// A sampler for `patterns` (pattern index: position in the slice), or
+    /// `None` when the shortest pattern is too short for sampling to pay
+    /// (under 6 bytes).
+    pub(crate) fn new(patterns: &[(&[u8], usize)]) -> Option<Sampler> {
+        let all = patterns.iter().map(|p| p.0);
+        let c = all.clone().map(<[u8]>::len).min()?.min(MIN_PIECE_LEN);
+        let q = (c / 2).min(SAMPLE_WINDOW);
+        if q < MIN_WINDOW {
+            return None;
+        }
+        let k = c - q + 1;
+        let windows = Filter::build(all.clone(), q, k, |_| k);
+        let mut by_prefix: Vec<(u64, u32)> = all
+            .clone()
+            .enumerate()
+            .map(|(i, p)| (prefix_hash(p, c), i as u32))
+            .collect();
+        by_prefix.sort_unstable();
+        let mut prefixes = Exact::new(by_prefix.len());
+        for &(key, _) in &by_prefix {
+            prefixes.insert(key);
+        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(all.clone().map(<[u8]>::len).sum()));
+        let mut spans = Vec::with_capacity(patterns.len());
+        for p in all {
+            spans.push((bytes.len() as u32, p.len() as u32));
+            bytes.extend_from_slice(p);
+        }
+        Some(Sampler {
+            windows,
+            prefixes,
+            c,
+            bytes,
+            spans,
+            by_prefix,
+        })
+    }
+
+    /// The sampling step `k`.
+    pub(crate) fn step(&self) -> usize {
+        self.windows.k
+    }
+
+    /// The window length `q`.
+    pub(crate) fn window(&self) -> usize {
+        self.windows.q
+    }
+
+    /// Bytes of the window table.
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.windows.words.len() * 8
+    }
+
+    /// Whether the window at `at` may be in the set (Bloom filter only).
+    /// The caller guarantees `at + 8 <= haystack.len()`.
+    #[inline(always)]
+    pub(crate) fn quick_hit(&self, haystack: &[u8], at: usize) -> bool {
+        let w: [u8; 8] = haystack[at..at + 8].try_into().unwrap_or([0; 8]);
+        let (word, bits) = self
+            .windows
+            .probe(u64::from_le_bytes(w) & self.windows.mask);
+        self.windows.words[word] & bits == bits
+    }
+
+    /// The leftmost-longest occurrence `(start, end, pattern index)` that
+    /// starts in `from..=at` and whose sample is `at` (it starts after
+    /// `at - step()`), found by comparing the patterns whose prefix starts
+    /// there. The caller guarantees `at + window() <= haystack.len()`.
+    #[inline]
+    pub(crate) fn find_at(
+        &self,
+        haystack: &[u8],
+        from: usize,
+        at: usize,
+    ) -> Option<(usize, usize, usize)> {
+        if !self.windows.hit(haystack, at) {
+            return None;
+        }
+        let first = from.max((at + 1).saturating_sub(self.step()));
+        let last = at.min(haystack.len().checked_sub(self.c)?);
+        (first..=last).find_map(|s| {
+            let h = prefix_hash(&haystack[s..s + self.c], self.c);
+            if !self.prefixes.contains(h) {
+                return None;
+            }
+            let from = self.by_prefix.partition_point(|p| p.0 < h);
+            self.by_prefix[from..]
+                .iter()
+                .take_while(|p| p.0 == h)
+                .filter_map(|&(_, i)| {
+                    let (start, len) = self.spans[i as usize];
+                    let pattern = &self.bytes[start as usize..(start + len) as usize];
+                    haystack[s..]
+                        .starts_with(pattern)
+                        .then_some((s, s + pattern.len(), i as usize))
+                })
+                .max_by_key(|m| m.1)
+        })
+    }
+}
+
+/// A hash of the first `c` (at most 16) bytes of `bytes`.
+#[inline]
+fn prefix_hash(bytes: &[u8], c: usize) -> u64 {
+    let a = load(bytes, c);
+    let b = if c > MAX_WINDOW {
+        load(&bytes[MAX_WINDOW..], c - MAX_WINDOW)
+    } else {
+        0
+    };
+    let h = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    h ^ (h >> 29)
+}
+
 /// The first `min(n, 8, bytes.len())` bytes as a little-endian integer.
 fn load(bytes: &[u8], n: usize) -> u64 {
     let mut word = [0u8; 8];
@@ -255,31 +375,44 @@ fn load(bytes: &[u8], n: usize) -> u64 {
 mod tests {
     use super::*;
 
+    fn tagged<'a>(pats: &[&'a [u8]]) -> Vec<(&'a [u8], usize)> {
+        pats.iter().map(|p| (*p, 0)).collect()
+    }
+
     #[test]
-    fn no_filter_for_short_patterns() {
-        let pats: [&[u8]; 2] = [b"abcdefgh", b"abcde"];
-        assert!(Filter::new(pats.iter().copied()).is_none());
-        assert!(Filter::new(std::iter::empty()).is_none());
+    fn no_sampler_for_short_patterns() {
+        assert!(Sampler::new(&tagged(&[b"abcdefgh", b"abcde"])).is_none());
+        assert!(Sampler::new(&[]).is_none());
     }
 
     #[test]
     fn window_and_step() {
         let pats: [&[u8]; 1] = [b"0123456789abcdef0123456789abcdef0123456789"];
-        let f = Filter::new(pats.iter().copied()).unwrap();
-        assert_eq!((f.window(), f.step()), (8, 42 - 8 + 1));
-        let pats: [&[u8]; 1] = [b"0123456789"];
-        let f = Filter::new(pats.iter().copied()).unwrap();
-        assert_eq!((f.window(), f.step()), (5, 6));
+        let f = Sampler::new(&tagged(&pats)).unwrap();
+        assert_eq!((f.window(), f.step()), (4, 9));
+        let pats: [&[u8]; 1] = [b"01234567"];
+        let f = Sampler::new(&tagged(&pats)).unwrap();
+        assert_eq!((f.window(), f.step()), (4, 5));
+        let pats: [&[u8]; 1] = [b"012345"];
+        let f = Sampler::new(&tagged(&pats)).unwrap();
+        assert_eq!((f.window(), f.step()), (3, 4));
     }
 
     #[test]
-    fn every_indexed_window_hits() {
+    fn every_sample_of_an_occurrence_hits() {
         let pats: [&[u8]; 2] = [b"correct horse battery staple", b"Tr0ub4dor&3-Tr0ub4dor&3"];
-        let f = Filter::new(pats.iter().copied()).unwrap();
+        let f = Sampler::new(&tagged(&pats)).unwrap();
         for p in pats {
+            let mut hay = b"..".to_vec();
+            hay.extend_from_slice(p);
+            hay.extend_from_slice(b"........");
             for offset in 0..f.step() {
-                assert!(f.hit(p, offset), "offset {offset}");
+                let found = f.find_at(&hay, 0, 2 + offset).map(|m| (m.0, m.1));
+                assert_eq!(found, Some((2, 2 + p.len())), "offset {offset}");
+                assert!(f.find_at(&hay, 2, 2 + offset).is_some());
             }
+            // Not for an occurrence that would start before `from`.
+            assert!(f.find_at(&hay, 3, 2 + f.step() - 1).is_none());
         }
     }
 
@@ -306,21 +439,23 @@ mod tests {
         let pats: Vec<Vec<u8>> = (0..1000)
             .map(|_| (0..40).map(|_| next() as u8).collect())
             .collect();
-        let f = Filter::new(pats.iter().map(Vec::as_slice)).unwrap();
+        let f = Sampler::new(&pats.iter().map(|p| (p.as_slice(), 0)).collect::<Vec<_>>()).unwrap();
         let probes = 200_000;
         let hits = (0..probes)
-            .filter(|_| f.hit(&next().to_le_bytes(), 0))
+            .filter(|_| f.quick_hit(&next().to_le_bytes(), 0))
             .count();
-        assert!(hits * 1000 < probes * 2, "{hits} of {probes} hit");
+        assert!(hits * 100 < probes, "{hits} of {probes} hit");
     }
 
     #[test]
     fn unrelated_text_mostly_misses() {
         let pats: [&[u8]; 1] = [b"fake_token_FAKE0fake1FAKE2fake3FAKE4fake"];
-        let f = Filter::new(pats.iter().copied()).unwrap();
+        let f = Sampler::new(&tagged(&pats)).unwrap();
         let text =
             b"INFO request served path=/api/v1/users status=200 in 12ms, all good here".repeat(4);
-        let hits = (0..text.len() - 8).filter(|&i| f.hit(&text, i)).count();
-        assert!(hits < 4, "{hits} hits");
+        let hits = (0..text.len() - 8)
+            .filter(|&i| f.find_at(&text, 0, i).is_some())
+            .count();
+        assert_eq!(hits, 0);
     }
 }

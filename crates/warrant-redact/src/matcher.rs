@@ -25,16 +25,12 @@ use aho_corasick::Match;
 
 use crate::automaton::Patterns;
 use crate::decode::{self, CONTEXT, MAX_EXPANSION, MAX_TOKEN, Token, View};
-use crate::filter::Filter;
+use crate::filter::{Filter, Sampler};
 use crate::pieces::{MIN_PIECE_LEN, Pieces};
 
 /// When the filter hits, the automaton scans this far past the longest
 /// possible occurrence, so that a cluster of hits costs one scan, not one each.
 const REGION_SLACK: usize = 64;
-
-/// Window length of the pieces' filter: a `u32`, sampled every
-/// `MIN_PIECE_LEN - 3` bytes.
-const PIECE_WINDOW: usize = 4;
 
 /// One occurrence of a value: input span and label index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,13 +43,9 @@ pub(crate) struct Occurrence {
 /// Finds leftmost-longest occurrences of the forms of a set of values.
 pub(crate) struct Matcher {
     raw: Patterns,
-    /// Samples for the literal forms; `None`: the automaton reads every byte.
-    raw_filter: Option<Filter>,
-    /// Samples for the windows of pieces, on a finer grid than the forms'.
-    piece_filter: Option<Filter>,
-    /// The forms' filter is probed at every `form_every`-th sample of the
-    /// pieces' grid (a stride no longer than its own step).
-    form_every: usize,
+    /// Samples for the literal forms and the windows of pieces; `None`:
+    /// the automaton reads every byte.
+    sampler: Option<Sampler>,
     decoded: Patterns,
     decoded_filter: Option<Filter>,
     pieces: Pieces,
@@ -75,20 +67,11 @@ impl Matcher {
         decoded: &[(&[u8], usize)],
         pieces: Pieces,
     ) -> Result<Matcher, aho_corasick::BuildError> {
-        // The literal forms are long (the shortest one sets the step); the
-        // windows of pieces are MIN_PIECE_LEN bytes, and sampling them with
-        // the forms would shrink the step for all. So each has its own filter:
-        // the pieces' one indexes short windows of the values (a small
-        // table), on a grid fine enough for MIN_PIECE_LEN bytes.
-        let raw_filter = Filter::new(decoded.iter().map(|p| p.0));
-        let piece_filter = raw_filter
-            .as_ref()
-            .and_then(|_| Filter::pieces(pieces.values(), MIN_PIECE_LEN, PIECE_WINDOW));
-        let form_every = match (&raw_filter, &piece_filter) {
-            (Some(f), Some(p)) => f.step() / p.step().min(f.step()),
-            _ => 1,
-        };
-        let raw_patterns = Patterns::new(raw, raw_filter.is_some())?;
+        // One sampler for every raw pattern: the windows of pieces
+        // (MIN_PIECE_LEN bytes) set the step, and the forms, all longer,
+        // share it (see `filter.rs`).
+        let sampler = Sampler::new(raw);
+        let raw_patterns = Patterns::new(raw, sampler.is_some())?;
         let decoded_patterns = Patterns::new(decoded, true)?;
         let q = (decoded_patterns.min_len().saturating_sub(4) / 2).min(8);
         let decoded_filter = Filter::every_window(decoded.iter().map(|p| p.0), q);
@@ -104,9 +87,7 @@ impl Matcher {
             kills,
             decoded_span: MAX_EXPANSION * decoded_patterns.max_len(),
             raw: raw_patterns,
-            raw_filter,
-            piece_filter,
-            form_every,
+            sampler,
             decoded: decoded_patterns,
             decoded_filter,
             pieces,
@@ -121,25 +102,14 @@ impl Matcher {
 
     /// Which automata and filters are in use, for benchmarks and debugging.
     pub(crate) fn describe(&self) -> String {
-        let raw = match &self.raw_filter {
+        let raw = match &self.sampler {
             Some(f) => format!(
-                "{}, {} bytes, sampling {}-byte windows every {} bytes{}",
+                "{}, {} bytes, sampling {}-byte windows every {} bytes ({} KiB)",
                 self.raw.kind(),
                 self.raw.memory_usage(),
                 f.window(),
-                self.form_every
-                    * self
-                        .piece_filter
-                        .as_ref()
-                        .map_or(f.step(), |p| p.step().min(f.step())),
-                match &self.piece_filter {
-                    Some(p) => format!(
-                        ", pieces {}-byte windows every {} bytes",
-                        p.window(),
-                        p.step()
-                    ),
-                    None => String::new(),
-                }
+                f.step(),
+                f.table_bytes() >> 10,
             ),
             None => format!(
                 "{}, {} bytes, no sampling",
@@ -223,70 +193,41 @@ impl Matcher {
     }
 
     fn find_raw(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
-        let m = match &self.raw_filter {
+        let m = match &self.sampler {
             Some(f) => self.find_sampled(f, hay, from),
             None => self.raw.scan(hay, from, hay.len()),
         }?;
         Some(self.raw_occurrence(hay, &m))
     }
 
-    fn find_sampled(&self, f: &Filter, hay: &[u8], mut from: usize) -> Option<Match> {
+    fn find_sampled(&self, f: &Sampler, hay: &[u8], from: usize) -> Option<Match> {
         let len = hay.len();
-        let max_len = self.raw.max_len();
-        // Two grids from `from`: the pieces' one every `k` bytes (no more
-        // than either filter's step), the forms' one every `stride` bytes (a
-        // multiple of `k`, no more than the forms' step).
-        // Invariant: no occurrence starts in [original from, from), and every
-        // occurrence starting at or after `from` contains a sample of its
-        // grid (a form is at least f.window() + f.step() - 1 bytes long, a
-        // window of a piece p.window() + p.step() - 1).
-        let p = self.piece_filter.as_ref();
-        let k = p.map_or(f.step(), |p| p.step().min(f.step()));
-        let every = self.form_every;
-        let stride = k * every;
-        let (qf, qp) = (f.window(), p.map_or(usize::MAX, Filter::window));
+        let (q, k) = (f.window(), f.step());
+        // Every occurrence starting at or after `from` holds exactly one
+        // sample of the grid `from + n * k` in its first k bytes, whose
+        // window is inside its first c bytes (`filter.rs`).
         let mut j = from;
-        let mut n = 0;
-        while j + qf.min(qp) <= len {
-            let form_hit = n == 0 && j + qf <= len && f.hit(hay, j);
-            // A piece holding this sample starts in [j + 4 - MIN_PIECE_LEN, j]:
-            // the 4-byte window only says one may, its 12-byte windows tell.
-            let hit = form_hit
-                || p.is_some_and(|p| {
-                    j + qp <= len
-                        && p.hit(hay, j)
-                        && (from.max((j + qp).saturating_sub(MIN_PIECE_LEN))..=j)
-                            .any(|s| self.pieces.may_be_window(&hay[s..]))
-                });
-            if !hit {
-                j += k;
-                n = if n + 1 == every { 0 } else { n + 1 };
-                continue;
+        loop {
+            // Four samples per branch while an 8-byte load fits; a miss of
+            // the Bloom filter alone proves a sample empty.
+            while j + 3 * k + 8 <= len
+                && !(f.quick_hit(hay, j)
+                    | f.quick_hit(hay, j + k)
+                    | f.quick_hit(hay, j + 2 * k)
+                    | f.quick_hit(hay, j + 3 * k))
+            {
+                j += 4 * k;
             }
-            // Occurrences starting before j + 1 - stride contain an earlier
-            // sample of their grid, which missed; those starting in [rs, j]
-            // end before j + max_len.
-            let rs = from.max((j + 1).saturating_sub(stride));
-            let re = len.min(j + max_len + REGION_SLACK);
-            let found = self.raw.scan(hay, rs, re);
-            if re == len {
-                return found;
+            if j + q > len {
+                return None;
             }
-            // Every occurrence starting at or before re - max_len lies inside
-            // the region, so the automaton saw all of them: the one it found
-            // is the true leftmost-longest if it starts there. (A piece
-            // grown from a window is no longer than its value, a pattern.)
-            let settled = re + 1 - max_len;
-            match found {
-                Some(m) if m.start() < settled => return Some(m),
-                _ => {
-                    from = settled;
-                    j = from;
-                    n = 0;
-                }
+            // The occurrences whose sample is j start in (j - k, j]: all
+            // are compared there, so a miss settles those starts.
+            match f.find_at(hay, from, j) {
+                Some((start, end, pattern)) => return Some(Match::must(pattern, start..end)),
+                None => j += k,
             }
         }
-        None
     }
 
     /// The leftmost-longest decoded occurrence starting at or after `from`,
@@ -301,95 +242,168 @@ impl Matcher {
         let len = hay.len();
         let span = self.decoded_span;
         let q = self.decoded_filter.as_ref().map_or(0, Filter::window);
-        // The tokens of the whole buffer, found once (from a little before
-        // `from`: they tell whether the bytes around a token are literal).
-        if cursor.tokens.as_ref().is_none_or(|t| t.lo > from) {
-            let lo = from.saturating_sub(q + MAX_TOKEN);
-            let mut list = Vec::new();
-            decode::candidates(hay, lo, len, &mut list);
-            cursor.tokens = Some(Tokens {
-                lo,
-                probed: vec![Probe::Unknown; list.len()],
-                list,
-            });
-        }
-        let tokens = cursor.tokens.as_mut()?;
-        let (lo, hi) = (tokens.lo, len);
-        let view = &mut cursor.view;
         // No decoded occurrence starts in [from, scanned) but raw ones.
         let mut scanned = from;
-        let first = tokens.list.partition_point(|t| t.0 < scanned);
-        for i in first..tokens.list.len() {
-            let (at, token) = tokens.list[i];
-            if at < scanned {
-                continue;
+        loop {
+            // Only the tokens of a kill-free run as long as the shortest
+            // decoded pattern can be in an occurrence (see `next_run`);
+            // the tokens of the current run are listed once, from a little
+            // before it to a little after (they tell whether the bytes
+            // around a token are literal).
+            if cursor
+                .tokens
+                .as_ref()
+                .is_none_or(|t| t.searched > scanned || t.end <= scanned)
+            {
+                let (start, end) = self.next_run(hay, scanned)?;
+                let lo = start.saturating_sub(q + MAX_TOKEN);
+                let hi = len.min(end + q + MAX_TOKEN);
+                let mut list = Vec::new();
+                decode::candidates(hay, lo, hi, &mut list);
+                cursor.tokens = Some(Tokens {
+                    searched: scanned,
+                    start,
+                    end,
+                    lo,
+                    hi,
+                    probed: vec![Probe::Unknown; list.len()],
+                    list,
+                });
             }
-            // An occurrence holding this token starts after `bound`.
-            if at >= bound.saturating_add(span) {
-                break;
+            let tokens = cursor.tokens.as_mut()?;
+            let (lo, hi, run_end) = (tokens.lo, tokens.hi, tokens.end);
+            // Tokens before the run are listed only to tell about the bytes
+            // around those in it.
+            scanned = scanned.max(tokens.start);
+            // Occurrences in this run (and later ones) start after `bound`.
+            if scanned > bound {
+                return None;
             }
-            if let Some(f) = &self.decoded_filter {
-                if tokens.probed[i] == Probe::Unknown {
-                    let hit = self.probe(f, hay, &tokens.list, i, lo, hi, view);
-                    tokens.probed[i] = if hit { Probe::Hit } else { Probe::Miss };
-                }
-                if tokens.probed[i] == Probe::Miss {
+            let view = &mut cursor.view;
+            let first = tokens.list.partition_point(|t| t.0 < scanned);
+            for i in first..tokens.list.len() {
+                let (at, token) = tokens.list[i];
+                if at < scanned {
                     continue;
                 }
-            }
-            // Decode around the token as if each decoded byte were one
-            // input byte; only where escapes make that too short, as far as
-            // the longest decoded occurrence in input bytes.
-            let longest = self.decoded.max_len();
-            let rs = scanned.max((at + 1).saturating_sub(longest + REGION_SLACK));
-            let re = len.min(at + token.len() + longest + REGION_SLACK);
-            view.decode(hay, rs, re);
-            let t = view.starts.partition_point(|&s| s < at);
-            let d = view.len();
-            // Occurrences holding the token start in the region when the
-            // decoded bytes before it are enough (or the region starts at
-            // `scanned`); those starting at decoded index `d - longest` or
-            // before end in it.
-            let narrow = (rs == scanned || t + 1 >= longest) && (re == len || d >= t + longest + 4);
-            if narrow {
-                // Past the decoded bytes that the region settles, an
-                // occurrence it found may be beaten by a longer one that
-                // starts before it and ends past the region: look again.
-                match self.decoded.scan(&view.bytes, 0, d) {
-                    Some(m) if re == len || m.start() + longest <= d => {
-                        return Some(self.decoded_occurrence(view, &m));
+                if at >= run_end {
+                    break;
+                }
+                // An occurrence holding this token starts after `bound`.
+                if at >= bound.saturating_add(span) {
+                    return None;
+                }
+                if let Some(f) = &self.decoded_filter {
+                    if tokens.probed[i] == Probe::Unknown {
+                        let hit = self.probe(f, hay, &tokens.list, i, lo, hi, view);
+                        tokens.probed[i] = if hit { Probe::Hit } else { Probe::Miss };
+                    }
+                    if tokens.probed[i] == Probe::Miss {
+                        continue;
+                    }
+                }
+                // Decode around the token as if each decoded byte were one
+                // input byte; only where escapes make that too short, as far as
+                // the longest decoded occurrence in input bytes.
+                let longest = self.decoded.max_len();
+                let rs = scanned.max((at + 1).saturating_sub(longest + REGION_SLACK));
+                let re = len.min(at + token.len() + longest + REGION_SLACK);
+                view.decode(hay, rs, re);
+                let t = view.starts.partition_point(|&s| s < at);
+                let d = view.len();
+                // Occurrences holding the token start in the region when the
+                // decoded bytes before it are enough (or the region starts at
+                // `scanned`); those starting at decoded index `d - longest` or
+                // before end in it.
+                let narrow =
+                    (rs == scanned || t + 1 >= longest) && (re == len || d >= t + longest + 4);
+                if narrow {
+                    // Past the decoded bytes that the region settles, an
+                    // occurrence it found may be beaten by a longer one that
+                    // starts before it and ends past the region: look again.
+                    match self.decoded.scan(&view.bytes, 0, d) {
+                        Some(m) if re == len || m.start() + longest <= d => {
+                            return Some(self.decoded_occurrence(view, &m));
+                        }
+                        None if re == len => return None,
+                        _ => {
+                            let settled = view.starts.get(d + 1 - longest).copied().unwrap_or(re);
+                            scanned = scanned.max(settled);
+                        }
+                    }
+                    if scanned > bound {
+                        return None;
+                    }
+                    continue;
+                }
+                let rs = scanned.max((at + 1).saturating_sub(span));
+                let re = len.min(at + token.len() + span + REGION_SLACK);
+                view.decode(hay, rs, re);
+                match self.decoded.scan(&view.bytes, 0, view.len()) {
+                    Some(m) => {
+                        let found = self.decoded_occurrence(view, &m);
+                        // Every occurrence starting at or before this one ends
+                        // inside the region: the automaton saw them all.
+                        if re == len || found.start + span <= re {
+                            return Some(found);
+                        }
+                        // A longer occurrence may start before this one and end
+                        // past the region: only what lies in it is settled.
+                        scanned = scanned.max((re + 1).saturating_sub(span));
                     }
                     None if re == len => return None,
-                    _ => {
-                        let settled = view.starts.get(d + 1 - longest).copied().unwrap_or(re);
-                        scanned = scanned.max(settled);
-                    }
+                    None => scanned = scanned.max((re + 1).saturating_sub(span)),
                 }
                 if scanned > bound {
                     return None;
                 }
-                continue;
             }
-            let rs = scanned.max((at + 1).saturating_sub(span));
-            let re = len.min(at + token.len() + span + REGION_SLACK);
-            view.decode(hay, rs, re);
-            match self.decoded.scan(&view.bytes, 0, view.len()) {
-                Some(m) => {
-                    let found = self.decoded_occurrence(view, &m);
-                    // Every occurrence starting at or before this one ends
-                    // inside the region: the automaton saw them all.
-                    if re == len || found.start + span <= re {
-                        return Some(found);
-                    }
-                    // A longer occurrence may start before this one and end
-                    // past the region: only what lies in it is settled.
-                    scanned = scanned.max((re + 1).saturating_sub(span));
+            scanned = scanned.max(run_end);
+        }
+    }
+
+    /// The first run `start..end` of bytes without a kill byte (one that
+    /// always decodes to itself and is in no decoded pattern), with
+    /// `start >= from`, at least as long as the shortest decoded pattern;
+    /// `end` is the next kill byte or the end of `hay`.
+    ///
+    /// Why only those runs: every input byte of a decoded occurrence is in
+    /// one of its tokens. A kill byte is no part of any token but a literal
+    /// one, and as a literal token it decodes to itself, which is in no
+    /// pattern; so an occurrence holds no kill byte. Tokens never decode to
+    /// more bytes than they take, so an occurrence spans at least as many
+    /// input bytes as the shortest decoded pattern. Ordinary text (spaces,
+    /// punctuation) seldom has such runs, and this search reads about one
+    /// byte in `min_len - 1`: it checks a window from its right end and
+    /// jumps past the first kill byte it sees.
+    fn next_run(&self, hay: &[u8], from: usize) -> Option<(usize, usize)> {
+        let need = self.decoded.min_len().max(1);
+        let kill = |b: u8| self.kills[usize::from(b)];
+        let mut j = from;
+        while j + need <= hay.len() {
+            let e = j + need;
+            // The last four bytes of the window first, without a branch
+            // each: in ordinary text one of them is mostly a kill byte.
+            if need >= 4 {
+                let last = u32::from(kill(hay[e - 1]))
+                    | u32::from(kill(hay[e - 2])) << 1
+                    | u32::from(kill(hay[e - 3])) << 2
+                    | u32::from(kill(hay[e - 4])) << 3;
+                if last != 0 {
+                    // The rightmost kill byte is at e - 1 - trailing zeros.
+                    j = e - last.trailing_zeros() as usize;
+                    continue;
                 }
-                None if re == len => return None,
-                None => scanned = scanned.max((re + 1).saturating_sub(span)),
             }
-            if scanned > bound {
-                return None;
+            match hay[j..e].iter().rposition(|&b| kill(b)) {
+                Some(x) => j += x + 1,
+                None => {
+                    let end = hay[j + need..]
+                        .iter()
+                        .position(|&b| kill(b))
+                        .map_or(hay.len(), |x| j + need + x);
+                    return Some((j, end));
+                }
             }
         }
         None
@@ -529,36 +543,53 @@ impl Matcher {
             }
             look = self.decoded_span + MAX_TOKEN;
         }
-        // The earliest token that may still change.
-        let open = view
+        // The tokens that may still change, in order: an escape cut off by
+        // the end, a line break whose fate depends on what follows.
+        let mut open: Vec<usize> = view
             .starts
             .iter()
             .chain(&view.removed)
             .copied()
             .filter(|&s| s + 2 * MAX_TOKEN >= len && s >= from)
             .filter(|&s| decode::may_become_token(&hay[s..]))
-            .min();
-        let cut = open.map_or(view.len(), |u| view.starts.partition_point(|&s| s < u));
-        let escape = open
-            .is_some_and(|u| !matches!(hay[u..], [b'\n' | b'\r', ..] | [b'=', b'\n' | b'\r', ..]));
-        for d in cut.saturating_sub(longest)..cut {
+            .collect();
+        open.sort_unstable();
+        open.dedup();
+        let is_break =
+            |u: usize| matches!(hay[u..], [b'\n' | b'\r', ..] | [b'=', b'\n' | b'\r', ..]);
+        // Whatever an open escape turns into may start an occurrence, so
+        // nothing from the first one on is final.
+        let mut hold = len;
+        let mut stops = Vec::new();
+        for &u in &open {
+            stops.push(view.starts.partition_point(|&s| s < u));
+            if !is_break(u) {
+                hold = u;
+                break;
+            }
+            // A line break kept (or the `=` of a soft break that turns out
+            // to be none) may start an occurrence with its first byte.
+            if self.decoded.may_grow(&hay[u..u + 1]) {
+                hold = u;
+                break;
+            }
+        }
+        // An occurrence starting at a decoded byte before `hold` goes on
+        // with the decoded bytes up to the next open token as the view has
+        // them, and then with anything: it may still come if those bytes
+        // may grow into a pattern.
+        let end = view.starts.partition_point(|&s| s < hold);
+        let first = stops.first().copied().unwrap_or(end);
+        for d in first.saturating_sub(longest)..end {
             if view.starts[d] < from {
                 continue;
             }
-            // The open token completed (or a line break removed) continues
-            // the decoded bytes before it; a line break kept continues them
-            // with itself, as the view has it now.
-            if self.decoded.may_grow(&view.bytes[d..cut])
-                || (open.is_some() && !escape && self.decoded.may_grow(&view.bytes[d..]))
-            {
+            let stop = stops.iter().copied().find(|&c| c > d).unwrap_or(end);
+            if self.decoded.may_grow(&view.bytes[d..stop]) {
                 return view.starts[d];
             }
         }
-        match open {
-            // Whatever an open escape turns into may start an occurrence.
-            Some(u) if escape => u,
-            _ => len,
-        }
+        hold
     }
 }
 
@@ -571,9 +602,15 @@ pub(crate) struct Cursor {
     view: View,
 }
 
-/// The tokens of a buffer from `lo` on, and what their probes said.
+/// A kill-free run of a buffer (`start..end`, found searching from
+/// `searched`), the tokens listed in `lo..hi` around it, and what their
+/// probes said.
 struct Tokens {
+    searched: usize,
+    start: usize,
+    end: usize,
     lo: usize,
+    hi: usize,
     list: Vec<(usize, Token)>,
     probed: Vec<Probe>,
 }

@@ -9,8 +9,6 @@
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::filter::Exact;
-
 /// Pieces of a value shorter than this are not redacted (unless they are a
 /// whole value): they would match unrelated text too often.
 pub const MIN_PIECE_LEN: usize = 12;
@@ -21,8 +19,6 @@ pub(crate) struct Pieces {
     values: Vec<(Zeroizing<Vec<u8>>, usize)>,
     /// `(hash of the window, value index, offset)`, sorted.
     windows: Vec<(u64, u32, u32)>,
-    /// The hashes of `windows`, for a quick yes or no.
-    hashes: Exact,
 }
 
 impl Drop for Pieces {
@@ -64,29 +60,7 @@ impl Pieces {
             }
         }
         windows.sort_unstable();
-        let mut hashes = Exact::new(windows.len());
-        for w in &windows {
-            hashes.insert(w.0);
-        }
-        Pieces {
-            values,
-            windows,
-            hashes,
-        }
-    }
-
-    /// The indexed values (those of at least [`MIN_PIECE_LEN`] bytes).
-    pub(crate) fn values(&self) -> impl Iterator<Item = &[u8]> + Clone {
-        self.values.iter().map(|(v, _)| v.as_slice())
-    }
-
-    /// Whether the [`MIN_PIECE_LEN`] bytes at the start of `bytes` may be a
-    /// window of a value (false positives only, on a hash collision).
-    #[inline]
-    pub(crate) fn may_be_window(&self, bytes: &[u8]) -> bool {
-        bytes
-            .get(..MIN_PIECE_LEN)
-            .is_some_and(|w| self.hashes.contains(hash(w)))
+        Pieces { values, windows }
     }
 
     /// `(value, offset)` of every occurrence of the window at the start of `bytes`.
