@@ -118,13 +118,16 @@
 //! after, an escape cut off by the end of what arrived, or decoded bytes
 //! before a line break that may be a removed one), and nothing else.
 //!
-//! Speed: in front of the automaton over the literal forms, a Bloom filter
-//! over windows of the forms is probed once every `m - q + 1` bytes (`m` the
-//! shortest form), and a second one over the 4-byte windows of the values
-//! every `MIN_PIECE_LEN - 3` bytes for pieces, so text without values is
-//! mostly skipped. The decoded view is looked at only around the bytes that start
-//! an escape or a line break: two windows of decoded bytes around each go to
-//! a second filter, and only a hit costs a decode and a scan. See
+//! Speed: one sampling filter covers every literal form and every piece: a
+//! 4-byte window is probed every 9 bytes (with the shortest pattern at 12
+//! bytes or more), and a hit is checked against the patterns that share the
+//! 12-byte prefix there, so text without values is mostly skipped. The
+//! decoded view is looked at only inside runs of bytes that may be part of
+//! a decoded pattern (no space or other byte that no escape holds and no
+//! pattern contains) at least as long as the shortest one, and there only
+//! around the bytes that start an escape or a line break: two windows of
+//! decoded bytes around each go to a second filter, and only a hit costs a
+//! decode and a scan. See
 //! `benches/throughput.rs` for figures.
 //!
 //! # Limits
