@@ -37,7 +37,6 @@ pub(crate) struct Patterns {
     extendable: Vec<bool>,
     /// By pattern ID: the label index.
     labels: Vec<usize>,
-    min_len: usize,
     max_len: usize,
 }
 
@@ -83,13 +82,8 @@ impl Patterns {
             prefixes,
             extendable,
             labels: patterns.iter().map(|p| p.1).collect(),
-            min_len: bytes.iter().map(|p| p.len()).min().unwrap_or(1),
             max_len: bytes.iter().map(|p| p.len()).max().unwrap_or(1),
         })
-    }
-
-    pub(crate) fn min_len(&self) -> usize {
-        self.min_len
     }
 
     pub(crate) fn max_len(&self) -> usize {
@@ -117,19 +111,6 @@ impl Patterns {
         with_automaton!(&self.engine, a => scan(a, hay, from, to))
     }
 
-    /// Whether `bytes` may still grow into an occurrence, or into a longer
-    /// one: it is a proper prefix of some pattern (the empty string is), or
-    /// a whole pattern that another pattern extends.
-    pub(crate) fn may_grow(&self, bytes: &[u8]) -> bool {
-        if bytes.is_empty() {
-            return true;
-        }
-        if bytes.len() > self.max_len || !self.prefixes.may_start(bytes) {
-            return false;
-        }
-        with_automaton!(&self.engine, a => self.may_grow_in(a, bytes))
-    }
-
     fn may_grow_in<A: Automaton>(&self, a: &A, bytes: &[u8]) -> bool {
         let mut sid = a
             .start_state(Anchored::Yes)
@@ -155,7 +136,7 @@ impl Patterns {
     }
 
     /// The earliest position `i >= from` such that `hay[i..]` may still grow
-    /// into an occurrence once more bytes arrive ([`Patterns::may_grow`]),
+    /// into an occurrence once more bytes arrive (a proper prefix of a pattern, or a whole pattern that a longer one extends),
     /// or that `also(i)` holds; `hay.len()` if there is none.
     pub(crate) fn hold_point(
         &self,
@@ -299,15 +280,5 @@ mod tests {
         // "zzzz" could grow into either pattern starting at 0 or 1.
         let m = patterns(&[b"zzzzzzzz", b"zzzzzzzzz"]);
         assert_eq!(hold(&m, b"ab zzzz", 0), 3);
-    }
-
-    #[test]
-    fn may_grow() {
-        let m = patterns(&[b"abcdefgh", b"abcdefghXY", b"zyxwvuts"]);
-        assert!(m.may_grow(b""));
-        assert!(m.may_grow(b"abc"));
-        assert!(m.may_grow(b"abcdefgh"));
-        assert!(!m.may_grow(b"zyxwvuts"));
-        assert!(!m.may_grow(b"abd"));
     }
 }

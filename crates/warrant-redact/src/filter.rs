@@ -226,26 +226,11 @@ impl Filter {
 }
 
 /// The raw view's prefilter: a [`Filter`] of the windows sampled every
-/// `k` bytes, and the hashed `c`-byte prefixes of every pattern (see the
+/// `k` bytes, and the patterns indexed by their `c`-byte prefixes (see the
 /// module docs).
 pub(crate) struct Sampler {
     windows: Filter,
-    prefixes: Exact,
-    /// Prefix length.
-    c: usize,
-    /// The patterns, one after the other, and each one's span in it.
-    bytes: Zeroizing<Vec<u8>>,
-    spans: Vec<(u32, u32)>,
-    /// `(prefix hash, pattern index)`, sorted.
-    by_prefix: Vec<(u64, u32)>,
-}
-
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        for p in &mut self.by_prefix {
-            p.0.zeroize();
-        }
-    }
+    patterns: PrefixIndex,
 }
 
 impl Sampler {
@@ -261,29 +246,9 @@ impl Sampler {
         }
         let k = c - q + 1;
         let windows = Filter::build(all.clone(), q, k, |_| k);
-        let mut by_prefix: Vec<(u64, u32)> = all
-            .clone()
-            .enumerate()
-            .map(|(i, p)| (prefix_hash(p, c), i as u32))
-            .collect();
-        by_prefix.sort_unstable();
-        let mut prefixes = Exact::new(by_prefix.len());
-        for &(key, _) in &by_prefix {
-            prefixes.insert(key);
-        }
-        let mut bytes = Zeroizing::new(Vec::with_capacity(all.clone().map(<[u8]>::len).sum()));
-        let mut spans = Vec::with_capacity(patterns.len());
-        for p in all {
-            spans.push((bytes.len() as u32, p.len() as u32));
-            bytes.extend_from_slice(p);
-        }
         Some(Sampler {
             windows,
-            prefixes,
-            c,
-            bytes,
-            spans,
-            by_prefix,
+            patterns: PrefixIndex::new(all, c),
         })
     }
 
@@ -328,26 +293,130 @@ impl Sampler {
             return None;
         }
         let first = from.max((at + 1).saturating_sub(self.step()));
-        let last = at.min(haystack.len().checked_sub(self.c)?);
-        (first..=last).find_map(|s| {
-            let h = prefix_hash(&haystack[s..s + self.c], self.c);
-            if !self.prefixes.contains(h) {
-                return None;
-            }
-            let from = self.by_prefix.partition_point(|p| p.0 < h);
-            self.by_prefix[from..]
-                .iter()
-                .take_while(|p| p.0 == h)
-                .filter_map(|&(_, i)| {
-                    let (start, len) = self.spans[i as usize];
-                    let pattern = &self.bytes[start as usize..(start + len) as usize];
-                    haystack[s..]
-                        .starts_with(pattern)
-                        .then_some((s, s + pattern.len(), i as usize))
-                })
-                .max_by_key(|m| m.1)
+        (first..=at).find_map(|s| {
+            self.patterns
+                .longest_at(haystack, s)
+                .map(|(len, i)| (s, s + len, i))
         })
     }
+}
+
+/// A sorted set of patterns, each at least `c` bytes long, indexed by a
+/// hash of its first `c` bytes: the patterns that start at a position are
+/// found by one lookup and compared byte by byte, without an automaton.
+pub(crate) struct PrefixIndex {
+    prefixes: Exact,
+    /// Prefix length (at most 16).
+    c: usize,
+    /// The patterns, one after the other in sorted order, and each one's
+    /// span in it.
+    bytes: Zeroizing<Vec<u8>>,
+    spans: Vec<(u32, u32)>,
+    /// `(prefix hash, pattern index)`, sorted.
+    by_prefix: Vec<(u64, u32)>,
+}
+
+impl Drop for PrefixIndex {
+    fn drop(&mut self) {
+        for p in &mut self.by_prefix {
+            p.0.zeroize();
+        }
+    }
+}
+
+impl PrefixIndex {
+    /// `patterns`: sorted, without duplicates, none shorter than `c`
+    /// (pattern index: position in the order given).
+    pub(crate) fn new<'p>(patterns: impl Iterator<Item = &'p [u8]> + Clone, c: usize) -> Self {
+        debug_assert!((1..=2 * MAX_WINDOW).contains(&c));
+        let mut by_prefix: Vec<(u64, u32)> = patterns
+            .clone()
+            .enumerate()
+            .map(|(i, p)| (prefix_hash(p, c), i as u32))
+            .collect();
+        by_prefix.sort_unstable();
+        let mut prefixes = Exact::new(by_prefix.len());
+        for &(key, _) in &by_prefix {
+            prefixes.insert(key);
+        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(patterns.clone().map(<[u8]>::len).sum()));
+        let mut spans = Vec::new();
+        for p in patterns {
+            debug_assert!(p.len() >= c);
+            spans.push((bytes.len() as u32, p.len() as u32));
+            bytes.extend_from_slice(p);
+        }
+        PrefixIndex {
+            prefixes,
+            c,
+            bytes,
+            spans,
+            by_prefix,
+        }
+    }
+
+    /// Pattern `i`.
+    #[inline]
+    pub(crate) fn pattern(&self, i: usize) -> &[u8] {
+        let (start, len) = self.spans[i];
+        &self.bytes[start as usize..(start + len) as usize]
+    }
+
+    /// How many patterns there are.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The longest pattern that `haystack[s..]` starts with, as
+    /// `(length, pattern index)`.
+    #[inline]
+    pub(crate) fn longest_at(&self, haystack: &[u8], s: usize) -> Option<(usize, usize)> {
+        let window = haystack.get(s..s + self.c)?;
+        let h = prefix_hash(window, self.c);
+        if !self.prefixes.contains(h) {
+            return None;
+        }
+        let from = self.by_prefix.partition_point(|p| p.0 < h);
+        self.by_prefix[from..]
+            .iter()
+            .take_while(|p| p.0 == h)
+            .filter_map(|&(_, i)| {
+                let pattern = self.pattern(i as usize);
+                haystack[s..]
+                    .starts_with(pattern)
+                    .then_some((pattern.len(), i as usize))
+            })
+            .max_by_key(|m| m.0)
+    }
+
+    /// Whether `bytes` may still grow into an occurrence, or into a longer
+    /// one: it is a proper prefix of some pattern (the empty string is), or
+    /// a whole pattern that another pattern extends.
+    pub(crate) fn may_grow(&self, bytes: &[u8]) -> bool {
+        // In sorted order, the first pattern not below `bytes` starts with
+        // it if any does, and the patterns extending a pattern follow it.
+        let at = partition(self.len(), |j| self.pattern(j) < bytes);
+        match (at < self.len()).then(|| self.pattern(at)) {
+            Some(p) if p.len() > bytes.len() => p.starts_with(bytes),
+            Some(p) if p == bytes => at + 1 < self.len() && self.pattern(at + 1).starts_with(bytes),
+            _ => false,
+        }
+    }
+}
+
+/// The first index in `0..n` where `below` is false (`below` is true then
+/// false along the range).
+fn partition(n: usize, below: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if below(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// A hash of the first `c` (at most 16) bytes of `bytes`.
@@ -414,6 +483,23 @@ mod tests {
             // Not for an occurrence that would start before `from`.
             assert!(f.find_at(&hay, 3, 2 + f.step() - 1).is_none());
         }
+    }
+
+    #[test]
+    fn prefix_index_may_grow() {
+        let pats: [&[u8]; 3] = [b"abcdefgh", b"abcdefghXY", b"zyxwvuts"];
+        let m = PrefixIndex::new(pats.iter().copied(), 4);
+        assert!(m.may_grow(b""));
+        assert!(m.may_grow(b"abc"));
+        assert!(m.may_grow(b"abcdefgh"));
+        assert!(m.may_grow(b"abcdefghX"));
+        assert!(!m.may_grow(b"abcdefghXY"));
+        assert!(!m.may_grow(b"zyxwvuts"));
+        assert!(!m.may_grow(b"abd"));
+        assert!(!m.may_grow(b"zz"));
+        assert_eq!(m.longest_at(b"..abcdefghXY", 2), Some((10, 1)));
+        assert_eq!(m.longest_at(b"..abcdefghX", 2), Some((8, 0)));
+        assert_eq!(m.longest_at(b"..abcdefg", 2), None);
     }
 
     #[test]

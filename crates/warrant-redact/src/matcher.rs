@@ -21,16 +21,18 @@
 //! Merge: the occurrence starting first wins, then the longer one, then the
 //! raw one.
 
+use std::sync::OnceLock;
+
 use aho_corasick::Match;
 
 use crate::automaton::Patterns;
 use crate::decode::{self, CONTEXT, MAX_EXPANSION, MAX_TOKEN, Token, View};
-use crate::filter::{Filter, Sampler};
+use crate::filter::{Filter, PrefixIndex, Sampler};
 use crate::pieces::{MIN_PIECE_LEN, Pieces};
 
-/// When the filter hits, the automaton scans this far past the longest
-/// possible occurrence, so that a cluster of hits costs one scan, not one each.
-const REGION_SLACK: usize = 64;
+/// The decoded patterns are indexed by a hash of this many first bytes
+/// (fewer if one is shorter).
+const DECODED_PREFIX: usize = 16;
 
 /// One occurrence of a value: input span and label index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +48,15 @@ pub(crate) struct Matcher {
     /// Samples for the literal forms and the windows of pieces; `None`:
     /// the automaton reads every byte.
     sampler: Option<Sampler>,
-    decoded: Patterns,
+    /// The decoded patterns (no windows of pieces), compared where a probe
+    /// hits; by pattern index, the label index.
+    decoded: PrefixIndex,
+    decoded_labels: Vec<usize>,
+    decoded_min: usize,
+    decoded_max: usize,
+    /// An automaton over the decoded patterns, built on first use: only the
+    /// reference search ([`Matcher::find_unfiltered`]) runs one.
+    decoded_automaton: OnceLock<Patterns>,
     decoded_filter: Option<Filter>,
     pieces: Pieces,
     /// Bytes that occur in some decoded pattern: a window holding any other
@@ -72,8 +82,9 @@ impl Matcher {
         // share it (see `filter.rs`).
         let sampler = Sampler::new(raw);
         let raw_patterns = Patterns::new(raw, sampler.is_some())?;
-        let decoded_patterns = Patterns::new(decoded, true)?;
-        let q = (decoded_patterns.min_len().saturating_sub(4) / 2).min(8);
+        let decoded_min = decoded.iter().map(|p| p.0.len()).min().unwrap_or(1);
+        let decoded_max = decoded.iter().map(|p| p.0.len()).max().unwrap_or(1);
+        let q = (decoded_min.saturating_sub(4) / 2).min(8);
         let decoded_filter = Filter::every_window(decoded.iter().map(|p| p.0), q);
         let mut decoded_bytes = [false; 256];
         for &b in decoded.iter().flat_map(|p| p.0) {
@@ -85,10 +96,14 @@ impl Matcher {
         });
         Ok(Matcher {
             kills,
-            decoded_span: MAX_EXPANSION * decoded_patterns.max_len(),
+            decoded_span: MAX_EXPANSION * decoded_max,
             raw: raw_patterns,
             sampler,
-            decoded: decoded_patterns,
+            decoded: PrefixIndex::new(decoded.iter().map(|p| p.0), decoded_min.min(DECODED_PREFIX)),
+            decoded_labels: decoded.iter().map(|p| p.1).collect(),
+            decoded_min,
+            decoded_max,
+            decoded_automaton: OnceLock::new(),
             decoded_filter,
             pieces,
             decoded_bytes,
@@ -122,9 +137,8 @@ impl Matcher {
             None => "every escape scanned".to_owned(),
         };
         format!(
-            "{raw}; decoded view: {}, {} bytes, {decoded}",
-            self.decoded.kind(),
-            self.decoded.memory_usage()
+            "{raw}; decoded view: {} patterns compared directly, {decoded}",
+            self.decoded.len(),
         )
     }
 
@@ -157,10 +171,24 @@ impl Matcher {
         let mut view = View::default();
         view.decode(hay, from, hay.len());
         let decoded = self
-            .decoded
+            .decoded_automaton()
             .scan(&view.bytes, 0, view.len())
-            .map(|m| self.decoded_occurrence(&view, &m));
+            .map(|m| Occurrence {
+                start: view.starts[m.start()],
+                end: view.ends[m.end() - 1],
+                label: self.decoded_labels[m.pattern().as_usize()],
+            });
         pick(raw, decoded)
+    }
+
+    fn decoded_automaton(&self) -> &Patterns {
+        self.decoded_automaton.get_or_init(|| {
+            let patterns: Vec<(&[u8], usize)> = (0..self.decoded.len())
+                .map(|i| (self.decoded.pattern(i), self.decoded_labels[i]))
+                .collect();
+            Patterns::new(&patterns, false)
+                .expect("the raw patterns, a superset, built an automaton")
+        })
     }
 
     fn raw_occurrence(&self, hay: &[u8], m: &Match) -> Occurrence {
@@ -184,12 +212,22 @@ impl Matcher {
         window.iter().all(|&b| self.decoded_bytes[usize::from(b)]) && f.hit_window(window)
     }
 
-    fn decoded_occurrence(&self, view: &View, m: &Match) -> Occurrence {
-        Occurrence {
-            start: view.starts[m.start()],
-            end: view.ends[m.end() - 1],
-            label: self.decoded.label(m),
-        }
+    /// The leftmost-longest occurrence in `view` that holds the decoded
+    /// bytes `t0..t1` of a token (or, for a token decoding to nothing, the
+    /// place `t0` where it was, with bytes on both sides). The view must
+    /// hold the `decoded_max - 1` bytes before `t0` (or start where
+    /// occurrences may start) and `decoded_max - 1` after `t1` (or end
+    /// where the input does).
+    fn decoded_at(&self, view: &View, t0: usize, t1: usize) -> Option<Occurrence> {
+        let first = (t0 + 1).saturating_sub(self.decoded_max);
+        (first..t1).find_map(|d| {
+            let (n, i) = self.decoded.longest_at(&view.bytes, d)?;
+            (d + n > t0).then(|| Occurrence {
+                start: view.starts[d],
+                end: view.ends[d + n - 1],
+                label: self.decoded_labels[i],
+            })
+        })
     }
 
     fn find_raw(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
@@ -302,60 +340,29 @@ impl Matcher {
                         continue;
                     }
                 }
-                // Decode around the token as if each decoded byte were one
-                // input byte; only where escapes make that too short, as far as
-                // the longest decoded occurrence in input bytes.
-                let longest = self.decoded.max_len();
-                let rs = scanned.max((at + 1).saturating_sub(longest + REGION_SLACK));
-                let re = len.min(at + token.len() + longest + REGION_SLACK);
-                view.decode(hay, rs, re);
-                let t = view.starts.partition_point(|&s| s < at);
-                let d = view.len();
-                // Occurrences holding the token start in the region when the
-                // decoded bytes before it are enough (or the region starts at
-                // `scanned`); those starting at decoded index `d - longest` or
-                // before end in it.
-                let narrow =
-                    (rs == scanned || t + 1 >= longest) && (re == len || d >= t + longest + 4);
-                if narrow {
-                    // Past the decoded bytes that the region settles, an
-                    // occurrence it found may be beaten by a longer one that
-                    // starts before it and ends past the region: look again.
-                    match self.decoded.scan(&view.bytes, 0, d) {
-                        Some(m) if re == len || m.start() + longest <= d => {
-                            return Some(self.decoded_occurrence(view, &m));
-                        }
-                        None if re == len => return None,
-                        _ => {
-                            let settled = view.starts.get(d + 1 - longest).copied().unwrap_or(re);
-                            scanned = scanned.max(settled);
-                        }
-                    }
-                    if scanned > bound {
-                        return None;
-                    }
-                    continue;
-                }
-                let rs = scanned.max((at + 1).saturating_sub(span));
-                let re = len.min(at + token.len() + span + REGION_SLACK);
-                view.decode(hay, rs, re);
-                match self.decoded.scan(&view.bytes, 0, view.len()) {
-                    Some(m) => {
-                        let found = self.decoded_occurrence(view, &m);
-                        // Every occurrence starting at or before this one ends
-                        // inside the region: the automaton saw them all.
-                        if re == len || found.start + span <= re {
+                // Probes that missed say no occurrence holds the tokens
+                // before this one: the first occurrence holding this one is
+                // the leftmost that holds any, and the longest there holds
+                // it too. It starts at most `longest - 1` decoded bytes
+                // before the token: decode around it as if each decoded byte
+                // were one input byte and, where escapes make that too
+                // short, as far as the longest occurrence in input bytes.
+                let longest = self.decoded_max;
+                let end = at + token.len();
+                for reach in [longest + MAX_TOKEN, span] {
+                    let rs = scanned.max((at + 1).saturating_sub(reach));
+                    let re = len.min(end + reach);
+                    view.decode(hay, rs, re);
+                    let t0 = view.starts.partition_point(|&s| s < at);
+                    let t1 = view.starts.partition_point(|&s| s < end);
+                    let complete = (rs == scanned || t0 + 1 >= longest)
+                        && (re == len || view.len() + 1 >= t1 + longest);
+                    if complete || reach == span {
+                        if let Some(found) = self.decoded_at(view, t0, t1) {
                             return Some(found);
                         }
-                        // A longer occurrence may start before this one and end
-                        // past the region: only what lies in it is settled.
-                        scanned = scanned.max((re + 1).saturating_sub(span));
+                        break;
                     }
-                    None if re == len => return None,
-                    None => scanned = scanned.max((re + 1).saturating_sub(span)),
-                }
-                if scanned > bound {
-                    return None;
                 }
             }
             scanned = scanned.max(run_end);
@@ -377,7 +384,7 @@ impl Matcher {
     /// byte in `min_len - 1`: it checks a window from its right end and
     /// jumps past the first kill byte it sees.
     fn next_run(&self, hay: &[u8], from: usize) -> Option<(usize, usize)> {
-        let need = self.decoded.min_len().max(1);
+        let need = self.decoded_min.max(1);
         let kill = |b: u8| self.kills[usize::from(b)];
         let mut j = from;
         while j + need <= hay.len() {
@@ -523,7 +530,7 @@ impl Matcher {
 
     fn decoded_hold_point(&self, hay: &[u8], from: usize) -> usize {
         let len = hay.len();
-        let longest = self.decoded.max_len();
+        let longest = self.decoded_max;
         let mut look = 2 * longest + MAX_TOKEN;
         let mut view = View::default();
         loop {
