@@ -16,6 +16,7 @@ fn rss() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
+#[expect(clippy::print_stdout, reason = "an example reports on stdout")]
 fn main() {
     let mut state = 0x5eed_1234_abcd_0001_u64;
     let mut next = move || {
