@@ -262,6 +262,11 @@ impl Sampler {
         self.windows.q
     }
 
+    /// The patterns, by their prefixes.
+    pub(crate) fn patterns(&self) -> &PrefixIndex {
+        &self.patterns
+    }
+
     /// Bytes of the window table.
     pub(crate) fn table_bytes(&self) -> usize {
         self.windows.words.len() * 8
@@ -314,10 +319,14 @@ pub(crate) struct PrefixIndex {
     spans: Vec<(u32, u32)>,
     /// `(prefix hash, pattern index)`, sorted.
     by_prefix: Vec<(u64, u32)>,
+    /// A bit for each pair of bytes some pattern starts with: most tails
+    /// that [`PrefixIndex::may_grow`] is asked about fail this test.
+    pairs: Box<[u64]>,
 }
 
 impl Drop for PrefixIndex {
     fn drop(&mut self) {
+        self.pairs.zeroize();
         for p in &mut self.by_prefix {
             p.0.zeroize();
         }
@@ -341,8 +350,11 @@ impl PrefixIndex {
         }
         let mut bytes = Zeroizing::new(Vec::with_capacity(patterns.clone().map(<[u8]>::len).sum()));
         let mut spans = Vec::new();
+        let mut pairs = vec![0u64; 1 << 10].into_boxed_slice();
         for p in patterns {
             debug_assert!(p.len() >= c);
+            let pair = pair_key(p);
+            pairs[pair / 64] |= 1 << (pair % 64);
             spans.push((bytes.len() as u32, p.len() as u32));
             bytes.extend_from_slice(p);
         }
@@ -352,6 +364,7 @@ impl PrefixIndex {
             bytes,
             spans,
             by_prefix,
+            pairs,
         }
     }
 
@@ -393,6 +406,21 @@ impl PrefixIndex {
     /// one: it is a proper prefix of some pattern (the empty string is), or
     /// a whole pattern that another pattern extends.
     pub(crate) fn may_grow(&self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return self.len() > 0;
+        }
+        let pair = pair_key(bytes);
+        let mut may = self.pairs[pair / 64] & (1 << (pair % 64)) != 0;
+        if bytes.len() == 1 {
+            // Any second byte: the 256 bits (four words) of the first one.
+            let word = usize::from(bytes[0]) * 4;
+            may = self.pairs[word..word + 4].iter().any(|&w| w != 0);
+        } else if bytes.len() >= self.c {
+            may = may && self.prefixes.contains(prefix_hash(bytes, self.c));
+        }
+        if !may {
+            return false;
+        }
         // In sorted order, the first pattern not below `bytes` starts with
         // it if any does, and the patterns extending a pattern follow it.
         let at = partition(self.len(), |j| self.pattern(j) < bytes);
@@ -402,6 +430,12 @@ impl PrefixIndex {
             _ => false,
         }
     }
+}
+
+/// The first two bytes of `bytes` (at least one) as an index of 16 bits.
+#[inline]
+fn pair_key(bytes: &[u8]) -> usize {
+    usize::from(bytes[0]) << 8 | usize::from(bytes.get(1).copied().unwrap_or(0))
 }
 
 /// The first index in `0..n` where `below` is false (`below` is true then

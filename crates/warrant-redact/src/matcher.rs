@@ -49,8 +49,11 @@ pub(crate) struct Matcher {
     /// the automaton reads every byte.
     sampler: Option<Sampler>,
     /// The decoded patterns (no windows of pieces), compared where a probe
-    /// hits; by pattern index, the label index.
-    decoded: PrefixIndex,
+    /// hits: sampled as the raw ones when they are long enough
+    /// (`decoded_sampler`), else tried at each position (`decoded_index`);
+    /// by pattern index, the label index.
+    decoded_sampler: Option<Sampler>,
+    decoded_index: Option<PrefixIndex>,
     decoded_labels: Vec<usize>,
     decoded_min: usize,
     decoded_max: usize,
@@ -85,6 +88,10 @@ impl Matcher {
         let decoded_min = decoded.iter().map(|p| p.0.len()).min().unwrap_or(1);
         let decoded_max = decoded.iter().map(|p| p.0.len()).max().unwrap_or(1);
         let q = (decoded_min.saturating_sub(4) / 2).min(8);
+        let decoded_sampler = Sampler::new(decoded);
+        let decoded_index = decoded_sampler.is_none().then(|| {
+            PrefixIndex::new(decoded.iter().map(|p| p.0), decoded_min.min(DECODED_PREFIX))
+        });
         let decoded_filter = Filter::every_window(decoded.iter().map(|p| p.0), q);
         let mut decoded_bytes = [false; 256];
         for &b in decoded.iter().flat_map(|p| p.0) {
@@ -99,7 +106,8 @@ impl Matcher {
             decoded_span: MAX_EXPANSION * decoded_max,
             raw: raw_patterns,
             sampler,
-            decoded: PrefixIndex::new(decoded.iter().map(|p| p.0), decoded_min.min(DECODED_PREFIX)),
+            decoded_sampler,
+            decoded_index,
             decoded_labels: decoded.iter().map(|p| p.1).collect(),
             decoded_min,
             decoded_max,
@@ -108,6 +116,15 @@ impl Matcher {
             pieces,
             decoded_bytes,
         })
+    }
+
+    /// The decoded patterns, by their prefixes.
+    fn decoded(&self) -> &PrefixIndex {
+        match (&self.decoded_sampler, &self.decoded_index) {
+            (Some(s), _) => s.patterns(),
+            (None, Some(i)) => i,
+            (None, None) => unreachable!("one of the two is built"),
+        }
     }
 
     /// The longest occurrence in input bytes.
@@ -138,7 +155,7 @@ impl Matcher {
         };
         format!(
             "{raw}; decoded view: {} patterns compared directly, {decoded}",
-            self.decoded.len(),
+            self.decoded().len(),
         )
     }
 
@@ -183,8 +200,8 @@ impl Matcher {
 
     fn decoded_automaton(&self) -> &Patterns {
         self.decoded_automaton.get_or_init(|| {
-            let patterns: Vec<(&[u8], usize)> = (0..self.decoded.len())
-                .map(|i| (self.decoded.pattern(i), self.decoded_labels[i]))
+            let patterns: Vec<(&[u8], usize)> = (0..self.decoded().len())
+                .map(|i| (self.decoded().pattern(i), self.decoded_labels[i]))
                 .collect();
             Patterns::new(&patterns, false)
                 .expect("the raw patterns, a superset, built an automaton")
@@ -220,14 +237,31 @@ impl Matcher {
     /// where the input does).
     fn decoded_at(&self, view: &View, t0: usize, t1: usize) -> Option<Occurrence> {
         let first = (t0 + 1).saturating_sub(self.decoded_max);
-        (first..t1).find_map(|d| {
-            let (n, i) = self.decoded.longest_at(&view.bytes, d)?;
-            (d + n > t0).then(|| Occurrence {
-                start: view.starts[d],
-                end: view.ends[d + n - 1],
-                label: self.decoded_labels[i],
-            })
-        })
+        let occurrence = |d: usize, n: usize, i: usize| Occurrence {
+            start: view.starts[d],
+            end: view.ends[d + n - 1],
+            label: self.decoded_labels[i],
+        };
+        let Some(f) = &self.decoded_sampler else {
+            return (first..t1).find_map(|d| {
+                let (n, i) = self.decoded().longest_at(&view.bytes, d)?;
+                (d + n > t0).then(|| occurrence(d, n, i))
+            });
+        };
+        // As on the raw side: the samples `first + n * k` cover every start
+        // from `first` on, each the `k` starts up to it, leftmost first. An
+        // occurrence found that ends before the token holds no token (the
+        // probes of those before this one missed): the raw view has it too,
+        // and returning it is still right.
+        let (q, k) = (f.window(), f.step());
+        let mut j = first;
+        while j < t1 + k - 1 && j + q <= view.len() {
+            if let Some((d, e, i)) = f.find_at(&view.bytes, first, j) {
+                return (d < t1).then(|| occurrence(d, e - d, i));
+            }
+            j += k;
+        }
+        None
     }
 
     fn find_raw(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
@@ -296,16 +330,23 @@ impl Matcher {
                 let (start, end) = self.next_run(hay, scanned)?;
                 let lo = start.saturating_sub(q + MAX_TOKEN);
                 let hi = len.min(end + q + MAX_TOKEN);
-                let mut list = Vec::new();
+                // The lists of the last run are reused (no allocation per run).
+                let (mut list, mut probed) = cursor
+                    .tokens
+                    .take()
+                    .map(|t| (t.list, t.probed))
+                    .unwrap_or_default();
                 decode::candidates(hay, lo, hi, &mut list);
+                probed.clear();
+                probed.resize(list.len(), Probe::Unknown);
                 cursor.tokens = Some(Tokens {
                     searched: scanned,
                     start,
                     end,
                     lo,
                     hi,
-                    probed: vec![Probe::Unknown; list.len()],
                     list,
+                    probed,
                 });
             }
             let tokens = cursor.tokens.as_mut()?;
@@ -576,7 +617,7 @@ impl Matcher {
             }
             // A line break kept (or the `=` of a soft break that turns out
             // to be none) may start an occurrence with its first byte.
-            if self.decoded.may_grow(&hay[u..u + 1]) {
+            if self.decoded().may_grow(&hay[u..u + 1]) {
                 hold = u;
                 break;
             }
@@ -592,7 +633,7 @@ impl Matcher {
                 continue;
             }
             let stop = stops.iter().copied().find(|&c| c > d).unwrap_or(end);
-            if self.decoded.may_grow(&view.bytes[d..stop]) {
+            if self.decoded().may_grow(&view.bytes[d..stop]) {
                 return view.starts[d];
             }
         }
