@@ -36,10 +36,25 @@ pub(crate) const MAX_TOKEN: usize = 12;
 /// (3 bytes) before a 10-byte reference such as `&#0000065;`.
 pub(crate) const MAX_EXPANSION: usize = 13;
 
+/// Which escapes the decoded view undoes beyond those always on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Escapes {
+    /// Quoted-printable `=XX` and soft line breaks `=\n`, `=\r\n`: off,
+    /// `=` is a byte like any other.
+    pub(crate) quoted_printable: bool,
+}
+
+impl Escapes {
+    /// Every escape in the table above.
+    pub(crate) const ALL: Escapes = Escapes {
+        quoted_printable: true,
+    };
+}
+
 /// A byte that may start a token other than a literal byte.
 #[inline]
-pub(crate) fn is_trigger(b: u8) -> bool {
-    matches!(b, b'%' | b'=' | b'&' | b'\\' | b'\n' | b'\r')
+pub(crate) fn is_trigger(b: u8, e: Escapes) -> bool {
+    matches!(b, b'%' | b'&' | b'\\' | b'\n' | b'\r') || (b == b'=' && e.quoted_printable)
 }
 
 /// Characters of base64, base32 and hex text, any alphabet, with padding.
@@ -112,7 +127,7 @@ impl Prev {
 
 /// The first byte that the token at `hay[at]` decodes to, if it is not a
 /// removed break.
-fn first_decoded(hay: &[u8], at: usize) -> Option<u8> {
+fn first_decoded(hay: &[u8], at: usize, e: Escapes) -> Option<u8> {
     let blocked = Prev {
         removed: true,
         last: None,
@@ -120,7 +135,7 @@ fn first_decoded(hay: &[u8], at: usize) -> Option<u8> {
     if at >= hay.len() {
         return None;
     }
-    match token_at(hay, at, blocked) {
+    match token_at(hay, at, blocked, e) {
         Token::Literal => Some(hay[at]),
         Token::Decoded { out, .. } => Some(out[0]),
         Token::Removed { .. } => None,
@@ -144,10 +159,10 @@ fn character(len: usize, code: u32) -> Option<Token> {
 
 /// The token at `hay[i]`, after `prev`. Bytes past the end of `hay` count
 /// as absent, so an escape cut off by the end is literal.
-pub(crate) fn token_at(hay: &[u8], i: usize, prev: Prev) -> Token {
+pub(crate) fn token_at(hay: &[u8], i: usize, prev: Prev, e: Escapes) -> Token {
     let Some(rest) = hay
         .get(i..)
-        .filter(|r| r.first().is_some_and(|&b| is_trigger(b)))
+        .filter(|r| r.first().is_some_and(|&b| is_trigger(b, e)))
     else {
         return Token::Literal;
     };
@@ -155,7 +170,7 @@ pub(crate) fn token_at(hay: &[u8], i: usize, prev: Prev) -> Token {
     let between = |next: usize| {
         !after_removed
             && prev.last.is_some_and(wraps)
-            && first_decoded(hay, next).is_some_and(wraps)
+            && first_decoded(hay, next, e).is_some_and(wraps)
     };
     let hex2 = |a: u8, b: u8| Some(hex_digit(a)? << 4 | hex_digit(b)?);
     let found = match *rest {
@@ -249,13 +264,16 @@ fn unicode_escape(rest: &[u8]) -> Option<Token> {
 /// to the end of what has arrived) may still change once more bytes arrive:
 /// an escape cut off by the end, or a line break whose fate depends on what
 /// follows (a line break at the end always may).
-pub(crate) fn may_become_token(rest: &[u8]) -> bool {
+pub(crate) fn may_become_token(rest: &[u8], e: Escapes) -> bool {
     let hex = |b: &u8| b.is_ascii_hexdigit();
     match rest {
         [b'\r'] => true,
-        [b'\n', tail @ ..] | [b'\r', b'\n', tail @ ..] => tail.is_empty() || may_become_token(tail),
+        [b'\n', tail @ ..] | [b'\r', b'\n', tail @ ..] => {
+            tail.is_empty() || may_become_token(tail, e)
+        }
+        [b'=', ..] if !e.quoted_printable => false,
         [b'=', b'\n', tail @ ..] | [b'=', b'\r', b'\n', tail @ ..] => {
-            tail.is_empty() || (tail[0] == b'=' && may_become_token(tail))
+            tail.is_empty() || (tail[0] == b'=' && may_become_token(tail, e))
         }
         [b'%' | b'='] | [b'=', b'\r'] => true,
         [b'%' | b'=', d] => hex(d),
@@ -318,16 +336,16 @@ impl View {
 
     /// Decodes the tokens of `hay` that start in `keep..end`, tokenizing
     /// from `keep - CONTEXT` (or 0) so that they are the stream's tokens.
-    pub(crate) fn decode(&mut self, hay: &[u8], keep: usize, end: usize) {
+    pub(crate) fn decode(&mut self, hay: &[u8], keep: usize, end: usize, e: Escapes) {
         self.clear();
         let mut i = keep.saturating_sub(CONTEXT);
         let mut prev = Prev::START;
         while i < end {
             // Runs of bytes that start no token are copied as they are.
-            if !is_trigger(hay[i]) {
+            if !is_trigger(hay[i], e) {
                 let run = hay[i..end]
                     .iter()
-                    .position(|&b| is_trigger(b))
+                    .position(|&b| is_trigger(b, e))
                     .map_or(end, |n| i + n);
                 let from = i.max(keep);
                 if from < run {
@@ -342,7 +360,7 @@ impl View {
                 i = run;
                 continue;
             }
-            let token = token_at(hay, i, prev);
+            let token = token_at(hay, i, prev, e);
             if i >= keep {
                 match token {
                     Token::Literal => self.push(hay[i], i, i + 1),
@@ -369,7 +387,13 @@ impl View {
 /// Positions of bytes in `hay[from..to]` where a token other than a literal
 /// byte may start (a superset: every such token's start is listed), each
 /// with the token found there.
-pub(crate) fn candidates(hay: &[u8], from: usize, to: usize, out: &mut Vec<(usize, Token)>) {
+pub(crate) fn candidates(
+    hay: &[u8],
+    from: usize,
+    to: usize,
+    e: Escapes,
+    out: &mut Vec<(usize, Token)>,
+) {
     out.clear();
     let to = to.min(hay.len());
     if from >= to {
@@ -377,7 +401,10 @@ pub(crate) fn candidates(hay: &[u8], from: usize, to: usize, out: &mut Vec<(usiz
     }
     let region = &hay[from..to];
     let mut rare = memchr::memchr3_iter(b'%', b'&', b'\\', region).map(|p| p + from);
-    let mut common = memchr::memchr2_iter(b'=', b'\n', region).map(|p| p + from);
+    // Without quoted-printable, line feeds only (a byte given twice is
+    // found once).
+    let eq = if e.quoted_printable { b'=' } else { b'\n' };
+    let mut common = memchr::memchr2_iter(eq, b'\n', region).map(|p| p + from);
     let (mut a, mut b) = (rare.next(), common.next());
     loop {
         let p = match (a, b) {
@@ -395,7 +422,7 @@ pub(crate) fn candidates(hay: &[u8], from: usize, to: usize, out: &mut Vec<(usiz
             }
             (None, None) => break,
         };
-        if !may_start_token(hay, p) {
+        if !may_start_token(hay, p, e) {
             continue;
         }
         // A line break starts at its `\r`.
@@ -403,7 +430,7 @@ pub(crate) fn candidates(hay: &[u8], from: usize, to: usize, out: &mut Vec<(usiz
             b'\n' if p > from && hay[p - 1] == b'\r' => p - 1,
             _ => p,
         };
-        let token = token_at(hay, at, prev_guess(hay, at));
+        let token = token_at(hay, at, prev_guess(hay, at), e);
         if token != Token::Literal {
             out.push((at, token));
         }
@@ -415,7 +442,7 @@ pub(crate) fn candidates(hay: &[u8], from: usize, to: usize, out: &mut Vec<(usiz
 /// it: `=` before anything but a line break or two hex digits, a line break
 /// between bytes that stand for themselves and are no base64 characters.
 #[inline]
-fn may_start_token(hay: &[u8], p: usize) -> bool {
+fn may_start_token(hay: &[u8], p: usize, e: Escapes) -> bool {
     let at = |i: usize| hay.get(i).copied();
     match hay[p] {
         b'=' => match (at(p + 1), at(p + 2)) {
@@ -433,7 +460,7 @@ fn may_start_token(hay: &[u8], p: usize) -> bool {
             // no trigger.
             let literal_before = before
                 .is_none_or(|b| !b.is_ascii_hexdigit() && b != b';' && b != b'\n' && !wraps(b));
-            let literal_after = at(p + 1).is_none_or(|b| !is_trigger(b) && !wraps(b));
+            let literal_after = at(p + 1).is_none_or(|b| !is_trigger(b, e) && !wraps(b));
             !(literal_before || literal_after)
         }
         _ => true,
@@ -456,8 +483,8 @@ fn prev_guess(hay: &[u8], at: usize) -> Prev {
 
 /// Whether `b` never is part of a token other than a literal byte (it is no
 /// trigger and nothing an escape holds), so it always decodes to itself.
-pub(crate) fn always_literal(b: u8) -> bool {
-    !(is_trigger(b) || b.is_ascii_alphanumeric() || b == b';' || b == b'#')
+pub(crate) fn always_literal(b: u8, e: Escapes) -> bool {
+    !(is_trigger(b, e) || b.is_ascii_alphanumeric() || b == b';' || b == b'#')
 }
 
 #[cfg(test)]
@@ -466,8 +493,24 @@ mod tests {
 
     fn decoded(input: &[u8]) -> Vec<u8> {
         let mut v = View::default();
-        v.decode(input, 0, input.len());
+        v.decode(input, 0, input.len(), Escapes::ALL);
         v.bytes.to_vec()
+    }
+
+    #[test]
+    fn quoted_printable_off() {
+        let off = Escapes {
+            quoted_printable: false,
+        };
+        let input = b"x=3D=3d=\r\ny=\nz%41 QUJD\nRA=\n=41";
+        let mut v = View::default();
+        v.decode(input, 0, input.len(), off);
+        assert_eq!(&v.bytes[..], b"x=3D=3d=y=zA QUJDRA==41");
+        let mut found = Vec::new();
+        candidates(input, 0, input.len(), off, &mut found);
+        assert!(found.iter().all(|&(at, _)| input[at] != b'='));
+        assert!(!may_become_token(b"=4", off));
+        assert!(always_literal(b'=', off) && !always_literal(b'=', Escapes::ALL));
     }
 
     #[test]
@@ -516,12 +559,12 @@ mod tests {
             b"x\\ud83d\\ude00%41=\r\n&#x41;ab\r\ncd=4\n\\x41&amp;%%41==41\n=\n\\u00e9";
         let whole = {
             let mut v = View::default();
-            v.decode(input, 0, input.len());
+            v.decode(input, 0, input.len(), Escapes::ALL);
             v
         };
         for keep in 0..input.len() {
             let mut v = View::default();
-            v.decode(input, keep, input.len());
+            v.decode(input, keep, input.len(), Escapes::ALL);
             // The suffix of the whole view made of tokens starting at or after `keep`.
             let first = whole
                 .starts
@@ -537,11 +580,11 @@ mod tests {
     fn candidates_cover_every_token() {
         let input: &[u8] = b"a%41 b=\nc QUJD\r\nRA &#65; \\x41 = %zz \\u0041\\ud83d\\ude00 x\ny";
         let mut found = Vec::new();
-        candidates(input, 0, input.len(), &mut found);
+        candidates(input, 0, input.len(), Escapes::ALL, &mut found);
         let mut i = 0;
         let mut prev = Prev::START;
         while i < input.len() {
-            let t = token_at(input, i, prev);
+            let t = token_at(input, i, prev, Escapes::ALL);
             if t != Token::Literal {
                 assert!(found.iter().any(|&(p, _)| p == i), "token at {i}");
             }
@@ -574,7 +617,11 @@ mod tests {
             b"\\ud83d\\",
             b"\\ud83d\\ude0",
         ] {
-            assert!(may_become_token(tail), "{}", String::from_utf8_lossy(tail));
+            assert!(
+                may_become_token(tail, Escapes::ALL),
+                "{}",
+                String::from_utf8_lossy(tail)
+            );
         }
         for tail in [
             &b"%g"[..],
@@ -588,10 +635,18 @@ mod tests {
             b"\nab",
             b"=\n=ab",
         ] {
-            assert!(!may_become_token(tail), "{}", String::from_utf8_lossy(tail));
+            assert!(
+                !may_become_token(tail, Escapes::ALL),
+                "{}",
+                String::from_utf8_lossy(tail)
+            );
         }
         for open in [&b"\n"[..], b"\r\n", b"\n%4", b"=\n", b"=\n=", b"=\r\n=4"] {
-            assert!(may_become_token(open), "{}", String::from_utf8_lossy(open));
+            assert!(
+                may_become_token(open, Escapes::ALL),
+                "{}",
+                String::from_utf8_lossy(open)
+            );
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::decode::View;
+use crate::decode::{Escapes, View};
 use crate::encode::{self, Buf, HEX_LOWER, HEX_UPPER, Radix};
 
 /// Derived forms shorter than this are dropped: they would match unrelated
@@ -29,9 +29,9 @@ pub(crate) fn raw_variants(value: &[u8]) -> Vec<&[u8]> {
     variants
 }
 
-/// All literal forms of `value`, raw value first, without duplicates. Empty
-/// for an empty value.
-pub(crate) fn forms_of(value: &[u8]) -> Vec<Buf> {
+/// All literal forms of `value`, raw value first, without duplicates, for
+/// a decoded view undoing `escapes`. Empty for an empty value.
+pub(crate) fn forms_of(value: &[u8], escapes: Escapes) -> Vec<Buf> {
     let mut out: Vec<Buf> = Vec::new();
     if value.is_empty() {
         return out;
@@ -54,7 +54,7 @@ pub(crate) fn forms_of(value: &[u8]) -> Vec<Buf> {
         // that leave the escape-like text inside it alone: that text
         // decoded, line breaks between base64 characters removed.
         let mut view = View::default();
-        view.decode(raw, 0, raw.len());
+        view.decode(raw, 0, raw.len(), escapes);
         if *view.bytes != *raw {
             push(Zeroizing::new(view.bytes.to_vec()), true);
         }
@@ -198,7 +198,10 @@ mod tests {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
     fn all(value: &[u8]) -> Vec<Vec<u8>> {
-        forms_of(value).into_iter().map(|f| f.to_vec()).collect()
+        forms_of(value, Escapes::ALL)
+            .into_iter()
+            .map(|f| f.to_vec())
+            .collect()
     }
 
     fn has(value: &[u8], form: &[u8]) -> bool {
@@ -207,7 +210,7 @@ mod tests {
 
     #[test]
     fn empty_value_has_no_forms() {
-        assert!(forms_of(b"").is_empty());
+        assert!(forms_of(b"", Escapes::ALL).is_empty());
     }
 
     #[test]

@@ -166,6 +166,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::decode::Escapes;
 use crate::matcher::Matcher;
 use crate::pieces::Pieces;
 use crate::stream::{Buffers, Counts, Final};
@@ -191,6 +192,8 @@ pub struct RedactorBuilder {
     label_index: HashMap<String, usize>,
     /// `(label index, value)`, in registration order.
     values: Vec<(usize, Zeroizing<Vec<u8>>)>,
+    /// Whether the decoded view undoes quoted-printable (off by default).
+    quoted_printable: bool,
 }
 
 impl fmt::Debug for RedactorBuilder {
@@ -198,6 +201,7 @@ impl fmt::Debug for RedactorBuilder {
         f.debug_struct("RedactorBuilder")
             .field("labels", &self.labels)
             .field("values", &format_args!("[REDACTED; {}]", self.values.len()))
+            .field("quoted_printable", &self.quoted_printable)
             .finish()
     }
 }
@@ -226,14 +230,32 @@ impl RedactorBuilder {
         self
     }
 
+    /// Also matches values printed as quoted-printable (`=XX` escapes and
+    /// `=\n` soft line breaks, as in e-mail bodies and MIME parts), which
+    /// is off by default: `key=value` text (logs, URLs, shell, code) puts an
+    /// `=` before hex digits all the time, and probing each of those costs
+    /// more than half of a stream's time on such text. Turn it on where a
+    /// program may print mail or MIME.
+    pub fn quoted_printable(&mut self, on: bool) -> &mut Self {
+        self.quoted_printable = on;
+        self
+    }
+
+    fn escapes(&self) -> Escapes {
+        Escapes {
+            quoted_printable: self.quoted_printable,
+        }
+    }
+
     /// Builds the shared, immutable redactor.
     pub fn build(&self) -> Result<Redactor, Error> {
+        let escapes = self.escapes();
         // Every form of every value, then its windows (pieces), tagged with
         // its label and whether it is a window.
         let mut forms: Vec<(Zeroizing<Vec<u8>>, usize, bool)> = Vec::new();
         for (label, value) in &self.values {
             forms.extend(
-                forms::forms_of(value)
+                forms::forms_of(value, escapes)
                     .into_iter()
                     .map(|f| (f, *label, false)),
             );
@@ -262,7 +284,10 @@ impl RedactorBuilder {
             None
         } else {
             let pieces = Pieces::new(self.values.iter().map(|(l, v)| (v.as_slice(), *l)));
-            Some(Matcher::new(&raw, &decoded, pieces).map_err(|e| Error::Build(e.to_string()))?)
+            Some(
+                Matcher::new(&raw, &decoded, pieces, escapes)
+                    .map_err(|e| Error::Build(e.to_string()))?,
+            )
         };
         let replacements = self
             .labels
@@ -387,25 +412,26 @@ impl Redactor {
     }
 }
 
-/// Every literal form of `value`, raw value first: byte strings matched
+/// Every literal form of `value` (with every form on), raw value first: byte strings matched
 /// wherever they stand, whatever surrounds them (the escaped forms depend on
 /// the bytes before them, see the crate docs). For tests: the returned
 /// buffers are not wiped.
 #[doc(hidden)]
 pub fn literal_forms(value: &[u8]) -> Vec<Vec<u8>> {
-    forms::forms_of(value)
+    forms::forms_of(value, Escapes::ALL)
         .into_iter()
         .map(|f| f.to_vec())
         .collect()
 }
 
-/// Every literal form of `value` that a redactor matches, raw value first,
+/// Every literal form of `value` that a redactor with every form on
+/// ([`RedactorBuilder::quoted_printable`] too) matches, raw value first,
 /// then an example of each escaped or wrapped form that the decoded view
 /// matches (see the crate docs). For tests: the returned buffers are not
 /// wiped.
 #[doc(hidden)]
 pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
-    let mut all: Vec<Vec<u8>> = forms::forms_of(value)
+    let mut all: Vec<Vec<u8>> = forms::forms_of(value, Escapes::ALL)
         .into_iter()
         .map(|f| f.to_vec())
         .collect();
@@ -517,10 +543,10 @@ mod tests {
     fn each_form_is_redacted() {
         let value = "pa$$ wörd/<&>\"x".as_bytes();
         let mut b = RedactorBuilder::new();
-        b.add("pw", value);
+        b.quoted_printable(true).add("pw", value);
         let r = b.build().unwrap();
         let all = forms(value);
-        assert!(r.pattern_count() >= forms::forms_of(value).len());
+        assert!(r.pattern_count() >= forms::forms_of(value, Escapes::ALL).len());
         for form in &all {
             let mut input = b"[".to_vec();
             input.extend_from_slice(form);
@@ -629,8 +655,8 @@ mod tests {
         // Each value's literal forms and its 12-byte windows (4 and 5).
         assert_eq!(
             r.pattern_count(),
-            forms::forms_of(b"first-value-123").len()
-                + forms::forms_of(b"second-value-456").len()
+            forms::forms_of(b"first-value-123", Escapes::ALL).len()
+                + forms::forms_of(b"second-value-456", Escapes::ALL).len()
                 + 4
                 + 5
         );

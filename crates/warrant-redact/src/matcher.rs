@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use aho_corasick::Match;
 
 use crate::automaton::Patterns;
-use crate::decode::{self, CONTEXT, MAX_EXPANSION, MAX_TOKEN, Token, View};
+use crate::decode::{self, CONTEXT, Escapes, MAX_EXPANSION, MAX_TOKEN, Token, View};
 use crate::filter::{Filter, PrefixIndex, Sampler};
 use crate::pieces::{MIN_PIECE_LEN, Pieces};
 
@@ -70,6 +70,8 @@ pub(crate) struct Matcher {
     kills: [bool; 256],
     /// The longest decoded occurrence in input bytes.
     decoded_span: usize,
+    /// The escapes the decoded view undoes.
+    escapes: Escapes,
 }
 
 impl Matcher {
@@ -79,6 +81,7 @@ impl Matcher {
         raw: &[(&[u8], usize)],
         decoded: &[(&[u8], usize)],
         pieces: Pieces,
+        escapes: Escapes,
     ) -> Result<Matcher, aho_corasick::BuildError> {
         // One sampler for every raw pattern: the windows of pieces
         // (MIN_PIECE_LEN bytes) set the step, and the forms, all longer,
@@ -99,9 +102,10 @@ impl Matcher {
         }
         let kills = std::array::from_fn(|b| {
             let b = b as u8;
-            decode::always_literal(b) && !decoded_bytes[usize::from(b)]
+            decode::always_literal(b, escapes) && !decoded_bytes[usize::from(b)]
         });
         Ok(Matcher {
+            escapes,
             kills,
             decoded_span: MAX_EXPANSION * decoded_max,
             raw: raw_patterns,
@@ -186,7 +190,7 @@ impl Matcher {
             .scan(hay, from, hay.len())
             .map(|m| self.raw_occurrence(hay, &m));
         let mut view = View::default();
-        view.decode(hay, from, hay.len());
+        view.decode(hay, from, hay.len(), self.escapes);
         let decoded = self
             .decoded_automaton()
             .scan(&view.bytes, 0, view.len())
@@ -336,7 +340,7 @@ impl Matcher {
                     .take()
                     .map(|t| (t.list, t.probed))
                     .unwrap_or_default();
-                decode::candidates(hay, lo, hi, &mut list);
+                decode::candidates(hay, lo, hi, self.escapes, &mut list);
                 probed.clear();
                 probed.resize(list.len(), Probe::Unknown);
                 cursor.tokens = Some(Tokens {
@@ -393,7 +397,7 @@ impl Matcher {
                 for reach in [longest + MAX_TOKEN, span] {
                     let rs = scanned.max((at + 1).saturating_sub(reach));
                     let re = len.min(end + reach);
-                    view.decode(hay, rs, re);
+                    view.decode(hay, rs, re, self.escapes);
                     let t0 = view.starts.partition_point(|&s| s < at);
                     let t1 = view.starts.partition_point(|&s| s < end);
                     let complete = (rs == scanned || t0 + 1 >= longest)
@@ -526,7 +530,7 @@ impl Matcher {
         let mut reach = 2 * q + MAX_TOKEN;
         let (a, b) = loop {
             let (lo, hi) = (at.saturating_sub(reach), hay.len().min(end + reach));
-            view.decode(hay, lo, hi);
+            view.decode(hay, lo, hi, self.escapes);
             let a = view.starts.partition_point(|&s| s < at);
             let b = view.starts.partition_point(|&s| s < end);
             let enough = (a >= q || lo == 0) && (view.len() > b + q || hi == hay.len());
@@ -581,11 +585,11 @@ impl Matcher {
             // them. A decoded tail longer than every pattern is no prefix.
             if !hay[start.saturating_sub(CONTEXT)..]
                 .iter()
-                .any(|&b| decode::is_trigger(b))
+                .any(|&b| decode::is_trigger(b, self.escapes))
             {
                 return len;
             }
-            view.decode(hay, start, len);
+            view.decode(hay, start, len, self.escapes);
             if view.len() >= longest || start == from || look >= self.decoded_span + MAX_TOKEN {
                 break;
             }
@@ -599,7 +603,7 @@ impl Matcher {
             .chain(&view.removed)
             .copied()
             .filter(|&s| s + 2 * MAX_TOKEN >= len && s >= from)
-            .filter(|&s| decode::may_become_token(&hay[s..]))
+            .filter(|&s| decode::may_become_token(&hay[s..], self.escapes))
             .collect();
         open.sort_unstable();
         open.dedup();

@@ -61,7 +61,7 @@ fn check(case: &str, value: &[u8], printed: Option<Vec<u8>>) {
         return;
     };
     let mut b = RedactorBuilder::new();
-    b.add("v", value);
+    b.quoted_printable(true).add("v", value);
     let r = b.build().unwrap();
     let (out, n) = r.redact(&printed);
     // Streamed in small writes, the same.

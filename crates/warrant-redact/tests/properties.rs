@@ -22,8 +22,15 @@ use std::ops::Range;
 use proptest::prelude::*;
 use warrant_redact::{MIN_PIECE_LEN, Redactor, RedactorBuilder, forms, literal_forms};
 
+/// A redactor for `values` with every form on (quoted-printable too, which
+/// [`forms`] gives examples of).
 fn build(values: &[Vec<u8>]) -> Redactor {
+    build_with(values, true)
+}
+
+fn build_with(values: &[Vec<u8>], quoted_printable: bool) -> Redactor {
     let mut b = RedactorBuilder::new();
+    b.quoted_printable(quoted_printable);
     for (i, v) in values.iter().enumerate() {
         b.add(&format!("v{i}"), v);
     }
@@ -169,6 +176,16 @@ fn check_streaming_and_survivors(
     let (out, m) = streamed(&r, &input, sizes);
     prop_assert_eq!(&out, &expected);
     prop_assert_eq!(m, n);
+    // Without quoted-printable (the default), the same agreement.
+    let default = build_with(values, false);
+    let (default_expected, default_tokens) = reference(&default, &input);
+    let (default_one_shot, default_n) = default.redact(&input);
+    prop_assert_eq!(&default_one_shot, &default_expected);
+    prop_assert_eq!(default_n as usize, default_tokens.len());
+    prop_assert_eq!(
+        streamed(&default, &input, sizes),
+        (default_expected, default_n)
+    );
     for v in values {
         for f in literal_forms(v) {
             for at in occurrences(&out, &f) {
