@@ -35,8 +35,6 @@ pub(crate) struct Patterns {
     prefixes: Prefixes,
     /// By pattern ID: whether the pattern is a proper prefix of another one.
     extendable: Vec<bool>,
-    /// By pattern ID: the label index.
-    labels: Vec<usize>,
     max_len: usize,
 }
 
@@ -81,17 +79,8 @@ impl Patterns {
             engine,
             prefixes,
             extendable,
-            labels: patterns.iter().map(|p| p.1).collect(),
             max_len: bytes.iter().map(|p| p.len()).max().unwrap_or(1),
         })
-    }
-
-    pub(crate) fn max_len(&self) -> usize {
-        self.max_len
-    }
-
-    pub(crate) fn label(&self, m: &Match) -> usize {
-        self.labels[m.pattern().as_usize()]
     }
 
     /// Heap bytes used by the automaton.

@@ -406,6 +406,13 @@ impl PrefixIndex {
     /// one: it is a proper prefix of some pattern (the empty string is), or
     /// a whole pattern that another pattern extends.
     pub(crate) fn may_grow(&self, bytes: &[u8]) -> bool {
+        self.may_start(bytes) && self.may_grow_exactly(bytes)
+    }
+
+    /// Whether some pattern may start with `bytes` (false positives
+    /// only): a first test before [`PrefixIndex::may_grow`].
+    #[inline]
+    pub(crate) fn may_start(&self, bytes: &[u8]) -> bool {
         if bytes.is_empty() {
             return self.len() > 0;
         }
@@ -418,8 +425,12 @@ impl PrefixIndex {
         } else if bytes.len() >= self.c {
             may = may && self.prefixes.contains(prefix_hash(bytes, self.c));
         }
-        if !may {
-            return false;
+        may
+    }
+
+    fn may_grow_exactly(&self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return self.len() > 0;
         }
         // In sorted order, the first pattern not below `bytes` starts with
         // it if any does, and the patterns extending a pattern follow it.

@@ -44,7 +44,13 @@ pub(crate) struct Occurrence {
 
 /// Finds leftmost-longest occurrences of the forms of a set of values.
 pub(crate) struct Matcher {
-    raw: Patterns,
+    /// An automaton over the raw patterns: built with the redactor when
+    /// there is no sampler (it reads every byte then), else on first use
+    /// by the reference search only.
+    raw: OnceLock<Patterns>,
+    /// By raw pattern index: the label index.
+    raw_labels: Vec<usize>,
+    raw_max: usize,
     /// Samples for the literal forms and the windows of pieces; `None`:
     /// the automaton reads every byte.
     sampler: Option<Sampler>,
@@ -87,7 +93,10 @@ impl Matcher {
         // (MIN_PIECE_LEN bytes) set the step, and the forms, all longer,
         // share it (see `filter.rs`).
         let sampler = Sampler::new(raw);
-        let raw_patterns = Patterns::new(raw, sampler.is_some())?;
+        let raw_patterns = OnceLock::new();
+        if sampler.is_none() {
+            let _ = raw_patterns.set(Patterns::new(raw, false)?);
+        }
         let decoded_min = decoded.iter().map(|p| p.0.len()).min().unwrap_or(1);
         let decoded_max = decoded.iter().map(|p| p.0.len()).max().unwrap_or(1);
         let q = (decoded_min.saturating_sub(4) / 2).min(8);
@@ -109,6 +118,8 @@ impl Matcher {
             kills,
             decoded_span: MAX_EXPANSION * decoded_max,
             raw: raw_patterns,
+            raw_labels: raw.iter().map(|p| p.1).collect(),
+            raw_max: raw.iter().map(|p| p.0.len()).max().unwrap_or(1),
             sampler,
             decoded_sampler,
             decoded_index,
@@ -133,24 +144,22 @@ impl Matcher {
 
     /// The longest occurrence in input bytes.
     pub(crate) fn max_len(&self) -> usize {
-        self.raw.max_len().max(self.decoded_span)
+        self.raw_max.max(self.decoded_span)
     }
 
     /// Which automata and filters are in use, for benchmarks and debugging.
     pub(crate) fn describe(&self) -> String {
         let raw = match &self.sampler {
             Some(f) => format!(
-                "{}, {} bytes, sampling {}-byte windows every {} bytes ({} KiB)",
-                self.raw.kind(),
-                self.raw.memory_usage(),
+                "patterns compared directly, sampling {}-byte windows every {} bytes ({} KiB)",
                 f.window(),
                 f.step(),
                 f.table_bytes() >> 10,
             ),
             None => format!(
                 "{}, {} bytes, no sampling",
-                self.raw.kind(),
-                self.raw.memory_usage()
+                self.raw_automaton().kind(),
+                self.raw_automaton().memory_usage()
             ),
         };
         let decoded = match &self.decoded_filter {
@@ -186,7 +195,7 @@ impl Matcher {
     /// Like [`Matcher::find`] without any filter: the reference semantics.
     pub(crate) fn find_unfiltered(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
         let raw = self
-            .raw
+            .raw_automaton()
             .scan(hay, from, hay.len())
             .map(|m| self.raw_occurrence(hay, &m));
         let mut view = View::default();
@@ -200,6 +209,19 @@ impl Matcher {
                 label: self.decoded_labels[m.pattern().as_usize()],
             });
         pick(raw, decoded)
+    }
+
+    fn raw_automaton(&self) -> &Patterns {
+        self.raw.get_or_init(|| {
+            let f = self
+                .sampler
+                .as_ref()
+                .expect("without a sampler the automaton is built up front");
+            let patterns: Vec<(&[u8], usize)> = (0..self.raw_labels.len())
+                .map(|i| (f.patterns().pattern(i), self.raw_labels[i]))
+                .collect();
+            Patterns::new(&patterns, false).expect("the automaton builds (the sampler did)")
+        })
     }
 
     fn decoded_automaton(&self) -> &Patterns {
@@ -216,7 +238,7 @@ impl Matcher {
         let mut found = Occurrence {
             start: m.start(),
             end: m.end(),
-            label: self.raw.label(m),
+            label: self.raw_labels[m.pattern().as_usize()],
         };
         if let Some((n, label)) = self.pieces.longest(&hay[m.start()..]) {
             if m.start() + n > found.end {
@@ -271,7 +293,7 @@ impl Matcher {
     fn find_raw(&self, hay: &[u8], from: usize) -> Option<Occurrence> {
         let m = match &self.sampler {
             Some(f) => self.find_sampled(f, hay, from),
-            None => self.raw.scan(hay, from, hay.len()),
+            None => self.raw_automaton().scan(hay, from, hay.len()),
         }?;
         Some(self.raw_occurrence(hay, &m))
     }
@@ -567,9 +589,20 @@ impl Matcher {
     /// `i` may still end past the end of `hay` once more bytes arrive:
     /// everything before it is final. `hay.len()` if there is none.
     pub(crate) fn hold_point(&self, hay: &[u8], from: usize) -> usize {
-        let raw = self.raw.hold_point(hay, from, |i| {
-            hay.len() - i >= MIN_PIECE_LEN && self.pieces.may_grow(&hay[i..])
-        });
+        let piece = |i: usize| hay.len() - i >= MIN_PIECE_LEN && self.pieces.may_grow(&hay[i..]);
+        let raw = match &self.sampler {
+            // The same test on the sorted patterns, without an automaton.
+            Some(f) => {
+                let index = f.patterns();
+                let len = hay.len();
+                (from.max(len.saturating_sub(self.raw_max - 1))..len)
+                    .find(|&i| {
+                        index.may_start(&hay[i..]) && (piece(i) || index.may_grow(&hay[i..]))
+                    })
+                    .unwrap_or(len)
+            }
+            None => self.raw_automaton().hold_point(hay, from, piece),
+        };
         raw.min(self.decoded_hold_point(hay, from))
     }
 
