@@ -4,7 +4,8 @@
 //! `cargo bench -p warrant-redact` (about two minutes once built). The input
 //! is pushed in 64 KiB chunks, the size of a pipe read; with 100 values also
 //! in 4 KiB chunks, the size of a terminal read. Two more cases show the cost
-//! of short values, which shrink the sampling step (see `filter.rs`).
+//! of short values, which shrink the sampling step (see `filter.rs`), and one
+//! the cost of the opt-in quoted-printable escapes.
 //!
 //! The `code/*` cases are 100 values (40 random bytes each, every form) over
 //! source-code-like text, without values (`code/clean`) and with one line in
@@ -207,7 +208,13 @@ fn code_text(secrets: &[Vec<u8>], sprinkle: bool, rng: &mut Rng) -> Vec<u8> {
 }
 
 fn redactor(values: &[Vec<u8>]) -> Redactor {
+    redactor_with(values, false)
+}
+
+/// With `quoted_printable`, the opt-in `=XX` escapes too.
+fn redactor_with(values: &[Vec<u8>], quoted_printable: bool) -> Redactor {
     let mut b = RedactorBuilder::new();
+    b.quoted_printable(quoted_printable);
     for (i, v) in values.iter().enumerate() {
         b.add(&format!("secret/{i}"), v);
     }
@@ -239,16 +246,17 @@ fn throughput(c: &mut Criterion) {
     let mut with_short = all[..100].to_vec();
     with_short.push(b"Zq8vK2pX".to_vec());
     let all_short: Vec<Vec<u8>> = all[..100].iter().map(|v| v[..8].to_vec()).collect();
-    let cases: [(&str, &[Vec<u8>]); 5] = [
+    let cases: [(&str, &[Vec<u8>]); 6] = [
         ("1", &all[..1]),
         ("100", &all[..100]),
+        ("100+quoted_printable", &all[..100]),
         ("1000", &all[..1000]),
         ("100+one_8_byte", &with_short),
         ("100_of_8_bytes", &all_short),
     ];
     for (n, values) in cases {
         let started = Instant::now();
-        let r = redactor(values);
+        let r = redactor_with(values, n.ends_with("quoted_printable"));
         let built = started.elapsed();
         let leaked = r.redact(&input).1;
         eprintln!(

@@ -75,7 +75,10 @@
 //!   unreserved characters encoded or not; `+` for space via the
 //!   form-encoding form).
 //! - **quoted-printable** `=XX`, and soft line breaks `=\r\n`/`=\n` anywhere
-//!   (removed).
+//!   (removed): **opt-in**, with [`RedactorBuilder::quoted_printable`].
+//!   Off, `=` is a byte like any other (`key=value` text has `=` before hex
+//!   digits everywhere, and checking each was the most frequent false
+//!   trigger). Every other form here is always on.
 //! - **HTML/XML references**: `&#N;` (1-7 digits, leading zeros allowed),
 //!   `&#xH;`/`&#XH;` (1-6 digits), `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`;
 //!   a reference decodes to the UTF-8 of its character. So every character
@@ -95,8 +98,9 @@
 //! Two line breaks in a row are never both removed (the second stays), so
 //! one decoded byte stands for at most 13 input bytes. How a byte is
 //! tokenized depends on up to 32 bytes before it (streams keep them): in
-//! some surroundings an escaped form decodes differently (`=C` just before
-//! the quoted-printable `0=00` makes `=C0` one escape).
+//! some surroundings an escaped form decodes differently (with
+//! quoted-printable on, `=C` just before the quoted-printable `0=00` makes
+//! `=C0` one escape).
 //!
 //! Short values: a *derived* form (anything but `v` itself) shorter than 4
 //! bytes is dropped, because it would match unrelated text. So a value of 1
@@ -127,7 +131,9 @@
 //! pattern contains) at least as long as the shortest one, and there only
 //! around the bytes that start an escape or a line break: two windows of
 //! decoded bytes around each go to a second filter, and only a hit costs a
-//! decode and a scan. See
+//! decode of the bytes around it, sampled and compared against the decoded
+//! patterns as on the raw side. No automaton is built unless the shortest
+//! pattern is under 6 bytes (too short to sample). See
 //! `benches/throughput.rs` for figures.
 //!
 //! # Limits
@@ -145,9 +151,10 @@
 //!   stream); so does an escape cut off at the end of a write (`%4`).
 //! - A program that transforms a value in any other way (reverses it,
 //!   encrypts it, prints it one character per line with other text between)
-//!   defeats any redactor. The automata keep their own copies of the
-//!   patterns, which this crate cannot wipe; the crate's own buffers that may
-//!   hold part of a value are wiped.
+//!   defeats any redactor. An automaton (built only for values under 6
+//!   bytes, or by the test-only reference search) keeps its own copies of
+//!   the patterns, which this crate cannot wipe; the crate's own buffers
+//!   that may hold part of a value are wiped.
 
 mod automaton;
 mod decode;

@@ -2,13 +2,15 @@
 //! decoded view (`decode.rs`), merged leftmost-longest, and the hold point
 //! that decides what a stream keeps back.
 //!
-//! Raw view: an automaton over every literal form and every
-//! [`MIN_PIECE_LEN`]-byte window of every value; a window match grows into
-//! the longest piece of a value there (`pieces.rs`). A sampling filter skips
-//! most of the input (`filter.rs`).
+//! Raw view: every literal form and every [`MIN_PIECE_LEN`]-byte window of
+//! every value; a window match grows into the longest piece of a value there
+//! (`pieces.rs`). A sampling filter skips most of the input, and its hits
+//! are compared against the patterns sharing a prefix (`filter.rs`); an
+//! automaton reads every byte only when the patterns are too short to
+//! sample.
 //!
-//! Decoded view: an automaton over the literal forms, run on the decoded
-//! bytes; an occurrence covers the input bytes of the tokens it touches. An
+//! Decoded view: the literal forms, matched in the decoded bytes; an
+//! occurrence covers the input bytes of the tokens it touches. An
 //! occurrence that differs from a raw one holds a token other than a literal
 //! byte, and such tokens start with one of a few bytes, so only the input
 //! around those is looked at: for each, two windows of the decoded bytes
@@ -16,7 +18,8 @@
 //! window of every pattern. A pattern occurrence of at least `2q + 4` bytes
 //! that touches the token holds one of the two windows whole, so a token
 //! whose windows both miss is in no occurrence; only tokens that hit cost a
-//! decode and an automaton scan of the region around them.
+//! decode of the region around them, where a second sampler over the
+//! decoded patterns finds the occurrence holding the token.
 //!
 //! Merge: the occurrence starting first wins, then the longer one, then the
 //! raw one.
