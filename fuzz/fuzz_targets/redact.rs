@@ -1,7 +1,7 @@
 //! Redactor invariants for fuzz-chosen values, data and chunking:
 //! streaming output == one-shot `redact()` == the plain leftmost-longest
-//! reference, and no form of any value (the raw value included) survives
-//! outside the replacements the redactor wrote.
+//! reference, and no literal form of any value (the raw value included)
+//! survives outside the replacements the redactor wrote.
 //!
 //! Input layout: byte 0 picks the number of values (1..=4); each value is a
 //! length byte (1..=48) and that many bytes; then a byte picks the number of
@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warrant_redact::{RedactorBuilder, forms};
+use warrant_redact::{RedactorBuilder, literal_forms};
 
 /// Splits off the first `n` bytes, or `None` if there are fewer.
 fn take<'a>(data: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -101,7 +101,7 @@ fuzz_target!(|input: &[u8]| {
     assert_eq!(stream.held(), 0);
 
     for v in &values {
-        for form in forms(v) {
+        for form in literal_forms(v) {
             for at in occurrences(&out, &form) {
                 let end = at + form.len();
                 assert!(

@@ -1,25 +1,37 @@
-//! The forms of a value: the byte strings that count as "the value" in output.
-//!
-//! See the crate docs for the list. Every intermediate buffer here holds
-//! secret bytes, so each one is a [`Zeroizing`] vector.
+//! The literal forms of a value: the byte strings that count as "the value"
+//! in output wherever they appear (see the crate docs for the list). Forms
+//! that a program may print with escapes mixed in any way (percent-encoding,
+//! HTML references, quoted-printable, backslash escapes, line-wrapped
+//! encodings) are not listed here: the decoded view (`decode.rs`) matches
+//! them. Every intermediate buffer holds secret bytes, so each one is a
+//! [`Zeroizing`] vector.
 
 use zeroize::Zeroizing;
+
+use crate::decode::{Escapes, View};
+use crate::encode::{self, Buf, HEX_LOWER, HEX_UPPER, Radix};
 
 /// Derived forms shorter than this are dropped: they would match unrelated
 /// text (a one-character base64 fragment, the two hex digits of one byte).
 /// The raw value itself is always kept, whatever its length.
 pub(crate) const MIN_DERIVED_LEN: usize = 4;
 
-type Buf = Zeroizing<Vec<u8>>;
+/// The variants of `value` that every form is made of: the value, and the
+/// value without its trailing line ending when at least
+/// [`MIN_DERIVED_LEN`] bytes remain. A program reading a value from a file
+/// often drops the newline it ends in.
+pub(crate) fn raw_variants(value: &[u8]) -> Vec<&[u8]> {
+    let trimmed = trim_line_endings(value);
+    let mut variants: Vec<&[u8]> = vec![value];
+    if trimmed.len() >= MIN_DERIVED_LEN && trimmed.len() < value.len() {
+        variants.push(trimmed);
+    }
+    variants
+}
 
-const B64_STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
-/// All forms of `value`, raw value first, without duplicates. Empty for an
-/// empty value.
-pub(crate) fn forms_of(value: &[u8]) -> Vec<Buf> {
+/// All literal forms of `value`, raw value first, without duplicates, for
+/// a decoded view undoing `escapes`. Empty for an empty value.
+pub(crate) fn forms_of(value: &[u8], escapes: Escapes) -> Vec<Buf> {
     let mut out: Vec<Buf> = Vec::new();
     if value.is_empty() {
         return out;
@@ -32,45 +44,48 @@ pub(crate) fn forms_of(value: &[u8]) -> Vec<Buf> {
             out.push(form);
         }
     };
-    // A value read from a file often ends in a newline that the program
-    // does not print: the value without it counts too, if it is long enough.
-    let trimmed = trim_line_endings(value);
-    let mut variants: Vec<&[u8]> = vec![value];
-    if trimmed.len() >= MIN_DERIVED_LEN && trimmed.len() < value.len() {
-        variants.push(trimmed);
-    }
-    for raw in variants {
+    for raw in raw_variants(value) {
         // The value as given is kept at any length.
         push(Zeroizing::new(raw.to_vec()), raw.len() < value.len());
         if let Some(crlf) = lf_to_crlf(raw) {
             push(crlf, true);
         }
-        for alphabet in [B64_STANDARD, B64_URL_SAFE] {
-            let padded = base64_whole(raw, alphabet, true);
-            let unpadded = base64_whole(raw, alphabet, false);
-            push(padded, true);
-            push(unpadded, true);
-            for offset in 0..3 {
-                push(base64_fragment(raw, alphabet, offset), true);
-            }
+        // What the decoded view makes of the value printed with escapes
+        // that leave the escape-like text inside it alone: that text
+        // decoded, line breaks between base64 characters removed.
+        let mut view = View::default();
+        view.decode(raw, 0, raw.len(), escapes);
+        if *view.bytes != *raw {
+            push(Zeroizing::new(view.bytes.to_vec()), true);
         }
-        for digits in [HEX_UPPER, HEX_LOWER] {
-            push(percent(raw, digits, false), true);
-            push(percent(raw, digits, true), true);
+        // Form-encoding writes a space as `+`; the decoded view turns `%XX`
+        // back into bytes but leaves `+` alone.
+        if raw.contains(&b' ') {
+            let plus = raw.iter().map(|&b| if b == b' ' { b'+' } else { b });
+            push(Zeroizing::new(plus.collect()), true);
+        }
+        for radix in Radix::BASE64.into_iter().chain(Radix::BASE32) {
+            push(radix.whole(raw, true), true);
+            push(radix.whole(raw, false), true);
+            for offset in 0..radix.group() {
+                push(radix.fragment(raw, offset), true);
+            }
         }
         if let Ok(text) = std::str::from_utf8(raw) {
             for style in JsonStyle::ALL {
                 push(json(text, style), true);
             }
+            push(encode::utf16(text, false), true);
+            push(encode::utf16(text, true), true);
         }
-        push(hex(raw, HEX_LOWER), true);
-        push(hex(raw, HEX_UPPER), true);
+        push(encode::hex(raw, HEX_LOWER), true);
+        push(encode::hex(raw, HEX_UPPER), true);
     }
     out
 }
 
 /// `value` without its trailing `\r` and `\n` bytes.
-fn trim_line_endings(value: &[u8]) -> &[u8] {
+pub(crate) fn trim_line_endings(value: &[u8]) -> &[u8] {
     let end = value
         .iter()
         .rposition(|&b| b != b'\n' && b != b'\r')
@@ -80,7 +95,7 @@ fn trim_line_endings(value: &[u8]) -> &[u8] {
 
 /// Every bare `\n` (not preceded by `\r`) turned into `\r\n`, as a terminal
 /// in its default mode (ONLCR) prints it; `None` if there is no bare `\n`.
-fn lf_to_crlf(value: &[u8]) -> Option<Buf> {
+pub(crate) fn lf_to_crlf(value: &[u8]) -> Option<Buf> {
     let bare = |i: usize| value[i] == b'\n' && (i == 0 || value[i - 1] != b'\r');
     if !(0..value.len()).any(bare) {
         return None;
@@ -93,74 +108,6 @@ fn lf_to_crlf(value: &[u8]) -> Option<Buf> {
         out.push(b);
     }
     Some(out)
-}
-
-/// Base64 sextets of `bits`, a big-endian bit string given as whole bytes,
-/// from sextet `first` (inclusive) to sextet `last` (exclusive). Bits past the
-/// end of `bits` read as zero, as an encoder pads the last sextet.
-fn sextets(bits: &[u8], first: usize, last: usize, alphabet: &[u8; 64], out: &mut Vec<u8>) {
-    for s in first..last {
-        let mut v = 0u8;
-        for b in 0..6 {
-            let bit = s * 6 + b;
-            let byte = bits.get(bit / 8).copied().unwrap_or(0);
-            v = (v << 1) | ((byte >> (7 - bit % 8)) & 1);
-        }
-        out.push(alphabet[usize::from(v)]);
-    }
-}
-
-/// The whole value base64-encoded, with or without `=` padding.
-fn base64_whole(value: &[u8], alphabet: &[u8; 64], pad: bool) -> Buf {
-    let chars = (value.len() * 8).div_ceil(6);
-    let mut out = Zeroizing::new(Vec::with_capacity(chars + 2));
-    sextets(value, 0, chars, alphabet, &mut out);
-    if pad {
-        while out.len() % 4 != 0 {
-            out.push(b'=');
-        }
-    }
-    out
-}
-
-/// The characters of a larger base64 stream that depend on `value` only,
-/// when `value` starts at byte `offset` (0, 1 or 2) of a 3-byte group.
-fn base64_fragment(value: &[u8], alphabet: &[u8; 64], offset: usize) -> Buf {
-    let mut shifted = Zeroizing::new(vec![0u8; offset]);
-    shifted.extend_from_slice(value);
-    let first = (offset * 8).div_ceil(6);
-    let last = (offset + value.len()) * 8 / 6;
-    let mut out = Zeroizing::new(Vec::with_capacity(last.saturating_sub(first)));
-    sextets(&shifted, first, last, alphabet, &mut out);
-    out
-}
-
-/// Percent-encoding of every byte but the RFC 3986 unreserved ones; with
-/// `form`, space becomes `+` (`application/x-www-form-urlencoded`).
-fn percent(value: &[u8], digits: &[u8; 16], form: bool) -> Buf {
-    let mut out = Zeroizing::new(Vec::with_capacity(value.len() * 3));
-    for &b in value {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b);
-        } else if form && b == b' ' {
-            out.push(b'+');
-        } else {
-            out.extend_from_slice(&[
-                b'%',
-                digits[usize::from(b >> 4)],
-                digits[usize::from(b & 15)],
-            ]);
-        }
-    }
-    out
-}
-
-fn hex(value: &[u8], digits: &[u8; 16]) -> Buf {
-    let mut out = Zeroizing::new(Vec::with_capacity(value.len() * 2));
-    for &b in value {
-        out.extend_from_slice(&[digits[usize::from(b >> 4)], digits[usize::from(b & 15)]]);
-    }
-    out
 }
 
 /// The JSON string escapings produced by common encoders.
@@ -248,10 +195,13 @@ fn unicode_escape(out: &mut Vec<u8>, unit: u16) {
 mod tests {
     use super::*;
     use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
     fn all(value: &[u8]) -> Vec<Vec<u8>> {
-        forms_of(value).into_iter().map(|f| f.to_vec()).collect()
+        forms_of(value, Escapes::ALL)
+            .into_iter()
+            .map(|f| f.to_vec())
+            .collect()
     }
 
     fn has(value: &[u8], form: &[u8]) -> bool {
@@ -260,7 +210,7 @@ mod tests {
 
     #[test]
     fn empty_value_has_no_forms() {
-        assert!(forms_of(b"").is_empty());
+        assert!(forms_of(b"", Escapes::ALL).is_empty());
     }
 
     #[test]
@@ -269,60 +219,43 @@ mod tests {
     }
 
     #[test]
-    fn base64_whole_matches_the_base64_crate() {
-        for value in [
-            &b"a"[..],
-            b"ab",
-            b"abc",
-            b"abcd",
-            b"\xff\xfe\xfd?>",
-            b"hunter2-hunter2",
-        ] {
-            let s = base64_whole(value, B64_STANDARD, true);
-            assert_eq!(*s, STANDARD.encode(value).into_bytes());
-            let s = base64_whole(value, B64_STANDARD, false);
-            assert_eq!(*s, STANDARD_NO_PAD.encode(value).into_bytes());
-            let s = base64_whole(value, B64_URL_SAFE, true);
-            assert_eq!(*s, URL_SAFE.encode(value).into_bytes());
-            let s = base64_whole(value, B64_URL_SAFE, false);
-            assert_eq!(*s, URL_SAFE_NO_PAD.encode(value).into_bytes());
-        }
-    }
-
-    #[test]
     fn base64_fragments_appear_inside_any_larger_encoding() {
         let value = b"\xfb\xff-secret-\x00\xfe?value";
-        for offset in 0..3 {
-            let frag = base64_fragment(value, B64_STANDARD, offset);
-            assert!(frag.len() >= MIN_DERIVED_LEN);
-            assert!(has(value, &frag));
-            // Whatever bytes surround the value, its fragment is in the encoding.
-            for fill in [0u8, 0xff, b'x'] {
-                for tail in 0..3 {
-                    let mut stream = vec![fill; offset];
-                    stream.extend_from_slice(value);
-                    stream.extend(std::iter::repeat_n(fill, tail));
-                    let encoded = STANDARD.encode(&stream).into_bytes();
-                    assert!(
-                        encoded.windows(frag.len()).any(|w| w == &frag[..]),
-                        "offset {offset} fill {fill} tail {tail}"
-                    );
-                    let url = URL_SAFE.encode(&stream).into_bytes();
-                    let frag = base64_fragment(value, B64_URL_SAFE, offset);
-                    assert!(url.windows(frag.len()).any(|w| w == &frag[..]));
+        for (radix, engine) in Radix::BASE64.into_iter().zip([STANDARD, URL_SAFE]) {
+            for offset in 0..3 {
+                let frag = radix.fragment(value, offset);
+                assert!(frag.len() >= MIN_DERIVED_LEN);
+                assert!(has(value, &frag));
+                // Whatever bytes surround the value, its fragment is in the encoding.
+                for fill in [0u8, 0xff, b'x'] {
+                    for tail in 0..3 {
+                        let mut stream = vec![fill; offset];
+                        stream.extend_from_slice(value);
+                        stream.extend(std::iter::repeat_n(fill, tail));
+                        let encoded = engine.encode(&stream).into_bytes();
+                        assert!(
+                            encoded.windows(frag.len()).any(|w| w == &frag[..]),
+                            "offset {offset} fill {fill} tail {tail}"
+                        );
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn base64_fragment_lengths() {
-        // 9 bytes = 72 bits: offset 0 gives 12 sextets, offset 1 starts at
-        // sextet 2 and ends at 80/6 = 13, offset 2 starts at 3 and ends at 88/6 = 14.
-        let v = [7u8; 9];
-        assert_eq!(base64_fragment(&v, B64_STANDARD, 0).len(), 12);
-        assert_eq!(base64_fragment(&v, B64_STANDARD, 1).len(), 11);
-        assert_eq!(base64_fragment(&v, B64_STANDARD, 2).len(), 11);
+    fn base32_forms_both_alphabets_and_cases() {
+        let v = b"foobar-secret";
+        for radix in Radix::BASE32 {
+            assert!(has(v, &radix.whole(v, true)));
+            assert!(has(v, &radix.whole(v, false)));
+            for offset in 0..5 {
+                assert!(has(v, &radix.fragment(v, offset)));
+            }
+        }
+        assert!(has(v, b"MZXW6YTBOIWXGZLDOJSXI==="));
+        assert!(has(v, b"mzxw6ytboiwxgzldojsxi"));
+        assert!(has(v, b"CPNMUOJ1E8MN6PB3E9IN8==="));
     }
 
     #[test]
@@ -335,19 +268,25 @@ mod tests {
         assert!(has(b"ab", b"YWI="));
         assert!(!has(b"ab", b"YWI"));
         assert!(has(b"ab", b"6162"));
-        // A one-byte value keeps only itself and its padded base64.
-        assert_eq!(all(b"a"), vec![b"a".to_vec(), b"YQ==".to_vec()]);
+        assert!(has(b"ab", b"a\0b\0"));
+        // A one-byte value keeps only itself and its padded encodings.
+        assert_eq!(
+            all(b"a"),
+            vec![
+                b"a".to_vec(),
+                b"YQ==".to_vec(),
+                b"ME======".to_vec(),
+                b"me======".to_vec(),
+                b"C4======".to_vec(),
+                b"c4======".to_vec(),
+            ]
+        );
     }
 
     #[test]
-    fn percent_forms() {
-        let v = b"p@ss w/rd~";
-        assert!(has(v, b"p%40ss%20w%2Frd~"));
-        assert!(has(v, b"p%40ss+w%2Frd~"));
-        assert!(has(v, b"p%40ss%20w%2frd~"));
-        assert!(has(v, b"p%40ss+w%2frd~"));
-        // Unreserved-only values have no percent form besides the raw one.
-        assert_eq!(*percent(b"Az09-._~", HEX_UPPER, false), b"Az09-._~");
+    fn form_encoding_plus_for_space() {
+        assert!(has(b"pass word x", b"pass+word+x"));
+        assert!(!all(b"password").iter().any(|f| f.contains(&b'+')));
     }
 
     #[test]
@@ -368,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn json_forms_need_valid_utf8_and_a_difference() {
+    fn json_and_utf16_forms_need_valid_utf8() {
         // Plain ASCII: every JSON form equals the raw value and is dropped.
         let plain = all(b"plain-token-1234");
         assert_eq!(
@@ -378,15 +317,10 @@ mod tests {
                 .count(),
             1
         );
-        // Invalid UTF-8: no JSON escape anywhere.
-        assert!(!all(b"\xff\"bad\"").iter().any(|f| f.contains(&b'\\')));
-    }
-
-    #[test]
-    fn hex_forms_match_the_hex_crate() {
-        let v = b"\x00\xab\xcd-key";
-        assert!(has(v, hex::encode(v).as_bytes()));
-        assert!(has(v, hex::encode_upper(v).as_bytes()));
+        // Invalid UTF-8: no JSON escape, no UTF-16.
+        let bad = all(b"\xff\"bad\"");
+        assert!(!bad.iter().any(|f| f.contains(&b'\\')));
+        assert!(!bad.iter().any(|f| f.contains(&0)));
     }
 
     #[test]
@@ -406,6 +340,9 @@ mod tests {
             b"-----BEGIN KEY-----\r\nAAAA\r\nBBBB\r\n-----END KEY-----"
         ));
         assert!(lf_to_crlf(b"a\r\nb").is_none());
+        // Base64 body lines joined, as the decoded view joins them
+        // (`-` is a base64url character).
+        assert!(has(pem, b"-----BEGIN KEY-----AAAABBBB-----END KEY-----\n"));
     }
 
     #[test]

@@ -23,11 +23,16 @@
 //! At the end of the stream every position is final (`P = buf.len()`). The
 //! result is exactly the one-shot leftmost-longest redaction of the whole
 //! stream, however it was split.
+//!
+//! How bytes are tokenized for the decoded view depends on up to
+//! [`CONTEXT`] bytes before them, so a stream also keeps that many bytes it
+//! already emitted (or replaced) in front of the held ones, as context only.
 
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::Inner;
-use crate::matcher::Matcher;
+use crate::decode::CONTEXT;
+use crate::matcher::{Cursor, Matcher};
 
 /// Replacement counts, by label index.
 pub(crate) struct Counts {
@@ -56,8 +61,9 @@ pub(crate) enum Final {
     Before(usize),
 }
 
-/// Redacts `data[from..]` (`data[..from]` is already emitted), appends to
-/// `out` every byte that is final and returns where the final bytes end.
+/// Redacts `data[from..]` (`data[..from]` is already emitted, and is
+/// context), appends to `out` every byte that is final and returns where
+/// the final bytes end.
 pub(crate) fn process(
     inner: &Inner,
     matcher: &Matcher,
@@ -74,13 +80,16 @@ pub(crate) fn process(
     };
     let mut pos = from;
     let mut hold = limit(pos);
-    while let Some(found) = matcher.find(data, pos).filter(|m| m.start() < hold) {
-        out.extend_from_slice(&data[pos..found.start()]);
-        let label = inner.pattern_label[found.pattern().as_usize()];
-        out.extend_from_slice(&inner.replacements[label]);
-        counts.by_label[label] += 1;
+    let mut cursor = Cursor::default();
+    while let Some(found) = matcher
+        .find(data, pos, &mut cursor)
+        .filter(|m| m.start < hold)
+    {
+        out.extend_from_slice(&data[pos..found.start]);
+        out.extend_from_slice(&inner.replacements[found.label]);
+        counts.by_label[found.label] += 1;
         counts.total += 1;
-        pos = found.end();
+        pos = found.end;
         if pos > hold {
             hold = limit(pos);
         }
@@ -90,26 +99,38 @@ pub(crate) fn process(
     hold
 }
 
-/// Per-stream buffers; both may hold the start of a secret, both are wiped
+/// Per-stream buffers; both may hold part of a secret, both are wiped
 /// whenever their bytes leave and on drop, and neither ever reallocates
 /// (their capacity is reserved up front), so no stale copy is left behind.
 pub(crate) struct Buffers {
-    /// Bytes that may still be the start of a match.
+    /// Up to [`CONTEXT`] bytes already emitted (`context` of them), then the
+    /// bytes that may still be the start of a match.
     held: Zeroizing<Vec<u8>>,
+    context: usize,
     /// Held bytes followed by the start of the new input.
     joined: Zeroizing<Vec<u8>>,
 }
 
 impl Buffers {
     pub(crate) fn new(max_len: usize) -> Buffers {
+        let take = max_len + 2 * CONTEXT;
         Buffers {
-            held: Zeroizing::new(Vec::with_capacity(max_len)),
-            joined: Zeroizing::new(Vec::with_capacity(2 * max_len)),
+            held: Zeroizing::new(Vec::with_capacity(max_len + CONTEXT)),
+            context: 0,
+            joined: Zeroizing::new(Vec::with_capacity(max_len + CONTEXT + take)),
         }
     }
 
     pub(crate) fn held(&self) -> usize {
-        self.held.len()
+        self.held.len() - self.context
+    }
+
+    /// Keeps `data[end..]` as held bytes, after up to [`CONTEXT`] bytes before it.
+    fn keep(held: &mut Vec<u8>, context: &mut usize, data: &[u8], end: usize) {
+        let start = end.saturating_sub(CONTEXT);
+        held.zeroize();
+        held.extend_from_slice(&data[start..]);
+        *context = end - start;
     }
 
     pub(crate) fn push(
@@ -120,51 +141,39 @@ impl Buffers {
         out: &mut Vec<u8>,
         counts: &mut Counts,
     ) {
-        if self.held.is_empty() {
-            let end = process(
-                inner,
-                matcher,
-                input,
-                0,
-                Final::BeforeHoldPoint,
-                out,
-                counts,
-            );
-            self.held.extend_from_slice(&input[end..]);
-            return;
-        }
-        // Join the held bytes with at most max_len input bytes, so that the
+        // Join the held bytes with a bounded start of the input, so that the
         // copy stays small whatever the input size.
-        let take = input.len().min(matcher.max_len());
-        let held_len = self.held.len();
+        let take = input.len().min(matcher.max_len() + 2 * CONTEXT);
+        let (context, held_len) = (self.context, self.held());
         self.joined.extend_from_slice(&self.held);
         self.joined.extend_from_slice(&input[..take]);
-        self.held.zeroize();
         if take == input.len() {
             let end = process(
                 inner,
                 matcher,
                 &self.joined,
-                0,
+                context,
                 Final::BeforeHoldPoint,
                 out,
                 counts,
             );
-            self.held.extend_from_slice(&self.joined[end..]);
+            Self::keep(&mut self.held, &mut self.context, &self.joined, end);
             self.joined.zeroize();
             return;
         }
-        // max_len more bytes arrived: the held bytes can no longer be part
-        // of a proper prefix (it would be max_len bytes or longer), so the
-        // hold point of the joined bytes lies past them, and a match starting
-        // in them ends inside the joined bytes. Settle those, then scan the
-        // rest of the input in place.
+        // More than max_len + 2 * CONTEXT bytes arrived: an occurrence
+        // starting in the held bytes or the first CONTEXT input bytes ends
+        // at least CONTEXT bytes before the end of the joined bytes (so its
+        // tokens are decided), and the hold point lies past them. Settle
+        // those, then scan the rest of the input in place, where it has its
+        // own CONTEXT bytes before it.
+        let settle = context + held_len + CONTEXT;
         let end = process(
             inner,
             matcher,
             &self.joined,
-            0,
-            Final::Before(held_len),
+            context,
+            Final::Before(settle),
             out,
             counts,
         );
@@ -173,12 +182,12 @@ impl Buffers {
             inner,
             matcher,
             input,
-            end - held_len,
+            end - context - held_len,
             Final::BeforeHoldPoint,
             out,
             counts,
         );
-        self.held.extend_from_slice(&input[end..]);
+        Self::keep(&mut self.held, &mut self.context, input, end);
     }
 
     pub(crate) fn finish(
@@ -188,8 +197,17 @@ impl Buffers {
         out: &mut Vec<u8>,
         counts: &mut Counts,
     ) {
-        process(inner, matcher, &self.held, 0, Final::All, out, counts);
+        process(
+            inner,
+            matcher,
+            &self.held,
+            self.context,
+            Final::All,
+            out,
+            counts,
+        );
         self.held.zeroize();
+        self.context = 0;
     }
 }
 
@@ -221,9 +239,18 @@ mod tests {
         let r = redactor(&[("pw", SECRET)]);
         let mut s = r.stream();
         let mut out = Vec::new();
-        s.push(b"hello\n", &mut out);
-        assert_eq!(out, b"hello\n");
+        s.push(b"hello!\n", &mut out);
+        assert_eq!(out, b"hello!\n");
         assert_eq!(s.held(), 0);
+        // A line ending in a base64 character may go on as wrapped base64 on
+        // the next line: what could begin an encoded form waits for the next byte.
+        let r = redactor(&[("pw", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"hello Q\n", &mut out);
+        assert_eq!(out, b"hello ");
+        s.push(b"x", &mut out);
+        assert_eq!(out, b"hello Q\nx");
     }
 
     #[test]
@@ -236,13 +263,14 @@ mod tests {
         s.push(&SECRET[..7], &mut out);
         assert_eq!(out, b"password: ");
         assert_eq!(s.held(), 7);
-        s.push(&SECRET[7..12], &mut out);
-        assert_eq!(s.held(), 12);
-        // The prefix turns out not to be the secret: it is released at once.
+        s.push(&SECRET[7..11], &mut out);
+        assert_eq!(s.held(), 11);
+        // The prefix turns out not to be the secret: it is released at once
+        // (it is shorter than a piece, MIN_PIECE_LEN bytes).
         s.push(b"!\n", &mut out);
         assert_eq!(s.held(), 0);
         let mut expected = b"password: ".to_vec();
-        expected.extend_from_slice(&SECRET[..12]);
+        expected.extend_from_slice(&SECRET[..11]);
         expected.extend_from_slice(b"!\n");
         assert_eq!(out, expected);
     }
