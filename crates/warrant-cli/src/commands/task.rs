@@ -23,6 +23,23 @@ use super::Context;
 use super::grant::parse_ttl;
 use crate::args::TaskArgs;
 
+/// Variables that name a way into the person's own sessions (tmux, screen,
+/// zellij, kitty, wezterm, neovim, the desktop bus): not the agent's.
+const SESSION_VARS: &[&str] = &[
+    "TMUX",
+    "TMUX_PANE",
+    "STY",
+    "WINDOW",
+    "ZELLIJ",
+    "ZELLIJ_SESSION_NAME",
+    "KITTY_LISTEN_ON",
+    "KITTY_WINDOW_ID",
+    "WEZTERM_UNIX_SOCKET",
+    "NVIM",
+    "NVIM_LISTEN_ADDRESS",
+    "DBUS_SESSION_BUS_ADDRESS",
+];
+
 pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
     let grace = Duration::from_millis(parse_ttl(&args.grace)?);
     let (program, rest) = args
@@ -71,6 +88,16 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
         agent.env("WARRANT_PROXY", "1");
     }
     for var in warrant_env::PRIVATE_VARS {
+        agent.env_remove(var);
+    }
+    // The person's terminal multiplexers and editors accept commands on
+    // these: a command sent there runs outside the task.
+    let removed: Vec<&str> = SESSION_VARS
+        .iter()
+        .copied()
+        .filter(|var| std::env::var_os(var).is_some())
+        .collect();
+    for var in SESSION_VARS {
         agent.env_remove(var);
     }
     warrant_exec::die_with_parent(&mut agent);
@@ -146,6 +173,14 @@ pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
             view.actor,
             ctx.home.display()
         ),
+    }
+    if !removed.is_empty() {
+        eprintln!(
+            "warrant: removed {} from the agent's environment; it runs as you, so it can still \
+             find your sessions' sockets by path and change files you can (see the README's \
+             threat model)",
+            removed.join(", ")
+        );
     }
     let handle = signals.handle();
     let forwarder = std::thread::spawn(move || {

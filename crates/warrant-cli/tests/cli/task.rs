@@ -425,3 +425,25 @@ fn an_agent_that_kills_its_task_cannot_escape_its_actor() {
     );
     assert!(!dir.join("escaped.done").exists() || read(&dir.join("escaped.rc")) != "0");
 }
+
+/// The person's tmux or screen session takes commands that run outside the
+/// task: the agent does not get the variables that lead there, and the
+/// person is told what still does.
+#[test]
+fn the_agent_does_not_get_the_persons_session_variables() {
+    let (home, _value, _daemon) = Home::with_daemon();
+    let out = home
+        .std_cmd()
+        .args(["task", "--actor", "bot", "--", "sh", "-c"])
+        .arg("env | grep -E '^(TMUX|TMUX_PANE|STY|WINDOW)=' ; echo done")
+        .env("TMUX", "/tmp/tmux-1000/default,4242,0")
+        .env("TMUX_PANE", "%1")
+        .env("STY", "4243.pts-0.host")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.trim(), "done", "{stdout}{stderr}");
+    assert!(stderr.contains("removed TMUX, TMUX_PANE, STY"), "{stderr}");
+}
