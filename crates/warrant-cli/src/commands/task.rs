@@ -24,7 +24,9 @@ use super::grant::parse_ttl;
 use crate::args::TaskArgs;
 
 /// Variables that name a way into the person's own sessions (tmux, screen,
-/// zellij, kitty, wezterm, neovim, the desktop bus): not the agent's.
+/// zellij, kitty, wezterm, neovim): not the agent's. (The desktop bus stays:
+/// its socket is found without the variable, and agents keep logins in the
+/// keyring behind it.)
 const SESSION_VARS: &[&str] = &[
     "TMUX",
     "TMUX_PANE",
@@ -37,7 +39,6 @@ const SESSION_VARS: &[&str] = &[
     "WEZTERM_UNIX_SOCKET",
     "NVIM",
     "NVIM_LISTEN_ADDRESS",
-    "DBUS_SESSION_BUS_ADDRESS",
 ];
 
 pub fn run(ctx: &Context, args: TaskArgs) -> Result<u8> {
