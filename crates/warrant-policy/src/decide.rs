@@ -132,7 +132,7 @@ pub fn narrower_hosts(these: &[String], those: &[String]) -> Vec<String> {
                         && those.iter().any(|other| {
                             split_port(other).is_some_and(|(other_host, other_port)| {
                                 (other_port == Port::Any || other_port == port)
-                                    && crate::host_matches(&[other_host.to_owned()], host)
+                                    && crate::host_matches_pattern(other_host, host)
                             })
                         })
                 })

@@ -124,7 +124,7 @@ pub use delivery::{InjectInto, Injection, SubstituteIn, VALUE_MARK};
 pub use duration::format_duration;
 pub use error::Error;
 pub use pattern::{
-    PatternKind, PatternSet, Port, command_matches, endpoint_matches, host_matches, split_port,
-    with_port_of,
+    PatternKind, PatternSet, Port, command_matches, endpoint_matches, host_matches,
+    host_matches_pattern, split_port, with_port_of,
 };
 pub use policy::{Actor, ActorKind, Approval, FILE_NAME, OnExpiry, Policy, Rule};

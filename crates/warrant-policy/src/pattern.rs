@@ -186,6 +186,11 @@ pub fn host_matches(patterns: &[String], host: &str) -> bool {
     patterns.iter().any(|p| host_pattern_matches(p, &host))
 }
 
+/// [`host_matches`] for one pattern.
+pub fn host_matches_pattern(pattern: &str, host: &str) -> bool {
+    normalize_host(host).is_some_and(|host| host_pattern_matches(pattern, &host))
+}
+
 /// Whether a command pattern is a path pattern (it has a `/`).
 pub(crate) fn is_path_pattern(pattern: &str) -> bool {
     pattern.contains('/')

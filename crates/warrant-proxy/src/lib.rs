@@ -105,6 +105,21 @@ pub struct ProxiedSecret {
     pub inject: Vec<warrant_policy::Injection>,
 }
 
+/// The host names `secrets` name exactly (no `*.` pattern), without
+/// ports: the [`ProxyConfig::private_hosts`] a rule vouches for.
+pub fn named_hosts(secrets: &[ProxiedSecret]) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for pattern in secrets.iter().flat_map(|s| s.hosts.iter()) {
+        if let Some((host, _)) = warrant_policy::split_port(pattern)
+            && !host.starts_with("*.")
+            && !hosts.iter().any(|h| h == host)
+        {
+            hosts.push(host.to_owned());
+        }
+    }
+    hosts
+}
+
 impl ProxiedSecret {
     /// A secret whose placeholders are replaced in headers only, over HTTPS.
     pub fn new(name: &str, placeholder: &str, hosts: Vec<String>) -> Self {

@@ -137,11 +137,18 @@ fn numeric_looking(host: &str) -> bool {
 
 /// Whether a normalised `host` matches one of `patterns`: an IP literal only
 /// an equal IP pattern; a name as [`warrant_policy::host_matches`].
-pub(crate) fn host_allowed(patterns: &[String], host: &str) -> bool {
-    if let Some(ip) = ip_of(host) {
-        return patterns.iter().any(|p| ip_of(p) == Some(ip));
+#[cfg(test)]
+fn host_allowed(patterns: &[String], host: &str) -> bool {
+    patterns.iter().any(|p| host_allowed_by(p, host))
+}
+
+/// [`host_allowed`] for one pattern (a request checks each of its
+/// secrets' patterns: no allocation on that path).
+fn host_allowed_by(pattern: &str, host: &str) -> bool {
+    match ip_of(host) {
+        Some(ip) => ip_of(pattern) == Some(ip),
+        None => !numeric_looking(host) && warrant_policy::host_matches_pattern(pattern, host),
     }
-    !numeric_looking(host) && warrant_policy::host_matches(patterns, host)
 }
 
 /// Whether a request to `target` may carry `secret`'s value: its host
@@ -159,8 +166,7 @@ pub(crate) fn pattern_admits(patterns: &[String], allow_http: bool, target: &Tar
     }
     patterns.iter().any(|pattern| {
         warrant_policy::split_port(pattern).is_some_and(|(host, port)| {
-            port.admits(target.port, https)
-                && host_allowed(std::slice::from_ref(&host.to_owned()), &target.host)
+            port.admits(target.port, https) && host_allowed_by(host, &target.host)
         })
     })
 }
@@ -169,8 +175,7 @@ pub(crate) fn pattern_admits(patterns: &[String], allow_http: bool, target: &Tar
 pub(crate) fn not_allowed_reason(secret: &ProxiedSecret, target: &Target) -> String {
     let https = target.scheme == Scheme::Https;
     let by_name = secret.hosts.iter().any(|p| {
-        warrant_policy::split_port(p)
-            .is_some_and(|(host, _)| host_allowed(&[host.to_owned()], &target.host))
+        warrant_policy::split_port(p).is_some_and(|(host, _)| host_allowed_by(host, &target.host))
     });
     if by_name && !https && !secret.allow_http {
         format!(

@@ -555,7 +555,7 @@ fn asked_hosts(patterns: &[String], named: &[String], asked: &[String]) -> Vec<S
     let mut hosts = Vec::new();
     for host in named {
         for pattern in patterns {
-            if warrant_policy::host_matches(std::slice::from_ref(pattern), host) {
+            if warrant_policy::host_matches_pattern(pattern, host) {
                 let kept = warrant_policy::with_port_of(pattern, host);
                 if !hosts.contains(&kept) {
                     hosts.push(kept);

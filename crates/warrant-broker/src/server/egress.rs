@@ -161,13 +161,7 @@ pub(crate) async fn session(
         forbidden: egress.options.forbidden.clone(),
         // A host a rule names exactly may be an internal one; a wildcard
         // that resolves inward is refused.
-        private_hosts: secrets
-            .iter()
-            .flat_map(|s| s.hosts.iter())
-            .filter_map(|h| warrant_policy::split_port(h).map(|(host, _)| host))
-            .filter(|h| !h.starts_with("*."))
-            .map(str::to_owned)
-            .collect(),
+        private_hosts: warrant_proxy::named_hosts(&secrets),
         auth: Some(Arc::clone(&auth)),
         redact_from_start: Arc::from(named),
         ..ProxyConfig::default()

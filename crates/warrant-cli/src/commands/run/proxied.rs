@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
         .collect();
 
     let (source, hosts) = local(ctx, args, &plan, &names)?;
-    let secrets = names
+    let secrets: Vec<ProxiedSecret> = names
         .iter()
         .map(|name| {
             // Without a policy the person's --host is the whole rule: any
@@ -71,13 +71,7 @@ pub fn run(ctx: &Context, args: &RunArgs, plan: EnvPlan) -> Result<u8> {
             }
         })
         .collect();
-    let private_hosts = hosts
-        .values()
-        .flatten()
-        .filter_map(|h| warrant_policy::split_port(h).map(|(host, _)| host))
-        .filter(|h| !h.starts_with("*."))
-        .map(str::to_owned)
-        .collect();
+    let private_hosts = warrant_proxy::named_hosts(&secrets);
     let config = ProxyConfig {
         private_hosts,
         secrets,
