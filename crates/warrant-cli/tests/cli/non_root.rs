@@ -199,6 +199,9 @@ warrant run --proxy --no-tty --grant {id} --env T=warrant://db/dev/url -- sh -c 
         assert!(proxied.status.success(), "{}", text(&proxied));
         assert!(said.contains("held:wph_"), "{}", text(&proxied));
         assert!(said.contains("stranger:407"), "{}", text(&proxied));
+        // Plain HTTP to the allowed host: the egress refuses it itself
+        // (HTTPS only unless the rule allows plain HTTP).
+        assert!(said.contains("holder:http/1.1 403"), "{}", text(&proxied));
         assert!(
             said.contains("holder:x-warrant-proxy: 1"),
             "{}",
@@ -233,6 +236,46 @@ EOF"#
         "{}",
         text(&forged)
     );
+
+    // The same user's moves against the task boundary: a forged
+    // `proxy_blocked` record, warrant's own settings read from a child, a
+    // reason that reorders text, and a policy weakened before anyone
+    // accepted it.
+    let hostile = user.run(
+        r#"python3 - <<'EOF'
+import json, os, socket, struct
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.path.join(os.environ["WARRANT_HOME"], "warrant.sock"))
+req = json.dumps({"op": "proxy_blocked", "grant": "g_forged0000", "host": "h", "method": "GET",
+                  "path": "/", "secrets": [], "reason": "forged"}).encode()
+s.sendall(struct.pack(">I", len(req)) + req)
+n = struct.unpack(">I", s.recv(4))[0]
+print("forged:" + json.loads(s.recv(n).decode())["err"]["code"])
+EOF
+WARRANT_STATE_PASSWORD=state-pw warrant run --no-tty -- sh -c 'echo "child-sees:${WARRANT_STATE_PASSWORD:-nothing}"'
+warrant request --actor codex --secret db/dev/url --ttl 5m --json \
+  --reason "$(printf 'ok \342\200\256gnp.exe')" | python3 -c 'import json,sys; print("reason:" + json.load(sys.stdin)["reason"])'
+sed -i -e 's/approval = "required"/approval = "auto"/' -e 's/hosts    = \["api.example.test"\]/hosts = ["api.example.test", "evil.example.test"]/' warrant.toml
+sleep 1.1
+warrant request --actor codex --secret db/dev/url --reason weakened --ttl 5m --json \
+  | python3 -c 'import json,sys; g = json.load(sys.stdin); print("weakened:" + g["status"] + ":" + ",".join(g["secret_hosts"]["db/dev/url"]))'"#,
+        "",
+    );
+    let said = String::from_utf8_lossy(&hostile.stdout);
+    assert!(said.contains("forged:bad_request"), "{}", text(&hostile));
+    assert!(said.contains("child-sees:nothing"), "{}", text(&hostile));
+    assert!(
+        said.contains("reason:ok \\u{202e}gnp.exe"),
+        "{}",
+        text(&hostile)
+    );
+    assert!(
+        said.contains("weakened:pending:api.example.test\n"),
+        "{}",
+        text(&hostile)
+    );
+    // The egress's own refusals are in the log; the forged one is not.
+    assert!(!user.audit().contains("\"reason\":\"forged\""));
 }
 
 impl User {
